@@ -1,0 +1,175 @@
+package dev.glowserve.artifact;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.StreamReadFeature;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads and writes safetensors through DJL ({@link NDList#decode}, {@link NDList.Encoding#SAFETENSORS}).
+ * DJL trusts the header's offsets, so every file is validated here first: header length, JSON,
+ * dtypes, shapes, and offsets that tile the data section exactly.
+ */
+public final class Safetensors {
+
+    /** A tensor entry of the header. */
+    public record TensorInfo(String name, String dtype, long[] shape, long begin, long end) {}
+
+    private static final Map<String, Integer> DTYPE_BYTES = Map.of(
+            "F64", 8, "F32", 4, "F16", 2, "BF16", 2, "I64", 8, "I32", 4, "I8", 1, "U8", 1, "BOOL", 1);
+    private static final long MAX_HEADER = 100L << 20;
+    private static final JsonMapper STRICT_JSON = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
+
+    private Safetensors() {}
+
+    /** Validated header entries, in file order. */
+    public static List<TensorInfo> validate(byte[] file, String label) {
+        if (file.length < 8 + 2) {
+            throw new ArtifactException(label + ": not a safetensors file (only " + file.length + " bytes)");
+        }
+        long headerLength = ByteBuffer.wrap(file, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        if (headerLength < 2 || headerLength > MAX_HEADER || headerLength > file.length - 8) {
+            throw new ArtifactException(label + ": not a safetensors file or truncated (header length "
+                    + headerLength + ", file " + file.length + " bytes)");
+        }
+        String json = new String(file, 8, (int) headerLength, StandardCharsets.UTF_8);
+        JsonNode header;
+        try {
+            header = STRICT_JSON.readTree(json);
+        } catch (JacksonException e) {
+            throw new ArtifactException(label + ": the safetensors header is not valid JSON (" + e.getOriginalMessage() + ")");
+        }
+        if (header == null || !header.isObject()) {
+            throw new ArtifactException(label + ": the safetensors header is not a JSON object");
+        }
+        long dataLength = file.length - 8 - headerLength;
+        List<TensorInfo> tensors = new ArrayList<>();
+        for (Map.Entry<String, JsonNode> field : header.properties()) {
+            String name = field.getKey();
+            if ("__metadata__".equals(name)) {
+                continue;
+            }
+            tensors.add(entry(label, name, field.getValue()));
+        }
+        List<TensorInfo> byOffset = new ArrayList<>(tensors);
+        byOffset.sort(Comparator.comparingLong(TensorInfo::begin));
+        long expected = 0;
+        for (TensorInfo t : byOffset) {
+            if (t.begin() != expected) {
+                throw new ArtifactException(label + ": tensor '" + t.name() + "' starts at byte " + t.begin()
+                        + " of the data section, expected " + expected + " (overlapping or gapped offsets)");
+            }
+            if (t.end() > dataLength) {
+                throw new ArtifactException(label + ": tensor '" + t.name() + "' ends at byte " + t.end()
+                        + " but the data section has only " + dataLength + " bytes (truncated file?)");
+            }
+            expected = t.end();
+        }
+        if (expected != dataLength) {
+            throw new ArtifactException(label + ": " + (dataLength - expected) + " bytes after the last tensor");
+        }
+        return tensors;
+    }
+
+    private static TensorInfo entry(String label, String name, JsonNode node) {
+        String where = label + ": tensor '" + name + "'";
+        if (!node.isObject()) {
+            throw new ArtifactException(where + " has no header object");
+        }
+        JsonNode dtypeNode = node.get("dtype");
+        if (dtypeNode == null || !dtypeNode.isString() || !DTYPE_BYTES.containsKey(dtypeNode.asString())) {
+            throw new ArtifactException(where + " has unsupported dtype " + dtypeNode);
+        }
+        String dtype = dtypeNode.asString();
+        JsonNode shapeNode = node.get("shape");
+        if (shapeNode == null || !shapeNode.isArray() || shapeNode.size() > 8) {
+            throw new ArtifactException(where + " has no valid shape");
+        }
+        long[] shape = new long[shapeNode.size()];
+        long count = 1;
+        for (int i = 0; i < shape.length; i++) {
+            JsonNode d = shapeNode.get(i);
+            if (!d.isIntegralNumber() || d.asLong() < 0 || d.asLong() > Integer.MAX_VALUE) {
+                throw new ArtifactException(where + " has an invalid dimension " + d);
+            }
+            shape[i] = d.asLong();
+            count = Math.multiplyExact(count, shape[i]);
+        }
+        JsonNode offsets = node.get("data_offsets");
+        if (offsets == null || !offsets.isArray() || offsets.size() != 2
+                || !offsets.get(0).isIntegralNumber() || !offsets.get(1).isIntegralNumber()) {
+            throw new ArtifactException(where + " has no valid data_offsets");
+        }
+        long begin = offsets.get(0).asLong();
+        long end = offsets.get(1).asLong();
+        long bytes = count * DTYPE_BYTES.get(dtype);
+        if (begin < 0 || end - begin != bytes) {
+            throw new ArtifactException(where + " has data_offsets [" + begin + ", " + end + "] but " + dtype
+                    + " " + java.util.Arrays.toString(shape) + " needs " + bytes + " bytes");
+        }
+        return new TensorInfo(name, dtype, shape, begin, end);
+    }
+
+    /** Reads and validates a file; the arrays are made in {@code manager}, keyed by name in file order. */
+    public static Map<String, NDArray> read(Path path, NDManager manager) {
+        byte[] bytes;
+        try {
+            long size = Files.size(path);
+            if (size > Integer.MAX_VALUE - 16) {
+                throw new ArtifactException(path + ": " + size + " bytes is larger than supported (2 GiB)");
+            }
+            bytes = Files.readAllBytes(path);
+        } catch (IOException e) {
+            throw new ArtifactException(path + ": cannot read (" + e.getMessage() + ")", e);
+        }
+        return read(bytes, path.toString(), manager);
+    }
+
+    public static Map<String, NDArray> read(byte[] bytes, String label, NDManager manager) {
+        List<TensorInfo> infos = validate(bytes, label);
+        NDList list;
+        try {
+            list = NDList.decode(manager, bytes);
+        } catch (RuntimeException e) {
+            throw new ArtifactException(label + ": cannot decode tensors (" + e.getMessage() + ")", e);
+        }
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        for (NDArray a : list) {
+            out.put(a.getName(), a);
+        }
+        if (out.size() != infos.size()) {
+            list.close();
+            throw new ArtifactException(label + ": decoded " + out.size() + " tensors, header lists " + infos.size());
+        }
+        return out;
+    }
+
+    /** Serialises named tensors (names from {@link NDArray#getName()}). */
+    public static byte[] encode(NDList tensors) {
+        ByteArrayOutputStream bos = new ByteArrayOutputStream();
+        try {
+            tensors.encode(bos, NDList.Encoding.SAFETENSORS);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return bos.toByteArray();
+    }
+}

@@ -1,0 +1,93 @@
+package dev.glowserve.flow;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.convolutional.Conv2d;
+
+import java.util.Random;
+
+/**
+ * Coupling: the first half of the channels, {@code a}, passes through and conditions the second.
+ * {@code net(a)} = conv3×3 → ReLU → conv1×1 → ReLU → ZeroConv. Affine: {@code log_s, t =
+ * split(net(a))}, {@code s = sigmoid(log_s + 2)}, {@code b' = (b + t)·s}, log-det {@code Σ log s};
+ * additive: {@code b' = b + net(a)}, log-det 0.
+ */
+public final class Coupling implements FlowLayer {
+
+    private static final Shape ONE = new Shape(1, 1);
+    private static final Shape PAD_ONE = new Shape(1, 1);
+    private static final Shape NO_PAD = new Shape(0, 0);
+
+    private final boolean affine;
+    private final NDArray w0;
+    private final NDArray b0;
+    private final NDArray w2;
+    private final NDArray b2;
+    private final ZeroConv out;
+
+    Coupling(FlowParameters params, String prefix, int channels, int hidden, boolean affine, Random random) {
+        this.affine = affine;
+        int half = channels / 2;
+        this.w0 = params.add(prefix + "net.0.weight", new Shape(hidden, half, 3, 3), normal(hidden * half * 9, random), true);
+        this.b0 = params.zeros(prefix + "net.0.bias", new Shape(hidden), true);
+        this.w2 = params.add(prefix + "net.2.weight", new Shape(hidden, hidden, 1, 1), normal(hidden * hidden, random), true);
+        this.b2 = params.zeros(prefix + "net.2.bias", new Shape(hidden), true);
+        this.out = new ZeroConv(params, prefix + "net.4.", hidden, affine ? channels : half);
+    }
+
+    /** N(0, 0.05²) initial weights, as the reference implementation. */
+    private static double[] normal(int n, Random random) {
+        double[] v = new double[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = 0.05 * random.nextGaussian();
+        }
+        return v;
+    }
+
+    private NDArray net(NDArray a, Pass pass) {
+        return Scopes.one(() -> {
+            NDArray h = Conv2d.conv2d(a, w0, b0, ONE, PAD_ONE, ONE).singletonOrThrow();
+            h = Activation.relu(h);
+            h = Conv2d.conv2d(h, w2, b2, ONE, NO_PAD, ONE).singletonOrThrow();
+            h = Activation.relu(h);
+            return out.apply(h, pass);
+        });
+    }
+
+    @Override
+    public NDArray forward(NDArray x, Pass pass, LogDet logDet) {
+        NDList ab = x.split(2, 1);
+        NDArray a = ab.get(0);
+        NDArray b = ab.get(1);
+        NDArray h = net(a, pass);
+        if (!affine) {
+            return NDArrays.concat(new NDList(a, b.add(h)), 1);
+        }
+        NDList st = h.split(2, 1);
+        NDArray shifted = st.get(0).add(2);
+        NDArray s = Activation.sigmoid(shifted);
+        // log sigmoid(v) = -softplus(-v): finite where sigmoid underflows
+        NDArray logS = Activation.softPlus(shifted.neg()).neg();
+        logDet.add(logS.sum(new int[] {1, 2, 3}));
+        NDArray outB = b.add(st.get(1)).mul(s);
+        return NDArrays.concat(new NDList(a, outB), 1);
+    }
+
+    @Override
+    public NDArray reverse(NDArray y) {
+        NDList ab = y.split(2, 1);
+        NDArray a = ab.get(0);
+        NDArray outB = ab.get(1);
+        NDArray h = net(a, Pass.INFERENCE);
+        if (!affine) {
+            return NDArrays.concat(new NDList(a, outB.sub(h)), 1);
+        }
+        NDList st = h.split(2, 1);
+        NDArray s = Activation.sigmoid(st.get(0).add(2));
+        NDArray b = outB.div(s).sub(st.get(1));
+        return NDArrays.concat(new NDList(a, b), 1);
+    }
+}

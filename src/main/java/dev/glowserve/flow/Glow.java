@@ -1,0 +1,248 @@
+package dev.glowserve.flow;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Multi-scale Glow (Kingma &amp; Dhariwal 2018) with the layout of rosinality/glow-pytorch, so its
+ * weights load one to one. Level l: squeeze → K steps of flow → split with a learned conv prior
+ * (the last level has a learned top prior instead, optionally shifted per class).
+ *
+ * <p>All methods take and return tensors; intermediates are freed as each layer finishes. Callers
+ * run them inside an {@link ai.djl.ndarray.NDScope} (or a manager they close) so results are freed.
+ */
+public final class Glow implements AutoCloseable {
+
+    private static final double HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+
+    private final GlowConfig config;
+    private final FlowParameters params;
+    private final List<List<FlowStep>> levels = new ArrayList<>();
+    private final List<ZeroConv> priors = new ArrayList<>();
+    private final NDArray classShift;
+    private final VersionedCache<NDList> topPriorTable;
+
+    private Glow(GlowConfig config, NDManager manager, DataType dataType, long seed) {
+        this.config = config;
+        this.params = new FlowParameters(manager, dataType);
+        Random random = new Random(seed);
+        int last = config.levels() - 1;
+        for (int l = 0; l <= last; l++) {
+            int c = config.flowChannels(l);
+            List<FlowStep> steps = new ArrayList<>();
+            for (int k = 0; k < config.flowsPerLevel(); k++) {
+                steps.add(new FlowStep(params, "blocks." + l + ".flows." + k + ".", c, config, random));
+            }
+            levels.add(steps);
+            priors.add(l < last
+                    ? new ZeroConv(params, "blocks." + l + ".prior.", c / 2, c)
+                    : new ZeroConv(params, "blocks." + l + ".prior.", c, 2 * c));
+        }
+        if (config.conditional()) {
+            int c = config.flowChannels(last);
+            classShift = params.zeros("blocks." + last + ".prior.class_shift",
+                    new Shape(config.numClasses(), 2L * c, config.levelHeight(last), config.levelWidth(last)), true);
+        } else {
+            classShift = null;
+        }
+        this.topPriorTable = new VersionedCache<>(params);
+    }
+
+    /** A freshly initialised model (random rotations, N(0, 0.05²) coupling weights, zero priors). */
+    public static Glow create(GlowConfig config, NDManager manager, DataType dataType, long seed) {
+        return new Glow(config, manager, dataType, seed);
+    }
+
+    public GlowConfig config() {
+        return config;
+    }
+
+    public FlowParameters parameters() {
+        return params;
+    }
+
+    public NDManager manager() {
+        return params.manager();
+    }
+
+    /** True once every ActNorm has its data-dependent init (or the model was loaded). */
+    public boolean initialized() {
+        return levels.stream().flatMap(List::stream).allMatch(s -> s.actNorm().initialized());
+    }
+
+    /** Declares the current values trained: ActNorm's data-dependent init will never run again. */
+    public void markInitialized() {
+        levels.stream().flatMap(List::stream).forEach(s -> s.actNorm().markInitialized());
+    }
+
+    List<FlowStep> steps(int level) {
+        return levels.get(level);
+    }
+
+    /** x (B, C, H, W) → latents. {@code labels} (B) are required for class-conditional models. */
+    public Encoding encode(NDArray x, int[] labels, Pass pass) {
+        checkLabels(labels, x.getShape().get(0));
+        NDList out = Scopes.run(() -> {
+            LogDet logDet = new LogDet(x);
+            NDArray h = x;
+            NDArray priorLogP = null;
+            NDList eps = new NDList();
+            NDList zs = new NDList();
+            int last = config.levels() - 1;
+            for (int l = 0; l <= last; l++) {
+                h = Squeeze.squeeze(h);
+                for (FlowStep step : levels.get(l)) {
+                    h = step.forward(h, pass, logDet);
+                }
+                NDArray z;
+                NDList meanLogSd;
+                if (l < last) {
+                    NDList split = h.split(2, 1);
+                    h = split.get(0);
+                    z = split.get(1);
+                    meanLogSd = priors.get(l).apply(h, pass).split(2, 1);
+                } else {
+                    z = h;
+                    meanLogSd = topPrior(labels, x.getManager(), pass);
+                }
+                NDArray e = z.sub(meanLogSd.get(0)).mul(meanLogSd.get(1).neg().exp());
+                NDArray lp = gaussianLogP(e, meanLogSd.get(1));
+                priorLogP = priorLogP == null ? lp : priorLogP.add(lp);
+                eps.add(e);
+                zs.add(z);
+            }
+            NDList result = new NDList(logDet.total(), priorLogP);
+            result.addAll(eps);
+            result.addAll(zs);
+            return result;
+        });
+        int n = config.levels();
+        return new Encoding(out.subNDList(2, 2 + n), out.subNDList(2 + n), out.get(0), out.get(1));
+    }
+
+    /** Σ over C, H, W of log N(z; mean, exp(logSd)) written through eps = (z - mean)/exp(logSd). */
+    private static NDArray gaussianLogP(NDArray eps, NDArray logSd) {
+        Shape s = eps.getShape();
+        long n = s.get(1) * s.get(2) * s.get(3);
+        NDArray perElement = eps.square().mul(0.5).add(logSd);
+        return perElement.sum(new int[] {1, 2, 3}).neg().sub(n * HALF_LOG_2PI);
+    }
+
+    /** eps per level (B, C_l, H_l, W_l) → x; the exact inverse of {@link #encode}. */
+    public NDArray decode(List<NDArray> eps, int[] labels) {
+        if (eps.size() != config.levels()) {
+            throw new IllegalArgumentException("expected " + config.levels() + " latent levels, got " + eps.size());
+        }
+        long batch = eps.get(0).getShape().get(0);
+        checkLabels(labels, batch);
+        NDManager manager = eps.get(0).getManager();
+        return Scopes.one(() -> {
+            int last = config.levels() - 1;
+            NDArray h = null;
+            for (int l = last; l >= 0; l--) {
+                NDList meanLogSd = l == last ? topPrior(labels, manager, Pass.INFERENCE) : priors.get(l).apply(h, Pass.INFERENCE).split(2, 1);
+                NDArray z = eps.get(l).mul(meanLogSd.get(1).exp()).add(meanLogSd.get(0));
+                h = l == last ? z : NDArrays.concat(new NDList(h, z), 1);
+                List<FlowStep> steps = levels.get(l);
+                for (int k = steps.size() - 1; k >= 0; k--) {
+                    h = steps.get(k).reverse(h);
+                }
+                h = Squeeze.unsqueeze(h);
+            }
+            return h;
+        });
+    }
+
+    /**
+     * log N(z_top; prior of class k) for every class k, shape (B, K): with the other levels'
+     * terms, Bayes' rule gives p(class | x) and the marginal likelihood. Conditional models only.
+     */
+    public NDArray topLogPByClass(NDArray zTop) {
+        if (!config.conditional()) {
+            throw new IllegalStateException("model is not class-conditional");
+        }
+        return Scopes.one(() -> {
+            NDList table = topPriorTable.get(() -> buildTopTable(Pass.INFERENCE));
+            Shape s = zTop.getShape();
+            long k = config.numClasses();
+            NDArray z = zTop.expandDims(1);
+            NDArray mean = table.get(0).expandDims(0);
+            NDArray logSd = table.get(1).expandDims(0);
+            NDArray e = z.sub(mean).mul(logSd.neg().exp());
+            long n = s.get(1) * s.get(2) * s.get(3);
+            return e.square().mul(0.5).add(logSd).sum(new int[] {2, 3, 4}).neg().sub(n * HALF_LOG_2PI)
+                    .reshape(s.get(0), k);
+        });
+    }
+
+    /** Mean and log-sd of the top level, broadcastable to (B, C, H, W). */
+    private NDList topPrior(int[] labels, NDManager manager, Pass pass) {
+        NDList table = pass.training() ? buildTopTable(pass) : topPriorTable.get(() -> buildTopTable(pass));
+        if (!config.conditional()) {
+            return table;
+        }
+        int k = config.numClasses();
+        float[] oneHot = new float[labels.length * k];
+        for (int i = 0; i < labels.length; i++) {
+            oneHot[i * k + labels[i]] = 1;
+        }
+        NDArray select = manager.create(oneHot, new Shape(labels.length, k)).toType(params.dataType(), false);
+        NDList out = new NDList();
+        for (NDArray t : table) {
+            Shape s = t.getShape();
+            out.add(select.matMul(t.reshape(k, -1)).reshape(labels.length, s.get(1), s.get(2), s.get(3)));
+        }
+        return out;
+    }
+
+    /** (mean, logSd) of the top prior: (1, C, H, W) each, or (K, C, H, W) for conditional models. */
+    private NDList buildTopTable(Pass pass) {
+        int last = config.levels() - 1;
+        int c = config.flowChannels(last);
+        NDArray zeros = params.manager().zeros(new Shape(1, c, config.levelHeight(last), config.levelWidth(last)), params.dataType());
+        NDArray h = priors.get(last).apply(zeros, pass);
+        if (classShift != null) {
+            h = h.add(classShift);
+        }
+        NDList table = h.split(2, 1);
+        if (!pass.training()) {
+            // Cached across calls: detach from whatever scope is open and from the split's views.
+            NDList kept = new NDList();
+            for (NDArray t : table) {
+                kept.add(FlowParameters.persistent(t.duplicate()));
+            }
+            return kept;
+        }
+        return table;
+    }
+
+    private void checkLabels(int[] labels, long batch) {
+        if (!config.conditional()) {
+            if (labels != null) {
+                throw new IllegalArgumentException("model is unconditional: no class labels allowed");
+            }
+            return;
+        }
+        if (labels == null || labels.length != batch) {
+            throw new IllegalArgumentException("class-conditional model needs one class label per image");
+        }
+        for (int y : labels) {
+            if (y < 0 || y >= config.numClasses()) {
+                throw new IllegalArgumentException("class " + y + " is outside 0.." + (config.numClasses() - 1));
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        params.close();
+    }
+}

@@ -1,0 +1,51 @@
+package dev.glowserve.flow;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+/** Small conversions between Java arrays and tensors of the model's data type. */
+public final class Tensors {
+
+    private Tensors() {}
+
+    public static NDArray create(NDManager manager, double[] values, Shape shape, DataType dataType) {
+        if (dataType == DataType.FLOAT64) {
+            return manager.create(values, shape);
+        }
+        float[] f = new float[values.length];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = (float) values[i];
+        }
+        return manager.create(f, shape);
+    }
+
+    public static double[] toDoubles(NDArray array) {
+        if (array.getDataType() == DataType.FLOAT64) {
+            return array.toDoubleArray();
+        }
+        float[] f = array.toType(DataType.FLOAT32, false).toFloatArray();
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+            d[i] = f[i];
+        }
+        return d;
+    }
+
+    /** Overwrites a tensor's values in place (keeps its identity, so layers holding it see the change). */
+    public static void assign(NDArray target, double[] values) {
+        if (values.length != target.size()) {
+            throw new IllegalArgumentException(values.length + " values for " + target.getShape());
+        }
+        if (target.getDataType() == DataType.FLOAT64) {
+            target.set(java.nio.DoubleBuffer.wrap(values));
+        } else {
+            float[] f = new float[values.length];
+            for (int i = 0; i < f.length; i++) {
+                f[i] = (float) values[i];
+            }
+            target.set(java.nio.FloatBuffer.wrap(f));
+        }
+    }
+}

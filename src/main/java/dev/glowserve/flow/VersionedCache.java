@@ -1,0 +1,43 @@
+package dev.glowserve.flow;
+
+import java.util.function.Supplier;
+
+/**
+ * A value derived from the parameters (assembled W and W⁻¹, folded convolutions), rebuilt only
+ * when {@link FlowParameters#version()} moves. The old value is closed when replaced.
+ */
+final class VersionedCache<T extends AutoCloseable> {
+
+    private record Held<T>(long version, T value) {}
+
+    private final FlowParameters params;
+    private volatile Held<T> held;
+
+    VersionedCache(FlowParameters params) {
+        this.params = params;
+    }
+
+    T get(Supplier<T> build) {
+        Held<T> h = held;
+        long v = params.version();
+        if (h != null && h.version() == v) {
+            return h.value();
+        }
+        synchronized (this) {
+            h = held;
+            if (h != null && h.version() == v) {
+                return h.value();
+            }
+            T value = build.get();
+            if (h != null) {
+                try {
+                    h.value().close();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+            held = new Held<>(v, value);
+            return value;
+        }
+    }
+}
