@@ -21,7 +21,17 @@ public final class Coupling implements FlowLayer {
     private static final Shape PAD_ONE = new Shape(1, 1);
     private static final Shape NO_PAD = new Shape(0, 0);
 
+    /** The hidden convolutions' weights in channels-last layout (see {@link ChannelsLast}). */
+    private record Hidden(NDArray w0, NDArray w2) implements AutoCloseable {
+        @Override
+        public void close() {
+            w0.close();
+            w2.close();
+        }
+    }
+
     private final boolean affine;
+    private final VersionedCache<Hidden> cache;
     private final NDArray w0;
     private final NDArray b0;
     private final NDArray w2;
@@ -36,6 +46,16 @@ public final class Coupling implements FlowLayer {
         this.w2 = params.add(prefix + "net.2.weight", new Shape(hidden, hidden, 1, 1), normal(hidden * hidden, random), true);
         this.b2 = params.zeros(prefix + "net.2.bias", new Shape(hidden), true);
         this.out = new ZeroConv(params, prefix + "net.4.", hidden, affine ? channels : half);
+        this.cache = new VersionedCache<>(params);
+    }
+
+    private Hidden hidden(Pass pass) {
+        if (pass.training()) {
+            return new Hidden(ChannelsLast.of(w0), ChannelsLast.of(w2));
+        }
+        return cache.get(() -> new Hidden(
+                FlowParameters.persistent(ChannelsLast.of(w0).add(0)),
+                FlowParameters.persistent(ChannelsLast.of(w2).add(0))));
     }
 
     /** N(0, 0.05²) initial weights, as the reference implementation. */
@@ -47,13 +67,16 @@ public final class Coupling implements FlowLayer {
         return v;
     }
 
-    private NDArray net(NDArray a, Pass pass) {
+    NDArray net(NDArray a, Pass pass) {
         return Scopes.one(() -> {
-            NDArray h = Conv2d.conv2d(a, w0, b0, ONE, PAD_ONE, ONE).singletonOrThrow();
+            Hidden w = hidden(pass);
+            NDArray h = Conv2d.conv2d(ChannelsLast.of(a), w.w0(), b0, ONE, PAD_ONE, ONE).singletonOrThrow();
             h = Activation.relu(h);
-            h = Conv2d.conv2d(h, w2, b2, ONE, NO_PAD, ONE).singletonOrThrow();
+            h = Conv2d.conv2d(h, w.w2(), b2, ONE, NO_PAD, ONE).singletonOrThrow();
             h = Activation.relu(h);
-            return out.apply(h, pass);
+            // small (B, C, H, W) result: back to NCHW so the elementwise ops and the next 1x1 conv
+            // don't run on mixed layouts
+            return ChannelsLast.toContiguous(out.apply(h, pass));
         });
     }
 

@@ -23,6 +23,10 @@ public final class FlowStep implements FlowLayer {
         return actNorm;
     }
 
+    Coupling coupling() {
+        return coupling;
+    }
+
     FlowLayer invConv() {
         return invConv;
     }
