@@ -1,11 +1,55 @@
 package dev.glowserve;
 
-/** Entry point of the executable jar. */
-public final class GlowServe {
+import dev.glowserve.inference.BenchCommand;
+import dev.glowserve.inference.Engines;
+import dev.glowserve.inference.SampleCommand;
+import dev.glowserve.inference.ScoreCommand;
+import dev.glowserve.train.TrainCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
-    private GlowServe() {}
+import java.util.Arrays;
+import java.util.Set;
+
+/** The executable jar: {@code serve} (the default), {@code score}, {@code sample}, {@code bench}, {@code train}. */
+@Command(name = "glow-serve", mixinStandardHelpOptions = true, versionProvider = GlowServe.Version.class,
+        description = "Serve, score, sample, benchmark and train Glow normalizing-flow models.",
+        subcommands = {ServeCommand.class, ScoreCommand.class, SampleCommand.class, BenchCommand.class,
+                TrainCommand.class, CommandLine.HelpCommand.class})
+public final class GlowServe implements Runnable {
+
+    private static final Set<String> ROOT_OPTIONS = Set.of("-h", "--help", "-V", "--version");
+
+    @Override
+    public void run() {
+        new CommandLine(new ServeCommand()).execute();
+    }
 
     public static void main(String[] args) {
-        System.out.println("glow-serve");
+        Engines.configureDefaults();
+        CommandLine cli = new CommandLine(new GlowServe());
+        // no command, or only Spring-style options (--server.port=9090): serve
+        if (args.length == 0 || (args[0].startsWith("-") && !ROOT_OPTIONS.contains(args[0]))) {
+            String[] serveArgs = new String[args.length + 1];
+            serveArgs[0] = "serve";
+            System.arraycopy(args, 0, serveArgs, 1, args.length);
+            args = serveArgs;
+        }
+        TrainCommand.recordInvocation(args);
+        int code = cli.execute(args);
+        if (!"serve".equals(Arrays.stream(args).findFirst().orElse(""))) {
+            System.exit(code);
+        } else if (code != 0) {
+            System.exit(code);
+        }
+    }
+
+    /** The version from the jar's manifest (set by the build). */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = GlowServe.class.getPackage().getImplementationVersion();
+            return new String[] {"glow-serve " + (v == null ? "development" : v)};
+        }
     }
 }

@@ -42,8 +42,8 @@ public final class ModelArtifact {
 
     private static final String DATA_PARALLEL_PREFIX = "module.";
 
-    /** A loaded model and its manifest. */
-    public record Loaded(Manifest manifest, Glow glow) implements AutoCloseable {
+    /** A loaded model, its manifest and, if the artifact has them, per-class latent means. */
+    public record Loaded(Manifest manifest, Glow glow, float[][][] classMeans) implements AutoCloseable {
         @Override
         public void close() {
             glow.close();
@@ -52,11 +52,61 @@ public final class ModelArtifact {
 
     private ModelArtifact() {}
 
+    /** Where an artifact's two files come from: a folder, or the classpath (the shipped model). */
+    public interface Source {
+        String describe(String file);
+
+        byte[] read(String file) throws IOException;
+
+        static Source folder(Path dir) {
+            return new Source() {
+                @Override
+                public String describe(String file) {
+                    return dir.resolve(file).toString();
+                }
+
+                @Override
+                public byte[] read(String file) throws IOException {
+                    return Files.readAllBytes(dir.resolve(file));
+                }
+            };
+        }
+
+        static Source classpath(String resourceDir) {
+            String base = resourceDir.endsWith("/") ? resourceDir : resourceDir + "/";
+            return new Source() {
+                @Override
+                public String describe(String file) {
+                    return "classpath:" + base + file;
+                }
+
+                @Override
+                public byte[] read(String file) throws IOException {
+                    try (var in = ModelArtifact.class.getClassLoader().getResourceAsStream(base + file)) {
+                        if (in == null) {
+                            throw new NoSuchFileException(describe(file));
+                        }
+                        return in.readAllBytes();
+                    }
+                }
+            };
+        }
+
+        /** "classpath:dir" or a folder path. */
+        static Source parse(String spec) {
+            return spec.startsWith("classpath:") ? classpath(spec.substring("classpath:".length())) : folder(Path.of(spec));
+        }
+    }
+
     public static Manifest readManifest(Path dir) {
-        Path file = dir.resolve(MANIFEST);
+        return readManifest(Source.folder(dir));
+    }
+
+    public static Manifest readManifest(Source source) {
+        String file = source.describe(MANIFEST);
         Manifest m;
         try {
-            m = JSON.readValue(Files.readAllBytes(file), Manifest.class);
+            m = JSON.readValue(source.read(MANIFEST), Manifest.class);
         } catch (NoSuchFileException e) {
             throw new ArtifactException(file + ": missing (a model folder needs " + MANIFEST + " and " + WEIGHTS + ")");
         } catch (IOException e) {
@@ -86,17 +136,32 @@ public final class ModelArtifact {
 
     /** Loads a model folder onto {@code manager}'s device. The model owns {@code manager}. */
     public static Loaded load(Path dir, NDManager manager, DataType dataType) {
-        Manifest manifest = readManifest(dir);
-        GlowConfig config = manifest.architecture().toConfig();
-        Path weightsFile = dir.resolve(WEIGHTS);
-        if (!Files.isRegularFile(weightsFile)) {
+        return load(Source.folder(dir), manager, dataType);
+    }
+
+    /** Loads a model onto {@code manager}'s device; the model owns {@code manager}, closed on failure. */
+    public static Loaded load(Source source, NDManager manager, DataType dataType) {
+        Manifest manifest;
+        byte[] weights;
+        String weightsFile = source.describe(WEIGHTS);
+        try {
+            manifest = readManifest(source);
+            weights = source.read(WEIGHTS);
+        } catch (NoSuchFileException e) {
             manager.close();
             throw new ArtifactException(weightsFile + ": missing");
+        } catch (IOException e) {
+            manager.close();
+            throw new ArtifactException(weightsFile + ": cannot read (" + e.getMessage() + ")", e);
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
         }
+        GlowConfig config = manifest.architecture().toConfig();
         Glow glow = Glow.create(config, manager, dataType, 0);
         try (NDManager scratch = manager.newSubManager()) {
-            Map<String, NDArray> tensors = stripPrefix(Safetensors.read(weightsFile, scratch));
-            checkArchitecture(weightsFile, config, tensors);
+            Map<String, NDArray> tensors = stripPrefix(Safetensors.read(weights, weightsFile, scratch));
+            checkArchitecture(source.describe(MANIFEST), weightsFile, config, tensors);
             assign(weightsFile, glow.parameters(), tensors);
         } catch (RuntimeException e) {
             glow.close();
@@ -104,7 +169,16 @@ public final class ModelArtifact {
         }
         glow.markInitialized();
         glow.parameters().markUpdated();
-        return new Loaded(manifest, glow);
+        float[][][] means = null;
+        if (config.conditional()) {
+            try {
+                means = ClassMeans.read(source, config, manager);
+            } catch (RuntimeException e) {
+                glow.close();
+                throw e;
+            }
+        }
+        return new Loaded(manifest, glow, means);
     }
 
     /** Writes manifest and weights atomically (each file is replaced whole or not at all). */
@@ -140,40 +214,40 @@ public final class ModelArtifact {
      * Reads the architecture the weights imply and compares it field by field with the manifest,
      * so a mismatch names the field rather than a shape deep inside.
      */
-    private static void checkArchitecture(Path file, GlowConfig m, Map<String, NDArray> t) {
+    private static void checkArchitecture(String manifestFile, String file, GlowConfig m, Map<String, NDArray> t) {
         int levels = count(t, "blocks.");
-        mismatch(file, "levels", m.levels(), levels, "blocks.0 .. blocks." + (levels - 1));
+        mismatch(manifestFile, file, "levels", m.levels(), levels, "blocks.0 .. blocks." + (levels - 1));
         int flows = count(t, "blocks.0.flows.");
-        mismatch(file, "flows_per_level", m.flowsPerLevel(), flows, "blocks.0.flows.*");
+        mismatch(manifestFile, file, "flows_per_level", m.flowsPerLevel(), flows, "blocks.0.flows.*");
         String first = "blocks.0.flows.0.";
         NDArray loc = t.get(first + "actnorm.loc");
         if (loc != null && loc.getShape().dimension() == 4) {
-            mismatch(file, "in_channels", m.inChannels(), (int) loc.getShape().get(1) / 4, first + "actnorm.loc " + loc.getShape());
+            mismatch(manifestFile, file, "in_channels", m.inChannels(), (int) loc.getShape().get(1) / 4, first + "actnorm.loc " + loc.getShape());
         }
         NDArray net0 = t.get(first + "coupling.net.0.weight");
         if (net0 != null && net0.getShape().dimension() == 4) {
-            mismatch(file, "hidden_channels", m.hiddenChannels(), (int) net0.getShape().get(0), first + "coupling.net.0.weight " + net0.getShape());
+            mismatch(manifestFile, file, "hidden_channels", m.hiddenChannels(), (int) net0.getShape().get(0), first + "coupling.net.0.weight " + net0.getShape());
         }
         NDArray net4 = t.get(first + "coupling.net.4.conv.weight");
         if (net4 != null && net4.getShape().dimension() == 4) {
             boolean affine = net4.getShape().get(0) == m.flowChannels(0);
-            mismatch(file, "affine", m.affine(), affine, first + "coupling.net.4.conv.weight " + net4.getShape());
+            mismatch(manifestFile, file, "affine", m.affine(), affine, first + "coupling.net.4.conv.weight " + net4.getShape());
         }
         boolean lu = t.containsKey(first + "invconv.w_l");
         boolean plain = t.containsKey(first + "invconv.weight");
         if (lu || plain) {
-            mismatch(file, "lu", m.lu(), lu, lu ? first + "invconv.w_l" : first + "invconv.weight");
+            mismatch(manifestFile, file, "lu", m.lu(), lu, lu ? first + "invconv.w_l" : first + "invconv.weight");
         }
         String shiftName = "blocks." + (m.levels() - 1) + ".prior.class_shift";
         NDArray shift = t.get(shiftName);
-        mismatch(file, "num_classes", m.numClasses(), shift == null ? 0 : (int) shift.getShape().get(0),
+        mismatch(manifestFile, file, "num_classes", m.numClasses(), shift == null ? 0 : (int) shift.getShape().get(0),
                 shift == null ? "no " + shiftName : shiftName + " " + shift.getShape());
     }
 
-    private static void mismatch(Path file, String field, Object manifest, Object weights, String evidence) {
+    private static void mismatch(String manifestFile, String file, String field, Object manifest, Object weights, String evidence) {
         if (!manifest.equals(weights)) {
-            throw new ArtifactException(file.getParent().resolve(MANIFEST) + ": architecture." + field + " is "
-                    + manifest + " but " + file.getFileName() + " has " + weights + " (" + evidence + ")");
+            throw new ArtifactException(manifestFile + ": architecture." + field + " is "
+                    + manifest + " but " + WEIGHTS + " has " + weights + " (" + evidence + ")");
         }
     }
 
@@ -196,7 +270,7 @@ public final class ModelArtifact {
         return seen.isEmpty() ? 0 : seen.last() + 1;
     }
 
-    private static void assign(Path file, FlowParameters params, Map<String, NDArray> tensors) {
+    private static void assign(String file, FlowParameters params, Map<String, NDArray> tensors) {
         Map<String, NDArray> remaining = new HashMap<>(tensors);
         List<String> missing = new ArrayList<>();
         for (Map.Entry<String, FlowParameters.Entry> e : params.entries().entrySet()) {
@@ -239,14 +313,14 @@ public final class ModelArtifact {
         }
     }
 
-    private static void checkFlag(Path file, String name, NDArray source) {
+    private static void checkFlag(String file, String name, NDArray source) {
         if (source.size() != 1) {
             throw new ArtifactException(file + ": tensor '" + name + "' should be a scalar flag, has shape " + shapeText(source.getShape()));
         }
     }
 
     /** The LU buffers are structure, not data: masks, identity, a permutation, signs of ±1. */
-    private static void checkStructure(Path file, String name, double[] v, Shape shape) {
+    private static void checkStructure(String file, String name, double[] v, Shape shape) {
         String leaf = name.substring(name.lastIndexOf('.') + 1);
         int n = (int) shape.get(0);
         switch (leaf) {

@@ -90,6 +90,62 @@ public final class Glow implements AutoCloseable {
     /** x (B, C, H, W) → latents. {@code labels} (B) are required for class-conditional models. */
     public Encoding encode(NDArray x, int[] labels, Pass pass) {
         checkLabels(labels, x.getShape().get(0));
+        return encodeWith(x, pass, zTop -> labels);
+    }
+
+    /**
+     * A class-conditional model's encoding when the class is unknown: the top level is scored
+     * under every class, the most probable class is used for the latents, and the log-density is
+     * the mixture over classes with a uniform class prior, log Σ_k p(x|k)/K.
+     */
+    public Marginal encodeMarginal(NDArray x) {
+        if (!config.conditional()) {
+            throw new IllegalStateException("model is not class-conditional");
+        }
+        int k = config.numClasses();
+        double[][] holder = new double[1][];
+        int[][] chosen = new int[1][];
+        Encoding enc = encodeWith(x, Pass.INFERENCE, zTop -> {
+            double[] byClass = Tensors.toDoubles(topLogPByClass(zTop));
+            int batch = byClass.length / k;
+            int[] best = new int[batch];
+            for (int i = 0; i < batch; i++) {
+                for (int c = 1; c < k; c++) {
+                    if (byClass[i * k + c] > byClass[i * k + best[i]]) {
+                        best[i] = c;
+                    }
+                }
+            }
+            holder[0] = byClass;
+            chosen[0] = best;
+            return best;
+        });
+        double[] byClass = holder[0];
+        int[] best = chosen[0];
+        int batch = best.length;
+        double[] logPx = Tensors.toDoubles(enc.logPx());
+        double[] marginal = new double[batch];
+        double[][] posterior = new double[batch][k];
+        for (int i = 0; i < batch; i++) {
+            double top = byClass[i * k + best[i]];
+            double sum = 0;
+            for (int c = 0; c < k; c++) {
+                sum += Math.exp(byClass[i * k + c] - top);
+            }
+            double lse = top + Math.log(sum);
+            for (int c = 0; c < k; c++) {
+                posterior[i][c] = Math.exp(byClass[i * k + c] - lse);
+            }
+            // p(x) = p(x | best) · Σ_k p_top(z|k) / p_top(z|best) / K
+            marginal[i] = logPx[i] + (lse - top) - Math.log(k);
+        }
+        return new Marginal(enc, best, marginal, posterior);
+    }
+
+    /** Encoding under the most probable class, per image log p(x) marginal over classes and p(class | x). */
+    public record Marginal(Encoding encoding, int[] labels, double[] logPx, double[][] classPosterior) {}
+
+    private Encoding encodeWith(NDArray x, Pass pass, java.util.function.Function<NDArray, int[]> labelsFor) {
         NDList out = Scopes.run(() -> {
             LogDet logDet = new LogDet(x);
             NDArray h = x;
@@ -111,7 +167,7 @@ public final class Glow implements AutoCloseable {
                     meanLogSd = priors.get(l).apply(h, pass).split(2, 1);
                 } else {
                     z = h;
-                    meanLogSd = topPrior(labels, x.getManager(), pass);
+                    meanLogSd = topPrior(labelsFor.apply(z), x.getManager(), pass);
                 }
                 NDArray e = z.sub(meanLogSd.get(0)).mul(meanLogSd.get(1).neg().exp());
                 NDArray lp = gaussianLogP(e, meanLogSd.get(1));
@@ -138,18 +194,33 @@ public final class Glow implements AutoCloseable {
 
     /** eps per level (B, C_l, H_l, W_l) → x; the exact inverse of {@link #encode}. */
     public NDArray decode(List<NDArray> eps, int[] labels) {
-        if (eps.size() != config.levels()) {
-            throw new IllegalArgumentException("expected " + config.levels() + " latent levels, got " + eps.size());
+        return reverse(eps, labels, true);
+    }
+
+    /** Raw z per level (as {@link Encoding#z()}) → x: the flows reversed with no standardisation. */
+    public NDArray decodeZ(List<NDArray> z) {
+        return reverse(z, null, false);
+    }
+
+    private NDArray reverse(List<NDArray> latents, int[] labels, boolean standardised) {
+        if (latents.size() != config.levels()) {
+            throw new IllegalArgumentException("expected " + config.levels() + " latent levels, got " + latents.size());
         }
-        long batch = eps.get(0).getShape().get(0);
-        checkLabels(labels, batch);
-        NDManager manager = eps.get(0).getManager();
+        long batch = latents.get(0).getShape().get(0);
+        if (standardised) {
+            checkLabels(labels, batch);
+        }
+        NDManager manager = latents.get(0).getManager();
         return Scopes.one(() -> {
             int last = config.levels() - 1;
             NDArray h = null;
             for (int l = last; l >= 0; l--) {
-                NDList meanLogSd = l == last ? topPrior(labels, manager, Pass.INFERENCE) : priors.get(l).apply(h, Pass.INFERENCE).split(2, 1);
-                NDArray z = eps.get(l).mul(meanLogSd.get(1).exp()).add(meanLogSd.get(0));
+                NDArray z = latents.get(l);
+                if (standardised) {
+                    NDList meanLogSd = l == last ? topPrior(labels, manager, Pass.INFERENCE)
+                            : priors.get(l).apply(h, Pass.INFERENCE).split(2, 1);
+                    z = z.mul(meanLogSd.get(1).exp()).add(meanLogSd.get(0));
+                }
                 h = l == last ? z : NDArrays.concat(new NDList(h, z), 1);
                 List<FlowStep> steps = levels.get(l);
                 for (int k = steps.size() - 1; k >= 0; k--) {
@@ -181,6 +252,25 @@ public final class Glow implements AutoCloseable {
             return e.square().mul(0.5).add(logSd).sum(new int[] {2, 3, 4}).neg().sub(n * HALF_LOG_2PI)
                     .reshape(s.get(0), k);
         });
+    }
+
+    /** Per class, the mean of the top level's prior, flattened C·H·W (conditional models). */
+    public float[][] topPriorMeans() {
+        if (!config.conditional()) {
+            throw new IllegalStateException("model is not class-conditional");
+        }
+        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+            scope.suppressNotUsedWarning();
+            NDList table = topPriorTable.get(() -> buildTopTable(Pass.INFERENCE));
+            float[] means = table.get(0).toType(DataType.FLOAT32, false).toFloatArray();
+            int k = config.numClasses();
+            int per = means.length / k;
+            float[][] out = new float[k][];
+            for (int c = 0; c < k; c++) {
+                out[c] = java.util.Arrays.copyOfRange(means, c * per, (c + 1) * per);
+            }
+            return out;
+        }
     }
 
     /** Mean and log-sd of the top level, broadcastable to (B, C, H, W). */

@@ -1,0 +1,161 @@
+package dev.glowserve.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import io.swagger.v3.oas.annotations.media.ArraySchema;
+import io.swagger.v3.oas.annotations.media.Schema;
+
+import java.util.List;
+import java.util.Map;
+
+/** Request and response bodies of the {@code /v1} API. JSON names are snake_case. */
+public final class Dtos {
+
+    private Dtos() {}
+
+    @Schema(description = "The model's architecture (DESIGN.md §2)")
+    public record ArchitectureInfo(
+            @JsonProperty("in_channels") int inChannels,
+            @JsonProperty("height") int height,
+            @JsonProperty("width") int width,
+            @JsonProperty("flows_per_level") int flowsPerLevel,
+            @JsonProperty("levels") int levels,
+            @JsonProperty("hidden_channels") int hiddenChannels,
+            @JsonProperty("affine") boolean affine,
+            @JsonProperty("lu") boolean lu,
+            @JsonProperty("num_classes") int numClasses) {}
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @Schema(description = "A served model")
+    public record ModelInfo(
+            @Schema(example = "fashion-mnist") @JsonProperty("name") String name,
+            @Schema(example = "1") @JsonProperty("version") String version,
+            @Schema(description = "available, draining or unavailable", example = "available") @JsonProperty("status") String status,
+            @Schema(description = "Why the model is unavailable") @JsonProperty("error") String error,
+            @JsonProperty("architecture") ArchitectureInfo architecture,
+            @ArraySchema(arraySchema = @Schema(description = "Image shape [C, H, W]", example = "[1, 28, 28]"))
+            @JsonProperty("image_shape") List<Integer> imageShape,
+            @ArraySchema(arraySchema = @Schema(description = "Latent shape [C, H, W] of each level", example = "[[2, 14, 14], [8, 7, 7]]"))
+            @JsonProperty("latent_shapes") List<List<Integer>> latentShapes,
+            @Schema(example = "8") @JsonProperty("n_bits") Integer nBits,
+            @Schema(description = "Class names of a class-conditional model (index = class id)") @JsonProperty("classes") List<String> classes,
+            @Schema(example = "cpu") @JsonProperty("device") String device,
+            @Schema(description = "Mean test-set bits/dim measured when the model was made", example = "3.25")
+            @JsonProperty("test_bits_per_dim") Double testBitsPerDim,
+            @Schema(description = "Quantiles of the test-set bits/dim per image (p1 … p99)")
+            @JsonProperty("test_bits_per_dim_quantiles") Map<String, Double> testBitsPerDimQuantiles,
+            @Schema(example = "876880") @JsonProperty("parameters") Long parameters,
+            @Schema(example = "fashion-mnist") @JsonProperty("dataset") String dataset) {}
+
+    public record ModelList(@JsonProperty("models") List<ModelInfo> models) {}
+
+    @Schema(description = "One level of standardised latents eps (DESIGN.md §3): a C×H×W nested array")
+    public record Latent(
+            @ArraySchema(arraySchema = @Schema(description = "[C, H, W]", example = "[2, 14, 14]"))
+            @JsonProperty("shape") List<Integer> shape,
+            @Schema(description = "eps values nested as [C][H][W]", type = "array", example = "[[[0.1, -0.3], [1.2, 0.0]]]")
+            @JsonProperty("eps") float[][][] eps) {}
+
+    @Schema(description = "Sampling request")
+    public record SampleRequest(
+            @Schema(description = "Number of images (1 .. glow.limits.max-samples, default 64)", example = "4", defaultValue = "1")
+            @JsonProperty("n") Integer n,
+            @Schema(description = "Standard deviation of the latent noise; 0 gives the prior mean (0 .. glow.limits.max-temperature, default 2)",
+                    example = "0.7", defaultValue = "0.7")
+            @JsonProperty("temperature") Double temperature,
+            @Schema(description = "Random seed; the same seed gives the same images. Drawn at random when absent and returned.",
+                    example = "1")
+            @JsonProperty("seed") Long seed,
+            @Schema(description = "Class to sample (class-conditional models only); random classes when absent", example = "3")
+            @JsonProperty("class") Integer cls,
+            @Schema(description = "Also return each image's latents", defaultValue = "false")
+            @JsonProperty("return_latents") Boolean returnLatents) {}
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record ImageResult(
+            @Schema(description = "Base64-encoded PNG") @JsonProperty("png") String png,
+            @Schema(description = "Class of the image (class-conditional models)") @JsonProperty("class") Integer cls,
+            @JsonProperty("latents") List<Latent> latents) {}
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record SampleResponse(
+            @JsonProperty("model") String model,
+            @Schema(description = "The seed used (repeat it to get the same images)") @JsonProperty("seed") long seed,
+            @JsonProperty("temperature") double temperature,
+            @JsonProperty("images") List<ImageResult> images) {}
+
+    @Schema(description = "Images as base64 PNGs, with optional classes (class-conditional models)")
+    public record ImagesRequest(
+            @ArraySchema(arraySchema = @Schema(description = "Base64-encoded PNGs of the model's image shape (1 .. glow.limits.max-images)",
+                    requiredMode = Schema.RequiredMode.REQUIRED))
+            @JsonProperty("images") List<String> images,
+            @ArraySchema(arraySchema = @Schema(description = "Class per image (class-conditional models). Absent: the class is "
+                    + "unknown, log p is the mixture over classes and the most probable class is used for the latents."))
+            @JsonProperty("classes") List<Integer> classes) {}
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record ScoreResult(
+            @Schema(description = "log p of the 8-bit image in nats", example = "-1765.2") @JsonProperty("log_p_nats") double logPNats,
+            @Schema(description = "-log p / (D ln 2)", example = "3.25") @JsonProperty("bits_per_dim") double bitsPerDim,
+            @Schema(description = "Class given, or the most probable class (class-conditional models)") @JsonProperty("class") Integer cls,
+            @Schema(description = "p(class | image) per class, when the class was not given")
+            @JsonProperty("class_probabilities") double[] classProbabilities) {}
+
+    public record ScoreResponse(@JsonProperty("model") String model, @JsonProperty("results") List<ScoreResult> results) {}
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record EncodeResult(
+            @JsonProperty("latents") List<Latent> latents,
+            @JsonProperty("log_p_nats") double logPNats,
+            @JsonProperty("bits_per_dim") double bitsPerDim,
+            @JsonProperty("class") Integer cls,
+            @JsonProperty("class_probabilities") double[] classProbabilities) {}
+
+    public record EncodeResponse(@JsonProperty("model") String model, @JsonProperty("results") List<EncodeResult> results) {}
+
+    @Schema(description = "Latents of one image; an encode result can be sent back as it is")
+    public record DecodeItem(
+            @ArraySchema(arraySchema = @Schema(description = "One entry per level, in order", requiredMode = Schema.RequiredMode.REQUIRED))
+            @JsonProperty("latents") List<Latent> latents,
+            @Schema(description = "Class (required for class-conditional models)") @JsonProperty("class") Integer cls) {}
+
+    public record DecodeRequest(
+            @ArraySchema(arraySchema = @Schema(description = "1 .. glow.limits.max-images items", requiredMode = Schema.RequiredMode.REQUIRED))
+            @JsonProperty("items") List<DecodeItem> items) {}
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record ImagesResponse(
+            @JsonProperty("model") String model,
+            @JsonProperty("images") List<ImageResult> images,
+            @Schema(description = "manipulate only: class_means (measured on training images) or top_prior")
+            @JsonProperty("direction_source") String directionSource) {}
+
+    @Schema(description = "An end of an interpolation: an image, or latents (with class for class-conditional models)")
+    public record PathEnd(
+            @Schema(description = "Base64-encoded PNG") @JsonProperty("image") String image,
+            @JsonProperty("latents") List<Latent> latents,
+            @JsonProperty("class") Integer cls) {}
+
+    public record InterpolateRequest(
+            @Schema(requiredMode = Schema.RequiredMode.REQUIRED) @JsonProperty("from") PathEnd from,
+            @Schema(requiredMode = Schema.RequiredMode.REQUIRED) @JsonProperty("to") PathEnd to,
+            @Schema(description = "Images on the path, both ends included (2 .. glow.limits.max-interpolation-steps)",
+                    example = "8", defaultValue = "8")
+            @JsonProperty("steps") Integer steps,
+            @Schema(description = "linear or slerp (spherical, keeps the latent norm)", allowableValues = {"linear", "slerp"},
+                    defaultValue = "linear")
+            @JsonProperty("method") String method,
+            @Schema(description = "Class-conditional models: the class the whole path is decoded in (default: the class of "
+                    + "'from', given or most probable). Image ends are encoded in it; latents ends must be in it.")
+            @JsonProperty("class") Integer cls) {}
+
+    public record ManipulateRequest(
+            @Schema(description = "Base64-encoded PNG", requiredMode = Schema.RequiredMode.REQUIRED) @JsonProperty("image") String image,
+            @Schema(description = "Class the image is taken to be; default: the most probable class", example = "0")
+            @JsonProperty("from_class") Integer fromClass,
+            @Schema(description = "Class to move towards", requiredMode = Schema.RequiredMode.REQUIRED, example = "3")
+            @JsonProperty("to_class") Integer toClass,
+            @ArraySchema(arraySchema = @Schema(description = "Scales of the move; 0 is the image itself (1 .. 16 values in [-4, 4])",
+                    example = "[0, 0.5, 1, 1.5]"))
+            @JsonProperty("scales") List<Double> scales) {}
+}

@@ -1,0 +1,195 @@
+package dev.glowserve.api;
+
+import dev.glowserve.data.DataException;
+import dev.glowserve.data.Png;
+import dev.glowserve.flow.GlowConfig;
+import dev.glowserve.inference.GlowProperties;
+import dev.glowserve.inference.ModelRunner;
+
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+
+/** Turns request fields into model inputs, or into a 400/422 that names the field and the fix. */
+final class Inputs {
+
+    private Inputs() {}
+
+    static String shapeText(GlowConfig c) {
+        return c.width() + "×" + c.height() + " " + (c.inChannels() == 1 ? "grayscale" : c.inChannels() == 3 ? "RGB" : c.inChannels() + "-channel");
+    }
+
+    static byte[] base64(String field, String value) {
+        if (value == null || value.isEmpty()) {
+            throw ApiException.badRequest("malformed-request", field + " is missing");
+        }
+        String v = value;
+        int comma = v.indexOf(',');
+        if (v.startsWith("data:") && comma > 0) { // accept data URLs as browsers produce them
+            v = v.substring(comma + 1);
+        }
+        try {
+            return Base64.getMimeDecoder().decode(v);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("malformed-request", field + " is not valid base64");
+        }
+    }
+
+    /** PNG bytes → pixels of the model's shape (gray↔RGB only where nothing is lost). */
+    static byte[] image(String field, byte[] png, ModelRunner runner, GlowProperties.Limits limits) {
+        GlowConfig c = runner.config();
+        Png.Image img;
+        try {
+            img = Png.decode(png, limits.maxImagePixels());
+        } catch (DataException e) {
+            throw ApiException.unprocessable("invalid-image", field + ": " + e.getMessage());
+        }
+        if (img.height() != c.height() || img.width() != c.width()) {
+            throw ApiException.unprocessable("wrong-shape", field + ": image is " + img.width() + "×" + img.height()
+                    + " but model '" + runner.name() + "' takes " + shapeText(c) + " images");
+        }
+        try {
+            return img.withChannels(c.inChannels()).pixels();
+        } catch (DataException e) {
+            throw ApiException.unprocessable("wrong-shape", field + ": " + e.getMessage() + "; model '" + runner.name()
+                    + "' takes " + shapeText(c) + " images");
+        }
+    }
+
+    static List<byte[]> images(List<String> encoded, ModelRunner runner, GlowProperties.Limits limits) {
+        if (encoded == null || encoded.isEmpty()) {
+            throw ApiException.badRequest("malformed-request", "images is missing or empty");
+        }
+        count("images", encoded.size(), limits.maxImages());
+        List<byte[]> out = new ArrayList<>(encoded.size());
+        for (int i = 0; i < encoded.size(); i++) {
+            String f = "images[" + i + "]";
+            out.add(image(f, base64(f, encoded.get(i)), runner, limits));
+        }
+        return out;
+    }
+
+    static void count(String field, int n, int max) {
+        if (n < 1 || n > max) {
+            throw ApiException.unprocessable("out-of-range", field + " has " + n + " entries; allowed 1.." + max);
+        }
+    }
+
+    static void range(String field, double value, double min, double max) {
+        if (!(value >= min && value <= max)) {
+            throw ApiException.unprocessable("out-of-range", field + " = " + value + " is outside " + min + ".." + max);
+        }
+    }
+
+    static void range(String field, int value, int min, int max) {
+        if (value < min || value > max) {
+            throw ApiException.unprocessable("out-of-range", field + " = " + value + " is outside " + min + ".." + max);
+        }
+    }
+
+    /** A class id for a conditional model; absent is allowed where the model can do without. */
+    static Integer cls(String field, Integer value, ModelRunner runner) {
+        GlowConfig c = runner.config();
+        if (value == null) {
+            return null;
+        }
+        if (!c.conditional()) {
+            throw ApiException.unprocessable("out-of-range", field + ": model '" + runner.name()
+                    + "' is unconditional and takes no class");
+        }
+        if (value < 0 || value >= c.numClasses()) {
+            throw ApiException.unprocessable("out-of-range", field + " = " + value + " is outside 0.." + (c.numClasses() - 1));
+        }
+        return value;
+    }
+
+    /** Per-image classes, or null; the list must match the images one to one. */
+    static int[] classes(List<Integer> classes, int n, ModelRunner runner) {
+        if (classes == null) {
+            return null;
+        }
+        if (classes.size() != n) {
+            throw ApiException.unprocessable("out-of-range", "classes has " + classes.size() + " entries for " + n + " images");
+        }
+        int[] out = new int[n];
+        for (int i = 0; i < n; i++) {
+            Integer k = cls("classes[" + i + "]", classes.get(i), runner);
+            if (k == null) {
+                throw ApiException.badRequest("malformed-request", "classes[" + i + "] is null");
+            }
+            out[i] = k;
+        }
+        return out;
+    }
+
+    /** One image's latents, checked level by level against the model's shapes, finite and bounded. */
+    static float[][] latents(String field, List<Dtos.Latent> levels, ModelRunner runner, GlowProperties.Limits limits) {
+        GlowConfig c = runner.config();
+        List<int[]> shapes = c.latentShapes();
+        if (levels == null) {
+            throw ApiException.badRequest("malformed-request", field + " is missing");
+        }
+        if (levels.size() != shapes.size()) {
+            throw ApiException.unprocessable("wrong-shape", field + " has " + levels.size() + " levels; model '"
+                    + runner.name() + "' has " + shapes.size());
+        }
+        float[][] out = new float[shapes.size()][];
+        double bound = limits.maxLatentMagnitude();
+        for (int l = 0; l < shapes.size(); l++) {
+            int[] s = shapes.get(l);
+            String f = field + "[" + l + "].eps";
+            Dtos.Latent level = levels.get(l);
+            float[][][] eps = level == null ? null : level.eps();
+            if (eps == null) {
+                throw ApiException.badRequest("malformed-request", f + " is missing");
+            }
+            String want = "[" + s[0] + ", " + s[1] + ", " + s[2] + "]";
+            if (eps.length != s[0]) {
+                throw ApiException.unprocessable("wrong-shape", f + " has " + eps.length + " channels; expected shape " + want);
+            }
+            float[] flat = new float[s[0] * s[1] * s[2]];
+            int k = 0;
+            for (int ch = 0; ch < s[0]; ch++) {
+                if (eps[ch] == null || eps[ch].length != s[1]) {
+                    throw ApiException.unprocessable("wrong-shape", f + "[" + ch + "] has the wrong height; expected shape " + want);
+                }
+                for (int y = 0; y < s[1]; y++) {
+                    float[] row = eps[ch][y];
+                    if (row == null || row.length != s[2]) {
+                        throw ApiException.unprocessable("wrong-shape", f + "[" + ch + "][" + y + "] has the wrong width; expected shape " + want);
+                    }
+                    for (int x = 0; x < s[2]; x++) {
+                        float v = row[x];
+                        if (!Float.isFinite(v) || Math.abs(v) > bound) {
+                            throw ApiException.unprocessable("invalid-latents", f + "[" + ch + "][" + y + "][" + x + "] = " + v
+                                    + "; latents must be finite and within ±" + bound);
+                        }
+                        flat[k++] = v;
+                    }
+                }
+            }
+            out[l] = flat;
+        }
+        return out;
+    }
+
+    /** Flat per-level latents → the API's nested form. */
+    static List<Dtos.Latent> nested(float[][] latents, GlowConfig c) {
+        List<int[]> shapes = c.latentShapes();
+        List<Dtos.Latent> out = new ArrayList<>(shapes.size());
+        for (int l = 0; l < shapes.size(); l++) {
+            int[] s = shapes.get(l);
+            float[][][] e = new float[s[0]][s[1]][s[2]];
+            int k = 0;
+            for (int ch = 0; ch < s[0]; ch++) {
+                for (int y = 0; y < s[1]; y++) {
+                    for (int x = 0; x < s[2]; x++) {
+                        e[ch][y][x] = latents[l][k++];
+                    }
+                }
+            }
+            out.add(new Dtos.Latent(List.of(s[0], s[1], s[2]), e));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,178 @@
+package dev.glowserve.api;
+
+import dev.glowserve.data.DataException;
+import dev.glowserve.inference.ModelRegistry;
+import dev.glowserve.inference.ModelRunner;
+import dev.glowserve.inference.Overload;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.HttpStatusCode;
+import org.springframework.http.MediaType;
+import org.springframework.http.ProblemDetail;
+import org.springframework.http.ResponseEntity;
+import org.springframework.http.converter.HttpMessageNotReadableException;
+import org.springframework.web.bind.annotation.ExceptionHandler;
+import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.WebRequest;
+import org.springframework.web.context.request.async.AsyncRequestTimeoutException;
+import org.springframework.web.multipart.MultipartException;
+import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
+
+import java.net.URI;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * Every error as RFC 9457 {@code application/problem+json} with a detail a person can act on.
+ * Framework errors (404, 405, 406, 415, ...) come through {@link ResponseEntityExceptionHandler};
+ * nothing internal (class names, paths, stack traces) reaches a response.
+ */
+@RestControllerAdvice
+public class ProblemHandler extends ResponseEntityExceptionHandler {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ProblemHandler.class);
+    static final String TYPE_PREFIX = "urn:glow-serve:problem:";
+
+    static ProblemDetail problem(HttpStatusCode status, String type, String detail) {
+        ProblemDetail p = ProblemDetail.forStatusAndDetail(status, detail);
+        p.setType(URI.create(TYPE_PREFIX + type));
+        return p;
+    }
+
+    private static ResponseEntity<Object> respond(ProblemDetail p) {
+        return ResponseEntity.status(p.getStatus()).contentType(MediaType.APPLICATION_PROBLEM_JSON).body(p);
+    }
+
+    @ExceptionHandler(ApiException.class)
+    ResponseEntity<Object> api(ApiException e) {
+        return respond(problem(e.status(), e.type(), e.getMessage()));
+    }
+
+    @ExceptionHandler(DataException.class)
+    ResponseEntity<Object> data(DataException e) {
+        return respond(problem(HttpStatus.UNPROCESSABLE_CONTENT, "invalid-image", e.getMessage()));
+    }
+
+    @ExceptionHandler(ModelRegistry.UnknownModel.class)
+    ResponseEntity<Object> unknown(ModelRegistry.UnknownModel e) {
+        return respond(problem(HttpStatus.NOT_FOUND, "unknown-model", e.getMessage()));
+    }
+
+    @ExceptionHandler(ModelRegistry.ModelUnavailable.class)
+    ResponseEntity<Object> unavailable(ModelRegistry.ModelUnavailable e) {
+        return respond(problem(HttpStatus.SERVICE_UNAVAILABLE, "model-unavailable", e.getMessage()));
+    }
+
+    @ExceptionHandler(Overload.QueueFull.class)
+    ResponseEntity<Object> queueFull(Overload.QueueFull e) {
+        ProblemDetail p = problem(HttpStatus.TOO_MANY_REQUESTS, "queue-full", e.getMessage());
+        return ResponseEntity.status(HttpStatus.TOO_MANY_REQUESTS).contentType(MediaType.APPLICATION_PROBLEM_JSON)
+                .header(HttpHeaders.RETRY_AFTER, Long.toString(e.retryAfterSeconds())).body(p);
+    }
+
+    @ExceptionHandler(Overload.DeadlineExceeded.class)
+    ResponseEntity<Object> deadline(Overload.DeadlineExceeded e) {
+        ProblemDetail p = problem(HttpStatus.SERVICE_UNAVAILABLE, "deadline-exceeded", e.getMessage());
+        return ResponseEntity.status(HttpStatus.SERVICE_UNAVAILABLE).contentType(MediaType.APPLICATION_PROBLEM_JSON)
+                .header(HttpHeaders.RETRY_AFTER, "1").body(p);
+    }
+
+    @ExceptionHandler(Overload.ShuttingDown.class)
+    ResponseEntity<Object> shuttingDown(Overload.ShuttingDown e) {
+        return respond(problem(HttpStatus.SERVICE_UNAVAILABLE, "shutting-down", e.getMessage()));
+    }
+
+    @ExceptionHandler(ModelRunner.NonFiniteOutputException.class)
+    ResponseEntity<Object> nonFinite(ModelRunner.NonFiniteOutputException e) {
+        return respond(problem(HttpStatus.UNPROCESSABLE_CONTENT, "invalid-latents", e.getMessage()));
+    }
+
+    @ExceptionHandler(PayloadTooLargeException.class)
+    ResponseEntity<Object> tooLarge(PayloadTooLargeException e) {
+        return respond(problem(HttpStatus.CONTENT_TOO_LARGE, "payload-too-large", e.getMessage()));
+    }
+
+    @ExceptionHandler({CompletionException.class, ExecutionException.class})
+    ResponseEntity<Object> wrapped(Exception e, WebRequest request) throws Exception {
+        Throwable cause = e.getCause() == null ? e : e.getCause();
+        if (cause instanceof Exception inner && !(inner instanceof CompletionException)) {
+            return dispatch(inner, request);
+        }
+        return internal(e);
+    }
+
+    private ResponseEntity<Object> dispatch(Exception e, WebRequest request) throws Exception {
+        if (e instanceof ApiException a) {
+            return api(a);
+        } else if (e instanceof DataException d) {
+            return data(d);
+        } else if (e instanceof Overload.QueueFull q) {
+            return queueFull(q);
+        } else if (e instanceof Overload.DeadlineExceeded d) {
+            return deadline(d);
+        } else if (e instanceof Overload.ShuttingDown s) {
+            return shuttingDown(s);
+        } else if (e instanceof ModelRunner.NonFiniteOutputException n) {
+            return nonFinite(n);
+        } else if (e instanceof ModelRegistry.ModelUnavailable u) {
+            return unavailable(u);
+        } else if (e instanceof IllegalArgumentException i) {
+            return invalid(i);
+        }
+        return internal(e);
+    }
+
+    /** Argument errors raised by the model for input that passed the API's checks (labels, shapes). */
+    @ExceptionHandler(IllegalArgumentException.class)
+    ResponseEntity<Object> invalid(IllegalArgumentException e) {
+        return respond(problem(HttpStatus.UNPROCESSABLE_CONTENT, "invalid-input", e.getMessage()));
+    }
+
+    @Override
+    protected ResponseEntity<Object> handleHttpMessageNotReadable(HttpMessageNotReadableException ex, HttpHeaders headers,
+            HttpStatusCode status, WebRequest request) {
+        for (Throwable t = ex; t != null; t = t.getCause()) {
+            if (t instanceof PayloadTooLargeException p) {
+                return tooLarge(p);
+            }
+        }
+        String detail = "request body is not valid JSON for this endpoint";
+        Throwable root = ex.getMostSpecificCause();
+        if (root instanceof tools.jackson.core.JacksonException j && j.getOriginalMessage() != null) {
+            detail += ": " + firstLine(j.getOriginalMessage());
+        }
+        return respond(problem(HttpStatus.BAD_REQUEST, "malformed-request", detail));
+    }
+
+    private static String firstLine(String s) {
+        int nl = s.indexOf('\n');
+        String line = nl < 0 ? s : s.substring(0, nl);
+        // Jackson names Java types in some messages; keep what the client sent, not our class names
+        return line.replaceAll("`[a-zA-Z_$.]+\\.([A-Za-z_$]+)`", "`$1`").replaceAll("\\(class [^)]*\\)", "");
+    }
+
+    @ExceptionHandler(MultipartException.class)
+    ResponseEntity<Object> multipart(MultipartException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof PayloadTooLargeException || t.getClass().getSimpleName().contains("SizeLimitExceeded")
+                    || t.getClass().getSimpleName().contains("SizeException")) {
+                return respond(problem(HttpStatus.CONTENT_TOO_LARGE, "payload-too-large", "upload is larger than the limit"));
+            }
+        }
+        return respond(problem(HttpStatus.BAD_REQUEST, "malformed-request", "malformed multipart upload"));
+    }
+
+    @Override
+    protected ResponseEntity<Object> handleAsyncRequestTimeoutException(AsyncRequestTimeoutException ex, HttpHeaders headers,
+            HttpStatusCode status, WebRequest request) {
+        return respond(problem(HttpStatus.SERVICE_UNAVAILABLE, "timeout", "the request took longer than the service's limit"));
+    }
+
+    @ExceptionHandler(Exception.class)
+    ResponseEntity<Object> internal(Exception e) {
+        LOG.error("unexpected error", e);
+        return respond(problem(HttpStatus.INTERNAL_SERVER_ERROR, "internal", "internal error; the service logged it"));
+    }
+}

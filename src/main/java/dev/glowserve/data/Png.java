@@ -1,0 +1,241 @@
+package dev.glowserve.data;
+
+import javax.imageio.IIOException;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+import java.awt.image.BufferedImage;
+import java.awt.image.IndexColorModel;
+import java.awt.image.Raster;
+import java.awt.image.WritableRaster;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Iterator;
+import java.util.List;
+
+/**
+ * PNG ↔ C×H×W unsigned bytes. The header is read before any pixel is decoded, so a file claiming
+ * huge dimensions is refused without allocating them. 16-bit samples keep their high byte;
+ * transparency is refused rather than guessed away.
+ */
+public final class Png {
+
+    private static final byte[] SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+    private Png() {}
+
+    /** A decoded image: {@code channels} is 1 (gray) or 3 (RGB). */
+    public record Image(int channels, int height, int width, byte[] pixels) {
+
+        /** True for gray images and for RGB images whose three channels are equal everywhere. */
+        public boolean isGray() {
+            if (channels == 1) {
+                return true;
+            }
+            int plane = height * width;
+            for (int i = 0; i < plane; i++) {
+                if (pixels[i] != pixels[plane + i] || pixels[i] != pixels[2 * plane + i]) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /** The same picture with {@code target} channels, where that conversion loses nothing. */
+        public Image withChannels(int target) {
+            if (target == channels) {
+                return this;
+            }
+            int plane = height * width;
+            if (target == 1 && channels == 3 && isGray()) {
+                byte[] g = new byte[plane];
+                System.arraycopy(pixels, 0, g, 0, plane);
+                return new Image(1, height, width, g);
+            }
+            if (target == 3 && channels == 1) {
+                byte[] rgb = new byte[3 * plane];
+                for (int c = 0; c < 3; c++) {
+                    System.arraycopy(pixels, 0, rgb, c * plane, plane);
+                }
+                return new Image(3, height, width, rgb);
+            }
+            throw new DataException("image has " + describe(channels) + " but " + describe(target)
+                    + " is expected, and converting would lose colour");
+        }
+    }
+
+    static String describe(int channels) {
+        return switch (channels) {
+            case 1 -> "1 channel (grayscale)";
+            case 3 -> "3 channels (RGB)";
+            default -> channels + " channels";
+        };
+    }
+
+    public static boolean looksLikePng(byte[] bytes) {
+        if (bytes == null || bytes.length < SIGNATURE.length) {
+            return false;
+        }
+        for (int i = 0; i < SIGNATURE.length; i++) {
+            if (bytes[i] != SIGNATURE[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Decodes a PNG whose width × height is at most {@code maxPixels}. */
+    public static Image decode(byte[] bytes, long maxPixels) {
+        if (!looksLikePng(bytes)) {
+            throw new DataException("not a PNG (missing the PNG signature)");
+        }
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+            Iterator<ImageReader> readers = ImageIO.getImageReadersByFormatName("png");
+            if (!readers.hasNext()) {
+                throw new IllegalStateException("no PNG reader in this JVM");
+            }
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                long w = reader.getWidth(0);
+                long h = reader.getHeight(0);
+                if (w <= 0 || h <= 0 || w * h > maxPixels) {
+                    throw new DataException("PNG declares " + w + "×" + h + " pixels, more than the limit of "
+                            + maxPixels);
+                }
+                BufferedImage image = reader.read(0);
+                return fromBufferedImage(image);
+            } finally {
+                reader.dispose();
+            }
+        } catch (IIOException | IllegalArgumentException | IndexOutOfBoundsException e) {
+            throw new DataException("corrupt PNG (" + e.getMessage() + ")");
+        } catch (IOException e) {
+            throw new DataException("cannot read PNG (" + e.getMessage() + ")");
+        }
+    }
+
+    static Image fromBufferedImage(BufferedImage image) {
+        int w = image.getWidth();
+        int h = image.getHeight();
+        int plane = w * h;
+        if (image.getColorModel() instanceof IndexColorModel icm) {
+            return fromPalette(image, icm, w, h);
+        }
+        Raster raster = image.getRaster();
+        int bands = raster.getNumBands();
+        boolean alpha = image.getColorModel().hasAlpha();
+        int colourBands = alpha ? bands - 1 : bands;
+        if (colourBands != 1 && colourBands != 3) {
+            throw new DataException("unsupported PNG with " + bands + " bands");
+        }
+        if (alpha) {
+            int[] a = raster.getSamples(0, 0, w, h, bands - 1, (int[]) null);
+            int opaque = (1 << raster.getSampleModel().getSampleSize(bands - 1)) - 1;
+            for (int v : a) {
+                if (v != opaque) {
+                    throw new DataException("PNG has transparent pixels; send an opaque image");
+                }
+            }
+        }
+        byte[] out = new byte[colourBands * plane];
+        int[] samples = new int[plane];
+        for (int c = 0; c < colourBands; c++) {
+            raster.getSamples(0, 0, w, h, c, samples);
+            int shift = Math.max(0, raster.getSampleModel().getSampleSize(c) - 8);
+            int up = Math.max(0, 8 - raster.getSampleModel().getSampleSize(c));
+            int maxLow = (1 << raster.getSampleModel().getSampleSize(c)) - 1;
+            for (int i = 0; i < plane; i++) {
+                int v = samples[i];
+                out[c * plane + i] = (byte) (up > 0 ? v * 255 / maxLow : v >> shift);
+            }
+        }
+        return new Image(colourBands, h, w, out);
+    }
+
+    private static Image fromPalette(BufferedImage image, IndexColorModel icm, int w, int h) {
+        int plane = w * h;
+        boolean gray = true;
+        for (int i = 0; i < icm.getMapSize(); i++) {
+            if (icm.getRed(i) != icm.getGreen(i) || icm.getRed(i) != icm.getBlue(i)) {
+                gray = false;
+            }
+        }
+        int[] index = image.getRaster().getSamples(0, 0, w, h, 0, (int[]) null);
+        byte[] out = new byte[(gray ? 1 : 3) * plane];
+        for (int i = 0; i < plane; i++) {
+            int p = index[i];
+            if (icm.getAlpha(p) != 255) {
+                throw new DataException("PNG has transparent pixels; send an opaque image");
+            }
+            out[i] = (byte) icm.getRed(p);
+            if (!gray) {
+                out[plane + i] = (byte) icm.getGreen(p);
+                out[2 * plane + i] = (byte) icm.getBlue(p);
+            }
+        }
+        return new Image(gray ? 1 : 3, h, w, out);
+    }
+
+    /** Encodes C×H×W bytes (C = 1 or 3) as an 8-bit gray or RGB PNG. */
+    public static byte[] encode(byte[] pixels, int channels, int height, int width) {
+        BufferedImage img = toBufferedImage(pixels, channels, height, width);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            ImageIO.write(img, "png", out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    static BufferedImage toBufferedImage(byte[] pixels, int channels, int height, int width) {
+        int plane = height * width;
+        if (channels == 1) {
+            BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_BYTE_GRAY);
+            img.getRaster().setDataElements(0, 0, width, height, pixels.clone());
+            return img;
+        }
+        if (channels != 3) {
+            throw new IllegalArgumentException("only 1 or 3 channels can be written, got " + channels);
+        }
+        BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_3BYTE_BGR);
+        WritableRaster r = img.getRaster();
+        int[] band = new int[plane];
+        for (int c = 0; c < 3; c++) {
+            for (int i = 0; i < plane; i++) {
+                band[i] = pixels[c * plane + i] & 0xff;
+            }
+            r.setSamples(0, 0, width, height, c, band);
+        }
+        return img;
+    }
+
+    /**
+     * Tiles images (each C×H×W) into one PNG, {@code columns} per row, with a {@code gap}-pixel
+     * border of mid-gray between them.
+     */
+    public static byte[] grid(List<byte[]> images, int channels, int height, int width, int columns, int gap) {
+        int n = images.size();
+        int cols = Math.max(1, Math.min(columns, n));
+        int rows = (n + cols - 1) / cols;
+        int gw = cols * width + (cols + 1) * gap;
+        int gh = rows * height + (rows + 1) * gap;
+        int plane = gw * gh;
+        byte[] canvas = new byte[channels * plane];
+        java.util.Arrays.fill(canvas, (byte) 128);
+        for (int k = 0; k < n; k++) {
+            byte[] img = images.get(k);
+            int top = gap + (k / cols) * (height + gap);
+            int left = gap + (k % cols) * (width + gap);
+            for (int c = 0; c < channels; c++) {
+                for (int y = 0; y < height; y++) {
+                    System.arraycopy(img, c * height * width + y * width, canvas, c * plane + (top + y) * gw + left, width);
+                }
+            }
+        }
+        return encode(canvas, channels, gh, gw);
+    }
+}

@@ -1,0 +1,368 @@
+package dev.glowserve.inference;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Dynamic batching for one model, the way Triton and TorchServe do it: requests wait in a
+ * bounded queue; one worker thread takes the oldest, gathers queued requests of the same kind
+ * until the batch is full or the oldest has waited {@code maxQueueDelay}, runs one batched pass
+ * and splits the results back. One thread per model also serialises all model work, which on a
+ * few cores is faster than running passes side by side (DJL-NOTES).
+ *
+ * <p>Results do not depend on the batch: every image's computation is independent and sample
+ * noise comes from each request's own seed.
+ */
+public final class BatchScheduler implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BatchScheduler.class);
+
+    /** The batched operations. Sampling and interpolation are decodes of latents made per request. */
+    public enum Operation {
+        ENCODE("encode", "forward"),
+        DECODE("decode", "reverse"),
+        DECODE_Z("decode_z", "reverse");
+
+        final String tag;
+        final String pass;
+
+        Operation(String tag, String pass) {
+            this.tag = tag;
+            this.pass = pass;
+        }
+    }
+
+    public record Settings(int maxBatchSize, Duration maxQueueDelay, int queueCapacity, Duration requestTimeout) {}
+
+    private final class Job {
+        final Operation op;
+        final List<?> items;
+        final int[] labels;
+        final CompletableFuture<List<?>> result = new CompletableFuture<>();
+        final long enqueued = System.nanoTime();
+        final long deadline;
+
+        Job(Operation op, List<?> items, int[] labels) {
+            this.op = op;
+            this.items = items;
+            this.labels = labels;
+            this.deadline = enqueued + settings.requestTimeout().toNanos();
+        }
+
+        boolean batchesWith(Job other) {
+            return op == other.op && (labels == null) == (other.labels == null);
+        }
+    }
+
+    private final ModelRunner runner;
+    private final Settings settings;
+    private final ArrayDeque<Job> queue = new ArrayDeque<>();
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final Thread worker;
+    private volatile boolean accepting = true;
+    private volatile boolean running = true;
+    private volatile double meanBatchSeconds = 0.05;
+    private volatile boolean busy;
+
+    private final Counter rejectedFull;
+    private final Counter rejectedShutdown;
+    private final Counter expired;
+    private final MeterRegistry meters;
+
+    public BatchScheduler(ModelRunner runner, Settings settings, MeterRegistry meters) {
+        this.runner = runner;
+        this.settings = settings;
+        this.meters = meters;
+        String model = runner.name();
+        this.rejectedFull = Counter.builder("glow.requests.rejected").tag("model", model).tag("reason", "queue_full")
+                .description("Requests refused because the model's queue was full (HTTP 429)").register(meters);
+        this.rejectedShutdown = Counter.builder("glow.requests.rejected").tag("model", model).tag("reason", "shutting_down")
+                .description("Requests refused during shutdown (HTTP 503)").register(meters);
+        this.expired = Counter.builder("glow.requests.deadline.expired").tag("model", model)
+                .description("Requests dropped uncomputed after waiting past their deadline (HTTP 503)").register(meters);
+        Gauge.builder("glow.queue.depth", this, BatchScheduler::queued).tag("model", model)
+                .description("Requests waiting for the model").register(meters);
+        this.worker = new Thread(this::work, "glow-batch-" + model);
+        this.worker.setDaemon(true);
+        this.worker.start();
+    }
+
+    public ModelRunner runner() {
+        return runner;
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    public int queued() {
+        lock.lock();
+        try {
+            return queue.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<List<ModelRunner.Encoded>> encode(List<byte[]> images, int[] labels) {
+        return (CompletableFuture<List<ModelRunner.Encoded>>) (CompletableFuture<?>) submit(new Job(Operation.ENCODE, images, labels));
+    }
+
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<List<byte[]>> decode(List<float[][]> eps, int[] labels) {
+        return (CompletableFuture<List<byte[]>>) (CompletableFuture<?>) submit(new Job(Operation.DECODE, eps, labels));
+    }
+
+    @SuppressWarnings("unchecked")
+    public CompletableFuture<List<byte[]>> decodeZ(List<float[][]> z) {
+        return (CompletableFuture<List<byte[]>>) (CompletableFuture<?>) submit(new Job(Operation.DECODE_Z, z, null));
+    }
+
+    private CompletableFuture<List<?>> submit(Job job) {
+        if (!accepting) {
+            rejectedShutdown.increment();
+            throw new Overload.ShuttingDown(runner.name());
+        }
+        lock.lock();
+        try {
+            if (queue.size() >= settings.queueCapacity()) {
+                rejectedFull.increment();
+                long retry = Math.max(1, (long) Math.ceil(queue.size() * meanBatchSeconds / Math.max(1, settings.maxBatchSize() / 4.0)));
+                throw new Overload.QueueFull(runner.name(), settings.queueCapacity(), retry);
+            }
+            queue.addLast(job);
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        return job.result;
+    }
+
+    private void work() {
+        while (running) {
+            List<Job> batch;
+            try {
+                batch = nextBatch();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            try {
+                if (batch != null && !batch.isEmpty()) {
+                    run(batch);
+                }
+            } finally {
+                busy = false;
+            }
+        }
+    }
+
+    /** Waits for work, then gathers jobs like the oldest one until full or until its delay is up. */
+    private List<Job> nextBatch() throws InterruptedException {
+        lock.lock();
+        try {
+            while (queue.isEmpty()) {
+                if (!running) {
+                    return null;
+                }
+                changed.await(100, TimeUnit.MILLISECONDS);
+            }
+            Job first = takeLive();
+            if (first == null) {
+                return null;
+            }
+            List<Job> batch = new ArrayList<>();
+            batch.add(first);
+            int size = first.items.size();
+            long gatherUntil = first.enqueued + settings.maxQueueDelay().toNanos();
+            while (size < settings.maxBatchSize()) {
+                for (Iterator<Job> it = queue.iterator(); it.hasNext() && size < settings.maxBatchSize(); ) {
+                    Job j = it.next();
+                    if (j.result.isDone()) { // cancelled by a client that left
+                        it.remove();
+                        continue;
+                    }
+                    if (j.batchesWith(first) && size + j.items.size() <= settings.maxBatchSize()) {
+                        it.remove();
+                        if (expire(j)) {
+                            continue;
+                        }
+                        batch.add(j);
+                        size += j.items.size();
+                    }
+                }
+                long wait = gatherUntil - System.nanoTime();
+                if (size >= settings.maxBatchSize() || wait <= 0 || !accepting) {
+                    break;
+                }
+                changed.awaitNanos(wait);
+            }
+            busy = true;
+            return batch;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The oldest job still worth running (expired ones fail with 503, abandoned ones are dropped). */
+    private Job takeLive() {
+        Job j;
+        while ((j = queue.pollFirst()) != null) {
+            if (j.result.isDone() || expire(j)) {
+                continue;
+            }
+            return j;
+        }
+        return null;
+    }
+
+    private boolean expire(Job j) {
+        long now = System.nanoTime();
+        if (now > j.deadline) {
+            expired.increment();
+            j.result.completeExceptionally(new Overload.DeadlineExceeded(runner.name(), (now - j.enqueued) / 1_000_000));
+            return true;
+        }
+        return false;
+    }
+
+    private void run(List<Job> batch) {
+        Job first = batch.get(0);
+        long start = System.nanoTime();
+        String model = runner.name();
+        for (Job j : batch) {
+            Timer.builder("glow.queue.wait").tag("model", model).tag("operation", j.op.tag)
+                    .description("Time requests waited before their batch started").register(meters)
+                    .record(start - j.enqueued, TimeUnit.NANOSECONDS);
+        }
+        try {
+            List<?> results = execute(first.op, batch);
+            int offset = 0;
+            for (Job j : batch) {
+                j.result.complete(results.subList(offset, offset + j.items.size()));
+                offset += j.items.size();
+            }
+        } catch (RuntimeException e) {
+            if (batch.size() == 1) {
+                first.result.completeExceptionally(e);
+            } else {
+                // one request's bad input must not fail the others: run each alone to find it
+                for (Job j : batch) {
+                    try {
+                        j.result.complete(execute(j.op, List.of(j)));
+                    } catch (RuntimeException single) {
+                        j.result.completeExceptionally(single);
+                    }
+                }
+            }
+        } catch (Error e) {
+            batch.forEach(j -> j.result.completeExceptionally(e));
+            throw e;
+        }
+        long took = System.nanoTime() - start;
+        meanBatchSeconds = 0.9 * meanBatchSeconds + 0.1 * took / 1e9;
+        int images = batch.stream().mapToInt(j -> j.items.size()).sum();
+        DistributionSummary.builder("glow.batch.size").tag("model", model).tag("operation", first.op.tag)
+                .description("Images per batched model pass").serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64, 128, 256)
+                .register(meters).record(images);
+        Timer.builder("glow.model." + first.op.pass).tag("model", model)
+                .description("Time of batched " + first.op.pass + " passes").register(meters)
+                .record(took, TimeUnit.NANOSECONDS);
+        Counter.builder("glow.images.processed").tag("model", model).tag("operation", first.op.tag)
+                .description("Images through the model").register(meters).increment(images);
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<?> execute(Operation op, List<Job> batch) {
+        List<Object> items = new ArrayList<>();
+        boolean labelled = batch.get(0).labels != null;
+        int total = batch.stream().mapToInt(j -> j.items.size()).sum();
+        int[] labels = labelled ? new int[total] : null;
+        int at = 0;
+        for (Job j : batch) {
+            items.addAll(j.items);
+            if (labelled) {
+                System.arraycopy(j.labels, 0, labels, at, j.labels.length);
+            }
+            at += j.items.size();
+        }
+        return switch (op) {
+            case ENCODE -> runner.encode((List<byte[]>) (List<?>) items, labels);
+            case DECODE -> runner.decode((List<float[][]>) (List<?>) items, labels);
+            case DECODE_Z -> runner.decodeZ((List<float[][]>) (List<?>) items);
+        };
+    }
+
+    /**
+     * Graceful stop: refuse new work, let queued and running batches finish within {@code grace},
+     * then fail whatever is left with 503 and stop the worker.
+     */
+    public void drain(Duration grace) {
+        accepting = false;
+        long until = System.nanoTime() + grace.toNanos();
+        lock.lock();
+        try {
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        while (System.nanoTime() < until && (queued() > 0 || workerBusy())) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        running = false;
+        lock.lock();
+        try {
+            Job j;
+            while ((j = queue.pollFirst()) != null) {
+                j.result.completeExceptionally(new Overload.ShuttingDown(runner.name()));
+            }
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        try {
+            worker.join(Math.max(1, grace.toMillis()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        LOG.info("model '{}' drained", runner.name());
+    }
+
+    private boolean workerBusy() {
+        return busy;
+    }
+
+    public boolean accepting() {
+        return accepting;
+    }
+
+    @Override
+    public void close() {
+        if (running) {
+            drain(Duration.ZERO);
+        }
+        runner.close();
+    }
+}

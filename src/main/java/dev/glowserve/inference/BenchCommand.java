@@ -1,0 +1,169 @@
+package dev.glowserve.inference;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.glowserve.artifact.Architecture;
+import dev.glowserve.artifact.Manifest;
+import dev.glowserve.flow.FlopCount;
+import dev.glowserve.flow.Glow;
+import dev.glowserve.flow.GlowConfig;
+import dev.glowserve.flow.Pass;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.function.IntConsumer;
+
+/**
+ * Encode and sample throughput against the machine's own ceiling: a 2048² float32 matMul timed
+ * in the same run, right before each measurement, so the ratio holds on a noisy shared machine.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Benchmark encode and sample throughput (img/s, GFLOP/s) at several batch sizes against "
+                + "a 2048² float32 matMul measured in the same run.",
+                "Default model: K=16, L=2, hidden=256, 1×28×28 (2.78 M parameters), random weights."})
+public final class BenchCommand implements Callable<Integer> {
+
+    @Option(names = "--batches", split = ",", description = "Batch sizes. Default: ${DEFAULT-VALUE}")
+    int[] batches = {1, 16, 64, 256};
+
+    @Option(names = {"-K", "--flows"}, description = "Default: ${DEFAULT-VALUE}")
+    int flows = 16;
+
+    @Option(names = {"-L", "--levels"}, description = "Default: ${DEFAULT-VALUE}")
+    int levels = 2;
+
+    @Option(names = "--hidden", description = "Default: ${DEFAULT-VALUE}")
+    int hidden = 256;
+
+    @Option(names = "--seconds", description = "Seconds per measurement. Default: ${DEFAULT-VALUE}")
+    double seconds = 6;
+
+    @Option(names = "--chunk", description = "Largest batch run as one pass (bigger batches go in chunks). Default: ${DEFAULT-VALUE}")
+    int chunk = 64;
+
+    @Option(names = "--device", description = "auto, cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}")
+    String device = "auto";
+
+    /** One row of the results. */
+    record Row(int batch, double encodeImgPerSec, double encodeMsPerBatch, double sampleImgPerSec, double sampleMsPerBatch,
+            double ceiling) {}
+
+    @Override
+    public Integer call() {
+        Device d = Devices.select(device);
+        GlowConfig config = GlowConfig.of(1, 28, 28, flows, levels, hidden);
+        double flops = FlopCount.perImage(config);
+        System.out.printf(Locale.ROOT, "glow-serve bench: K=%d L=%d hidden=%d 1x28x28 on %s, %s threads%n", flows, levels, hidden,
+                Devices.describe(d), System.getProperty("ai.djl.pytorch.num_threads"));
+        try (ModelRunner runner = randomModel(config, d)) {
+            System.out.printf(Locale.ROOT, "parameters: %,d   FLOPs per image (counted): %.1f MFLOP%n",
+                    runner.glow().parameters().trainableCount(), flops / 1e6);
+            warmUp(runner);
+            List<Row> rows = new ArrayList<>();
+            for (int b : batches) {
+                rows.add(measure(runner, b));
+            }
+            print(rows, flops);
+        }
+        return 0;
+    }
+
+    /** A random model with ActNorm initialised from random data, as in training. */
+    static ModelRunner randomModel(GlowConfig config, Device device) {
+        Glow glow = Glow.create(config, NDManager.newBaseManager(device), DataType.FLOAT32, 42);
+        try (NDScope scope = new NDScope(); NDManager m = glow.manager().newSubManager()) {
+            scope.suppressNotUsedWarning();
+            NDArray x = m.randomUniform(-0.5f, 0.5f, new Shape(64, config.inChannels(), config.height(), config.width()));
+            glow.encode(x, null, Pass.DATA_INIT);
+        }
+        glow.parameters().markUpdated();
+        Manifest manifest = new Manifest("bench", "1", Architecture.of(config), 8, "random", null, null, null, null);
+        return new ModelRunner("bench", manifest, glow, 64);
+    }
+
+    private void warmUp(ModelRunner runner) {
+        List<byte[]> images = images(runner, 64, 0);
+        for (int i = 0; i < 3; i++) {
+            runner.encode(images, null);
+            runner.sample(64, 0.7, i, null);
+        }
+    }
+
+    private Row measure(ModelRunner base, int batch) {
+        ModelRunner runner = new ModelRunner("bench", base.manifest(), base.glow(), chunk);
+        List<byte[]> images = images(runner, batch, batch);
+        double ceiling1 = matmulGflops();
+        double encodeMs = medianMillis(i -> runner.encode(images, null));
+        double sampleMs = medianMillis(i -> runner.sample(batch, 0.7, i, null));
+        double ceiling2 = matmulGflops();
+        return new Row(batch, batch / (encodeMs / 1e3), encodeMs, batch / (sampleMs / 1e3), sampleMs, Math.max(ceiling1, ceiling2));
+    }
+
+    private static List<byte[]> images(ModelRunner runner, int n, long seed) {
+        Random r = new Random(seed);
+        List<byte[]> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            byte[] img = new byte[runner.imageSize()];
+            r.nextBytes(img);
+            out.add(img);
+        }
+        return out;
+    }
+
+    /** Median wall time of repeated calls, for at least {@code seconds} and 5 repetitions. */
+    private double medianMillis(IntConsumer call) {
+        List<Double> times = new ArrayList<>();
+        long until = System.nanoTime() + (long) (seconds * 1e9);
+        int i = 0;
+        while (times.size() < 5 || System.nanoTime() < until) {
+            long t0 = System.nanoTime();
+            call.accept(i++);
+            times.add((System.nanoTime() - t0) / 1e6);
+        }
+        double[] t = times.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return t[t.length / 2];
+    }
+
+    /** Median GFLOP/s of a 2048² float32 matMul on this machine, now. */
+    static double matmulGflops() {
+        try (NDManager m = NDManager.newBaseManager(); NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            Engine.getInstance().setRandomSeed(7);
+            NDArray a = m.randomNormal(new Shape(2048, 2048));
+            NDArray b = m.randomNormal(new Shape(2048, 2048));
+            a.matMul(b).close();
+            double[] t = new double[7];
+            for (int i = 0; i < t.length; i++) {
+                long t0 = System.nanoTime();
+                a.matMul(b).close();
+                t[i] = (System.nanoTime() - t0) / 1e9;
+            }
+            Arrays.sort(t);
+            return 2.0 * 2048 * 2048 * 2048 / t[t.length / 2] / 1e9;
+        }
+    }
+
+    private static void print(List<Row> rows, double flops) {
+        System.out.println();
+        System.out.println("| batch | encode img/s | encode ms/batch | encode GFLOP/s | encode / ceiling | sample img/s | sample ms/batch | sample GFLOP/s | sample / ceiling | matMul ceiling GFLOP/s |");
+        System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (Row r : rows) {
+            double eg = r.encodeImgPerSec() * flops / 1e9;
+            double sg = r.sampleImgPerSec() * flops / 1e9;
+            System.out.printf(Locale.ROOT, "| %d | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.2f | %.1f |%n",
+                    r.batch(), r.encodeImgPerSec(), r.encodeMsPerBatch(), eg, eg / r.ceiling(),
+                    r.sampleImgPerSec(), r.sampleMsPerBatch(), sg, sg / r.ceiling(), r.ceiling());
+        }
+    }
+}

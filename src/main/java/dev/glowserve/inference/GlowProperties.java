@@ -1,0 +1,50 @@
+package dev.glowserve.inference;
+
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.NotEmpty;
+import jakarta.validation.constraints.NotNull;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.util.unit.DataSize;
+import org.springframework.validation.annotation.Validated;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Settings under {@code glow.*}, validated at start-up: a bad value stops the service with a
+ * message naming the property.
+ */
+@Validated
+@ConfigurationProperties("glow")
+public record GlowProperties(
+        @NotBlank String device,
+        @NotEmpty @Valid List<ModelSpec> models,
+        @NotNull @Valid Limits limits,
+        @NotNull @Valid Batching batching) {
+
+    /** A model to serve: its artifact ("classpath:dir" or a folder) and an optional name overriding the manifest's. */
+    public record ModelSpec(@NotBlank String path, String name) {}
+
+    /** Request limits (HTTP 413 / 422 beyond them). */
+    public record Limits(
+            @Min(1) @Max(1024) int maxImages,
+            @Min(1) @Max(1024) int maxSamples,
+            @DecimalMin("0.0") @DecimalMax("10.0") double maxTemperature,
+            @Min(2) @Max(1024) int maxInterpolationSteps,
+            @NotNull DataSize maxRequestSize,
+            @Min(1) long maxImagePixels,
+            @DecimalMin("0.0") double maxLatentMagnitude) {}
+
+    /** Dynamic batching and back-pressure per model. */
+    public record Batching(
+            @Min(1) @Max(4096) int maxBatchSize,
+            @NotNull Duration maxQueueDelay,
+            @Min(1) int queueCapacity,
+            @NotNull Duration requestTimeout,
+            @NotNull Duration shutdownGrace) {}
+}

@@ -1,0 +1,20 @@
+package dev.glowserve.inference;
+
+import ai.djl.Device;
+import picocli.CommandLine.Option;
+
+/** The --model and --device options shared by the commands that load a model. */
+public final class ModelOption {
+
+    @Option(names = "--model", paramLabel = "DIR",
+            description = "Model folder (manifest.json + weights.safetensors) or classpath:DIR. Default: ${DEFAULT-VALUE}")
+    String model = ModelLoader.DEFAULT_MODEL;
+
+    @Option(names = "--device", description = "auto, cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}")
+    String device = "auto";
+
+    public ModelRunner open(int chunkSize) {
+        Device d = Devices.select(device);
+        return ModelLoader.open(model, d, chunkSize);
+    }
+}

@@ -1,0 +1,283 @@
+package dev.glowserve.train;
+
+import dev.glowserve.artifact.Manifest;
+import dev.glowserve.artifact.ModelArtifact;
+import dev.glowserve.data.Datasets;
+import dev.glowserve.data.ImageSet;
+import dev.glowserve.data.Png;
+import dev.glowserve.data.Quantization;
+import dev.glowserve.flow.GlowConfig;
+import dev.glowserve.flow.Latents;
+import dev.glowserve.inference.ModelRunner;
+import me.tongfei.progressbar.DelegatingProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code glow-serve train}: trains a model, shows progress, and writes curves, samples and the artifact. */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Train a Glow model on an IDX or PNG dataset (default: Fashion-MNIST from Debian's "
+                + "dataset-fashion-mnist).", "Writes OUT/train.jsonl, OUT/checkpoint.safetensors, OUT/bpd.png, "
+                + "OUT/samples.png, OUT/reconstructions.png and the model artifact OUT/model/."})
+public final class TrainCommand implements Callable<Integer> {
+
+    private static String[] invocation = new String[0];
+
+    /** The command line, recorded in the manifest so a model says exactly how it was made. */
+    public static void recordInvocation(String[] args) {
+        invocation = args.length > 0 && args[0].equals("train") ? Arrays.copyOfRange(args, 1, args.length) : args;
+    }
+
+    @Option(names = "--data", description = "IDX or PNG dataset folder. Default: ${DEFAULT-VALUE}")
+    Path data = Datasets.FASHION_MNIST;
+
+    @Option(names = "--out", description = "Output folder. Default: runs/<time>")
+    Path out;
+
+    @Option(names = "--name", description = "Model name in the manifest. Default: ${DEFAULT-VALUE}")
+    String name = "glow";
+
+    @Option(names = {"-K", "--flows"}, description = "Flow steps per level. Default: ${DEFAULT-VALUE}")
+    int flows = 16;
+
+    @Option(names = {"-L", "--levels"}, description = "Levels. Default: ${DEFAULT-VALUE}")
+    int levels = 2;
+
+    @Option(names = "--hidden", description = "Coupling hidden channels. Default: ${DEFAULT-VALUE}")
+    int hidden = 256;
+
+    @Option(names = "--additive", description = "Additive instead of affine coupling")
+    boolean additive;
+
+    @Option(names = "--plain-w", description = "Unconstrained 1x1 conv weights (slogdet) instead of LU")
+    boolean plain;
+
+    @Option(names = "--n-bits", description = "Bits per pixel the model sees (1..8). Default: ${DEFAULT-VALUE}")
+    int nBits = 8;
+
+    @Option(names = "--conditional", description = "Class-conditional top prior (needs labels)")
+    boolean conditional;
+
+    @Option(names = "--batch", description = "Batch size. Default: ${DEFAULT-VALUE}")
+    int batch = 64;
+
+    @Option(names = "--lr", description = "Peak learning rate (Adam). Default: ${DEFAULT-VALUE}")
+    double lr = 1e-3;
+
+    @Option(names = "--warmup", description = "Linear warmup steps. Default: ${DEFAULT-VALUE}")
+    int warmup = 200;
+
+    @Option(names = "--schedule", description = "constant or cosine (decay over the budget). Default: ${DEFAULT-VALUE}")
+    String schedule = "cosine";
+
+    @Option(names = "--steps", description = "Step budget (0 = none)")
+    long steps;
+
+    @Option(names = "--minutes", description = "Wall-time budget in minutes (0 = none)")
+    double minutes;
+
+    @Option(names = "--grad-clip", description = "Clip the gradient norm to this (0 = off). Default: ${DEFAULT-VALUE}")
+    double gradClip = 50;
+
+    @Option(names = "--seed", description = "Seed for init, data order and noise. Default: ${DEFAULT-VALUE}")
+    long seed = 1;
+
+    @Option(names = "--eval-every", description = "Test bits/dim every N steps (0 = only at the end). Default: ${DEFAULT-VALUE}")
+    int evalEvery = 250;
+
+    @Option(names = "--eval-images", description = "Test images for periodic evals. Default: ${DEFAULT-VALUE}")
+    int evalImages = 1000;
+
+    @Option(names = "--checkpoint-every", description = "Checkpoint every N steps. Default: ${DEFAULT-VALUE}")
+    int checkpointEvery = 100;
+
+    @Option(names = "--max-bad-steps", description = "Stop after this many non-finite steps in a row. Default: ${DEFAULT-VALUE}")
+    int maxBadSteps = 10;
+
+    @Option(names = "--train-limit", description = "Use only the first N training images (0 = all)")
+    int trainLimit;
+
+    @Option(names = "--final-eval-images", description = "Test images for the final bits/dim (0 = all). Default: all")
+    int finalEvalImages;
+
+    @Option(names = "--resume", description = "Continue from OUT/checkpoint.safetensors")
+    boolean resume;
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = out != null ? out : Path.of("runs", Instant.now().toString().replace(':', '-'));
+        TrainOptions o = new TrainOptions(flows, levels, hidden, !additive, !plain, nBits, conditional, batch, lr, warmup,
+                schedule, steps, minutes * 60, gradClip, seed, evalEvery, evalImages, checkpointEvery, maxBadSteps, trainLimit);
+        if (resume) {
+            Path ck = dir.resolve(Checkpoint.FILE);
+            if (!Files.exists(ck)) {
+                throw new IllegalArgumentException("--resume: no checkpoint at " + ck);
+            }
+        }
+        ImageSet train = Datasets.load(data, Datasets.Split.TRAIN);
+        ImageSet test = Datasets.load(data, Datasets.Split.TEST);
+        if (trainLimit > 0) {
+            train = train.head(trainLimit);
+        }
+        if (conditional && train.labels() == null) {
+            throw new IllegalArgumentException("--conditional needs labels; " + data + " has none");
+        }
+        System.err.printf(Locale.ROOT, "training on %d images (%dx%dx%d) from %s, testing on %d; output in %s%n",
+                train.count(), train.channels(), train.height(), train.width(), train.source(), test.count(), dir);
+        TrainingData batches = new TrainingData(train, new Quantization(nBits), batch, seed);
+        long started = System.nanoTime();
+        try (ProgressDisplay progress = new ProgressDisplay(o);
+                Trainer trainer = new Trainer(o, batches, test, dir, progress)) {
+            System.err.printf(Locale.ROOT, "%s: %,d parameters%n", describe(trainer.glow().config()),
+                    trainer.glow().parameters().trainableCount());
+            if (resume) {
+                trainer.resume();
+            }
+            trainer.run();
+            progress.close();
+            report(trainer, train, test, dir, Duration.ofNanos(System.nanoTime() - started));
+        }
+        return 0;
+    }
+
+    static String describe(GlowConfig c) {
+        return String.format(Locale.ROOT, "Glow K=%d L=%d hidden=%d %s %s%s", c.flowsPerLevel(), c.levels(),
+                c.hiddenChannels(), c.affine() ? "affine" : "additive", c.lu() ? "LU" : "plain-W",
+                c.conditional() ? ", " + c.numClasses() + " classes" : "");
+    }
+
+    /** Final full test evaluation, the artifact, and the PNGs. */
+    private void report(Trainer trainer, ImageSet train, ImageSet test, Path dir, Duration wall) throws Exception {
+        ImageSet finalTest = finalEvalImages > 0 ? test.head(finalEvalImages) : test;
+        System.err.printf(Locale.ROOT, "scoring %d test images...%n", finalTest.count());
+        double[] bpd = trainer.perImageBitsPerDim(finalTest);
+        double mean = Arrays.stream(bpd).average().orElse(Double.NaN);
+        Map<String, Double> quantiles = quantiles(bpd);
+        Manifest m = trainer.manifest().withName(name)
+                .withTestResult(mean, quantiles)
+                .withTraining(new Manifest.Training(trainer.step(), trainer.step() * batch, trainer.seconds(), batch, lr, seed,
+                        "glow-serve train " + String.join(" ", invocation), Instant.now().toString()));
+        m = new Manifest(m.name(), m.version(), m.architecture(), m.nBits(),
+                train.source().contains("fashion") ? "fashion-mnist" : train.source(), m.classNames(),
+                m.testBitsPerDim(), m.testBitsPerDimQuantiles(), m.training());
+        Path modelDir = dir.resolve("model");
+        ModelArtifact.save(modelDir, m, trainer.glow());
+        Plots.bitsPerDim(trainer.history(), describe(trainer.glow().config()) + String.format(Locale.ROOT,
+                " — test %.3f bits/dim", mean), dir.resolve("bpd.png"));
+        ModelRunner runner = new ModelRunner(name, m, trainer.glow(), 64);
+        writeSamples(runner, dir.resolve("samples.png"));
+        writeReconstructions(runner, finalTest, dir.resolve("reconstructions.png"));
+        System.err.printf(Locale.ROOT, "done: %d steps, %.0f s training (%s wall), test %.4f bits/dim on %d images%n",
+                trainer.step(), trainer.seconds(), wall, mean, finalTest.count());
+        System.err.println("model: " + modelDir + "  plots: " + dir.resolve("bpd.png") + ", " + dir.resolve("samples.png"));
+    }
+
+    static Map<String, Double> quantiles(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        Map<String, Double> q = new LinkedHashMap<>();
+        for (int p : new int[] {1, 5, 10, 25, 50, 75, 90, 95, 99}) {
+            int i = (int) Math.min(sorted.length - 1, Math.round(p / 100.0 * (sorted.length - 1)));
+            q.put("p" + p, Math.round(sorted[i] * 1e4) / 1e4);
+        }
+        return q;
+    }
+
+    /** T = 0.7; a conditional model gets one row per class. */
+    static void writeSamples(ModelRunner runner, Path file) throws Exception {
+        GlowConfig c = runner.config();
+        int perRow = 10;
+        int rows = c.conditional() ? c.numClasses() : 8;
+        int[] labels = null;
+        if (c.conditional()) {
+            labels = new int[rows * perRow];
+            for (int i = 0; i < labels.length; i++) {
+                labels[i] = i / perRow;
+            }
+        }
+        List<byte[]> images = runner.decode(Latents.sample(c, rows * perRow, 0.7, 1), labels);
+        Files.write(file, Png.grid(images, c.inChannels(), c.height(), c.width(), perRow, 1));
+    }
+
+    /** Pairs of test image and decode(encode(image)), which must match exactly. */
+    static void writeReconstructions(ModelRunner runner, ImageSet test, Path file) throws Exception {
+        GlowConfig c = runner.config();
+        int n = Math.min(20, test.count());
+        List<byte[]> originals = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            originals.add(test.image(i));
+        }
+        List<ModelRunner.Encoded> enc = runner.encode(originals, null);
+        List<float[][]> eps = enc.stream().map(ModelRunner.Encoded::eps).toList();
+        int[] labels = c.conditional() ? enc.stream().mapToInt(e -> e.score().label()).toArray() : null;
+        List<byte[]> back = runner.decode(eps, labels);
+        List<byte[]> tiles = new ArrayList<>();
+        int exact = 0;
+        for (int i = 0; i < n; i++) {
+            tiles.add(originals.get(i));
+            tiles.add(back.get(i));
+            exact += Arrays.equals(originals.get(i), back.get(i)) ? 1 : 0;
+        }
+        Files.write(file, Png.grid(tiles, c.inChannels(), c.height(), c.width(), 10, 1));
+        System.err.printf(Locale.ROOT, "reconstructions: %d of %d decode(encode(x)) identical to x%n", exact, n);
+    }
+
+    /** A live progress bar on a terminal; a line every 30 s in a log file. */
+    static final class ProgressDisplay implements Trainer.Listener, AutoCloseable {
+        private final ProgressBar bar;
+        private final boolean bySteps;
+        private boolean closed;
+
+        ProgressDisplay(TrainOptions o) {
+            bySteps = o.maxSteps() > 0;
+            ProgressBarBuilder b = new ProgressBarBuilder().setTaskName("train")
+                    .setInitialMax(bySteps ? o.maxSteps() : Math.round(o.maxSeconds()))
+                    .setUnit(bySteps ? " steps" : " s", 1)
+                    .setStyle(ProgressBarStyle.ASCII);
+            if (bySteps) {
+                b.showSpeed();
+            }
+            if (System.console() == null) {
+                b.setConsumer(new DelegatingProgressBarConsumer(System.err::println, 150)).setUpdateIntervalMillis(30_000);
+            } else {
+                b.setUpdateIntervalMillis(500);
+            }
+            bar = b.build();
+        }
+
+        @Override
+        public void onStep(Trainer.Progress p) {
+            bar.stepTo(bySteps ? p.step() : Math.round(p.seconds()));
+            bar.setExtraMessage(String.format(Locale.ROOT, " step %d | %.1f img/s | train %.3f bpd | test %s | lr %.2e",
+                    p.step(), p.imagesPerSecond(), p.trainBpd(),
+                    p.testBpd() == null ? "-" : String.format(Locale.ROOT, "%.3f", p.testBpd()), p.learningRate()));
+        }
+
+        @Override
+        public void onMessage(String message) {
+            System.err.println(message);
+        }
+
+        @Override
+        public void close() {
+            if (!closed) {
+                closed = true;
+                bar.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package dev.glowserve.train;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.glowserve.flow.GlowConfig;
+
+/**
+ * Everything that decides a training run. Stored in each checkpoint so that {@code --resume}
+ * continues the same run. Budgets: {@code maxSteps} and/or {@code maxSeconds} (0 = none).
+ */
+public record TrainOptions(
+        @JsonProperty("flows_per_level") int flowsPerLevel,
+        @JsonProperty("levels") int levels,
+        @JsonProperty("hidden_channels") int hiddenChannels,
+        @JsonProperty("affine") boolean affine,
+        @JsonProperty("lu") boolean lu,
+        @JsonProperty("n_bits") int nBits,
+        @JsonProperty("conditional") boolean conditional,
+        @JsonProperty("batch_size") int batchSize,
+        @JsonProperty("learning_rate") double learningRate,
+        @JsonProperty("warmup_steps") int warmupSteps,
+        @JsonProperty("schedule") String schedule,
+        @JsonProperty("max_steps") long maxSteps,
+        @JsonProperty("max_seconds") double maxSeconds,
+        @JsonProperty("grad_clip") double gradClip,
+        @JsonProperty("seed") long seed,
+        @JsonProperty("eval_every") int evalEvery,
+        @JsonProperty("eval_images") int evalImages,
+        @JsonProperty("checkpoint_every") int checkpointEvery,
+        @JsonProperty("max_bad_steps") int maxBadSteps,
+        @JsonProperty("train_limit") int trainLimit) {
+
+    public TrainOptions {
+        if (maxSteps <= 0 && maxSeconds <= 0) {
+            throw new IllegalArgumentException("give a step budget (--steps) or a time budget (--minutes)");
+        }
+        if (batchSize < 2) {
+            throw new IllegalArgumentException("batch size must be at least 2, got " + batchSize);
+        }
+        if (learningRate <= 0 || !Double.isFinite(learningRate)) {
+            throw new IllegalArgumentException("learning rate must be positive, got " + learningRate);
+        }
+        if (!schedule.equals("constant") && !schedule.equals("cosine")) {
+            throw new IllegalArgumentException("schedule must be constant or cosine, got " + schedule);
+        }
+        if (warmupSteps < 0 || evalEvery < 0 || checkpointEvery < 0 || maxBadSteps < 1 || trainLimit < 0) {
+            throw new IllegalArgumentException("counts must not be negative (max_bad_steps at least 1)");
+        }
+    }
+
+    public GlowConfig architecture(int channels, int height, int width, int numClasses) {
+        return new GlowConfig(channels, height, width, flowsPerLevel, levels, hiddenChannels, affine, lu,
+                conditional ? numClasses : 0);
+    }
+
+    /** Linear warmup, then constant or a cosine decay to 1% over the budget; {@code progress} ∈ [0, 1]. */
+    public double learningRateAt(long step, double progress) {
+        double lr = learningRate;
+        if (warmupSteps > 0 && step < warmupSteps) {
+            lr *= (step + 1) / (double) warmupSteps;
+        }
+        if (schedule.equals("cosine")) {
+            double p = Math.max(0, Math.min(1, progress));
+            lr *= 0.01 + 0.99 * 0.5 * (1 + Math.cos(Math.PI * p));
+        }
+        return lr;
+    }
+}

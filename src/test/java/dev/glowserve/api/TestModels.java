@@ -1,0 +1,55 @@
+package dev.glowserve.api;
+
+import ai.djl.ndarray.types.DataType;
+import dev.glowserve.artifact.Architecture;
+import dev.glowserve.artifact.Manifest;
+import dev.glowserve.artifact.ModelArtifact;
+import dev.glowserve.flow.FlowTestSupport;
+import dev.glowserve.flow.Glow;
+import dev.glowserve.flow.GlowConfig;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** Small artifacts written once per test JVM: a class-conditional model, the peer fixture, and a broken one. */
+public final class TestModels {
+
+    public static final GlowConfig TINY = new GlowConfig(1, 28, 28, 2, 2, 16, true, true, 4);
+    private static Path root;
+
+    private TestModels() {}
+
+    public static synchronized Path root() {
+        if (root == null) {
+            try {
+                root = Files.createTempDirectory("glow-test-models");
+                Path tiny = root.resolve("tiny");
+                try (Glow glow = FlowTestSupport.perturbedModel(TINY, DataType.FLOAT32, 17, 0.05)) {
+                    ModelArtifact.save(tiny, new Manifest("tiny", "3", Architecture.of(TINY), 8, "synthetic",
+                            List.of("zero", "one", "two", "three"), 4.5, null, null), glow);
+                }
+                Path broken = root.resolve("broken");
+                Files.createDirectories(broken);
+                Files.writeString(broken.resolve("manifest.json"), "{\"name\": \"broken\"}");
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return root;
+    }
+
+    public static String tiny() {
+        return root().resolve("tiny").toString();
+    }
+
+    public static String broken() {
+        return root().resolve("broken").toString();
+    }
+
+    public static String peer() {
+        return Path.of("src/test/resources/fixtures/peer-tiny").toAbsolutePath().toString();
+    }
+}

@@ -1,0 +1,175 @@
+package dev.glowserve.train;
+
+import dev.glowserve.data.Datasets;
+import dev.glowserve.data.ImageSet;
+import dev.glowserve.data.Quantization;
+import dev.glowserve.flow.FlowParameters;
+import dev.glowserve.flow.Tensors;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Real (short) training runs on a Fashion-MNIST slice. */
+class TrainerTest {
+
+    static ImageSet train;
+    static ImageSet test;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void data() {
+        train = Datasets.load(Datasets.FASHION_MNIST, Datasets.Split.TRAIN).head(512);
+        test = Datasets.load(Datasets.FASHION_MNIST, Datasets.Split.TEST).head(256);
+    }
+
+    static TrainOptions options(long steps, boolean conditional) {
+        return new TrainOptions(2, 2, 32, true, true, 8, conditional, 32, 2e-3, 5, "constant", steps, 0,
+                50, 7, 0, 256, 0, 3, 0);
+    }
+
+    private static Map<String, double[]> weights(Trainer t) {
+        Map<String, double[]> w = new LinkedHashMap<>();
+        for (Map.Entry<String, FlowParameters.Entry> e : t.glow().parameters().entries().entrySet()) {
+            if (e.getValue().trainable()) {
+                w.put(e.getKey(), Tensors.toDoubles(e.getValue().array()));
+            }
+        }
+        return w;
+    }
+
+    @Test
+    void heldOutBitsPerDimFalls() {
+        TrainOptions o = options(40, true);
+        try (Trainer t = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp, null)) {
+            // the model after ActNorm's data init, before any update
+            t.run();
+            double after = t.evaluate();
+            assertThat(t.history()).isNotEmpty();
+            double first = t.history().stream().filter(h -> h.trainBpd() != null).findFirst().orElseThrow().trainBpd();
+            assertThat(after).as("test bits/dim after 40 steps").isLessThan(first - 0.5);
+            assertThat(Files.exists(tmp.resolve("train.jsonl"))).isTrue();
+            assertThat(Files.exists(t.checkpointFile())).isTrue();
+        }
+        // an untrained model of the same kind scores the held-out set far worse
+        TrainOptions none = options(1, true);
+        try (Trainer t = new Trainer(none, new TrainingData(train, new Quantization(8), none.batchSize(), none.seed()), test, tmp.resolve("b"), null)) {
+            t.run();
+            double oneStep = t.evaluate();
+            try (Trainer trained = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp, null)) {
+                trained.resume();
+                assertThat(trained.evaluate()).isLessThan(oneStep - 0.5);
+            }
+        }
+    }
+
+    @Test
+    void resumeEqualsContinuousTraining() {
+        TrainOptions o = options(16, false);
+        Map<String, double[]> continuous;
+        try (Trainer t = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("a"), null)) {
+            t.run();
+            continuous = weights(t);
+        }
+        TrainOptions firstHalf = options(7, false);
+        try (Trainer t = new Trainer(firstHalf, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("b"), null)) {
+            t.run();
+        }
+        try (Trainer t = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("b"), null)) {
+            t.resume();
+            assertThat(t.step()).isEqualTo(7);
+            t.run();
+            assertThat(t.step()).isEqualTo(16);
+            Map<String, double[]> resumed = weights(t);
+            double maxDiff = 0;
+            double maxMoved = 0;
+            for (String name : continuous.keySet()) {
+                double[] a = continuous.get(name);
+                double[] b = resumed.get(name);
+                for (int i = 0; i < a.length; i++) {
+                    maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+                }
+            }
+            try (Trainer fresh = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("c"), null)) {
+                Map<String, double[]> init = weights(fresh);
+                for (String name : continuous.keySet()) {
+                    double[] a = continuous.get(name);
+                    double[] b = init.get(name);
+                    for (int i = 0; i < a.length; i++) {
+                        maxMoved = Math.max(maxMoved, Math.abs(a[i] - b[i]));
+                    }
+                }
+            }
+            assertThat(maxMoved).as("training moved the weights").isGreaterThan(1e-3);
+            assertThat(maxDiff).as("resumed vs continuous").isLessThan(1e-4);
+        }
+    }
+
+    /** Training data whose batch at one step holds a NaN, as a corrupt input would. */
+    static final class Poisoned extends TrainingData {
+        private final java.util.Set<Long> badSteps;
+
+        Poisoned(ImageSet images, int batch, long seed, java.util.Set<Long> badSteps) {
+            super(images, new Quantization(8), batch, seed);
+            this.badSteps = badSteps;
+        }
+
+        @Override
+        public Batch batch(long step) {
+            Batch b = super.batch(step);
+            if (badSteps.contains(step)) {
+                b.x()[17] = Float.NaN;
+            }
+            return b;
+        }
+    }
+
+    @Test
+    void nonFiniteBatchIsSkippedWithoutTouchingWeights() {
+        TrainOptions o = options(4, false);
+        TrainOptions upToBad = options(3, false);
+        Map<String, double[]> beforeBad;
+        try (Trainer t = new Trainer(upToBad, new Poisoned(train, o.batchSize(), o.seed(), java.util.Set.of(3L)), test, tmp, null)) {
+            t.run();
+            beforeBad = weights(t);
+        }
+        try (Trainer t = new Trainer(o, new Poisoned(train, o.batchSize(), o.seed(), java.util.Set.of(3L)), test, tmp, null)) {
+            t.resume();
+            t.run();
+            assertThat(t.skippedSteps()).isEqualTo(1);
+            Map<String, double[]> after = weights(t);
+            for (String name : beforeBad.keySet()) {
+                assertThat(Arrays.equals(after.get(name), beforeBad.get(name))).as(name + " unchanged by the bad step").isTrue();
+            }
+        }
+        String log = readLog(tmp);
+        assertThat(log).contains("\"event\":\"skip\"").contains("loss is NaN");
+    }
+
+    @Test
+    void stopsAfterTooManyBadStepsInARowAndKeepsTheLastGoodCheckpoint() {
+        TrainOptions o = options(20, false);
+        try (Trainer t = new Trainer(o, new Poisoned(train, o.batchSize(), o.seed(), java.util.Set.of(2L, 3L, 4L, 5L)), test, tmp, null)) {
+            assertThatThrownBy(t::run).isInstanceOf(Trainer.DivergedException.class).hasMessageContaining("3 non-finite steps in a row");
+        }
+        assertThat(Files.exists(tmp.resolve(Checkpoint.FILE))).as("no checkpoint of a diverged run").isFalse();
+    }
+
+    private static String readLog(Path dir) {
+        try {
+            return Files.readString(dir.resolve("train.jsonl"));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+}
