@@ -29,6 +29,7 @@ import io.micrometer.core.instrument.Timer;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;
 import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.ExampleObject;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
@@ -60,7 +61,11 @@ import java.util.concurrent.TimeUnit;
 @Tag(name = "models", description = "Sample, encode, decode, score, interpolate and manipulate with Glow models")
 public class ModelsController {
 
-    private static final String PROBLEM = MediaType.APPLICATION_PROBLEM_JSON_VALUE;
+    /** Schema of the multipart form of encode (documentation only). */
+    @Schema(name = "MultipartImages")
+    record MultipartImages(
+            @Schema(description = "PNG files", type = "array", format = "binary") List<byte[]> images,
+            @Schema(description = "Class per image (class-conditional models)") List<Integer> classes) {}
 
     private final ModelRegistry registry;
     private final GlowProperties.Limits limits;
@@ -94,9 +99,6 @@ public class ModelsController {
 
     @GetMapping(value = "/{model}", produces = MediaType.APPLICATION_JSON_VALUE)
     @Operation(summary = "Describe one model", description = "Architecture, image shape, n_bits, classes, device, measured bits/dim, parameter count.")
-    @ApiResponse(responseCode = "200", description = "The model")
-    @ApiResponse(responseCode = "404", description = "No model of that name", content = @Content(mediaType = PROBLEM,
-            schema = @Schema(implementation = org.springframework.http.ProblemDetail.class)))
     public ModelInfo model(@PathVariable @Parameter(description = "Model name", example = "fashion-mnist") String model) {
         return info(registry.entry(model));
     }
@@ -147,10 +149,12 @@ public class ModelsController {
 
     @PostMapping(value = "/{model}/sample", consumes = MediaType.APPLICATION_JSON_VALUE, produces = MediaType.APPLICATION_JSON_VALUE)
     @Operation(summary = "Draw samples", description = "Draws eps ~ N(0, T²) from the seed and decodes it. The same seed and "
-            + "temperature give the same images. With Accept: image/png the answer is one PNG grid.")
-    @ApiResponse(responseCode = "200", description = "Base64 PNGs")
-    @ApiResponse(responseCode = "422", description = "n, temperature or class out of range", content = @Content(mediaType = PROBLEM))
-    @ApiResponse(responseCode = "429", description = "Queue full; retry after the Retry-After seconds", content = @Content(mediaType = PROBLEM))
+            + "temperature give the same images. With Accept: image/png the answer is one PNG grid (seed in the X-Seed header).",
+            requestBody = @io.swagger.v3.oas.annotations.parameters.RequestBody(content = @Content(mediaType = "application/json",
+                    examples = @ExampleObject(name = "four of class 3", value = "{\"n\": 4, \"temperature\": 0.7, \"seed\": 1, \"class\": 3}"))))
+    @ApiResponse(responseCode = "200", description = "The images", content = {
+            @Content(mediaType = "application/json", schema = @Schema(implementation = SampleResponse.class)),
+            @Content(mediaType = "image/png", schema = @Schema(type = "string", format = "binary"))})
     public CompletableFuture<SampleResponse> sample(@PathVariable String model, @RequestBody(required = false) SampleRequest body) {
         Sampling sp = sampling(model, body);
         boolean withLatents = body != null && Boolean.TRUE.equals(body.returnLatents());
@@ -166,8 +170,7 @@ public class ModelsController {
     }
 
     @PostMapping(value = "/{model}/sample", consumes = MediaType.APPLICATION_JSON_VALUE, produces = MediaType.IMAGE_PNG_VALUE)
-    @Operation(summary = "Draw samples as one PNG grid", description = "As sample, answered as a PNG grid (Accept: image/png). "
-            + "The seed used is in the X-Seed header.")
+    @Operation(hidden = true) // documented with sample
     public CompletableFuture<ResponseEntity<byte[]>> sampleGrid(@PathVariable String model,
             @RequestBody(required = false) SampleRequest body) {
         Sampling sp = sampling(model, body);
@@ -181,10 +184,14 @@ public class ModelsController {
 
     @PostMapping(value = "/{model}/encode", consumes = MediaType.APPLICATION_JSON_VALUE, produces = MediaType.APPLICATION_JSON_VALUE)
     @Operation(summary = "Encode images to latents", description = "Per image: the standardised latents eps of every level "
-            + "(nested [C][H][W] arrays with their shapes), log p in nats and bits/dim (deterministic, mid-bin).")
-    @ApiResponse(responseCode = "200", description = "Latents and scores")
-    @ApiResponse(responseCode = "400", description = "Malformed JSON, missing images, invalid base64", content = @Content(mediaType = PROBLEM))
-    @ApiResponse(responseCode = "422", description = "Not a PNG, corrupt, too large, or not the model's image shape", content = @Content(mediaType = PROBLEM))
+            + "(nested [C][H][W] arrays with their shapes), log p in nats and bits/dim (deterministic, mid-bin). Images come "
+            + "as base64 PNGs in JSON, or as multipart/form-data file parts named 'images' (with optional 'classes' parts).",
+            requestBody = @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true, content = {
+                    @Content(mediaType = "application/json", schema = @Schema(implementation = ImagesRequest.class),
+                            examples = @ExampleObject(name = "one image", value = "{\"images\": [\"iVBORw0KGgoAAAANSUhEUgAA...\"]}")),
+                    @Content(mediaType = "multipart/form-data", schema = @Schema(implementation = MultipartImages.class))}))
+    @ApiResponse(responseCode = "200", description = "Latents and scores",
+            content = @Content(mediaType = "application/json", schema = @Schema(implementation = EncodeResponse.class)))
     public CompletableFuture<EncodeResponse> encode(@PathVariable String model, @RequestBody ImagesRequest body) {
         BatchScheduler s = registry.scheduler(model);
         List<byte[]> images = Inputs.images(body.images(), s.runner(), limits);
@@ -192,8 +199,7 @@ public class ModelsController {
     }
 
     @PostMapping(value = "/{model}/encode", consumes = MediaType.MULTIPART_FORM_DATA_VALUE, produces = MediaType.APPLICATION_JSON_VALUE)
-    @Operation(summary = "Encode uploaded PNG files", description = "As encode, with the PNGs as multipart parts named 'images' "
-            + "and optional 'classes' parts.")
+    @Operation(hidden = true) // documented with encode
     public CompletableFuture<EncodeResponse> encodeUpload(@PathVariable String model,
             @RequestPart("images") List<MultipartFile> files,
             @RequestPart(value = "classes", required = false) List<Integer> classes) {
@@ -220,8 +226,8 @@ public class ModelsController {
     @PostMapping(value = "/{model}/log-likelihood", consumes = MediaType.APPLICATION_JSON_VALUE, produces = MediaType.APPLICATION_JSON_VALUE)
     @Operation(summary = "Score images", description = "log p in nats and bits/dim per image, deterministic (mid-bin "
             + "dequantisation). Class-conditional models without classes give the mixture over classes and p(class | image).")
-    @ApiResponse(responseCode = "200", description = "Scores")
-    @ApiResponse(responseCode = "422", description = "Not a PNG, corrupt, too large, or not the model's image shape", content = @Content(mediaType = PROBLEM))
+    @ApiResponse(responseCode = "200", description = "Scores",
+            content = @Content(mediaType = "application/json", schema = @Schema(implementation = ScoreResponse.class)))
     public CompletableFuture<ScoreResponse> logLikelihood(@PathVariable String model, @RequestBody ImagesRequest body) {
         BatchScheduler s = registry.scheduler(model);
         List<byte[]> images = Inputs.images(body.images(), s.runner(), limits);
@@ -263,10 +269,12 @@ public class ModelsController {
     }
 
     @PostMapping(value = "/{model}/decode", consumes = MediaType.APPLICATION_JSON_VALUE, produces = MediaType.APPLICATION_JSON_VALUE)
-    @Operation(summary = "Decode latents to images", description = "The exact inverse of encode: decode(encode(x)) = x.")
-    @ApiResponse(responseCode = "200", description = "Base64 PNGs")
-    @ApiResponse(responseCode = "422", description = "Wrong number of levels or shapes, NaN/Inf or out-of-bound values, missing class",
-            content = @Content(mediaType = PROBLEM))
+    @Operation(summary = "Decode latents to images", description = "The exact inverse of encode: decode(encode(x)) = x. Each "
+            + "level's eps must have the model's shape, finite values within ±glow.limits.max-latent-magnitude; class-conditional "
+            + "models need each item's class. With Accept: image/png the answer is one PNG grid.")
+    @ApiResponse(responseCode = "200", description = "The images", content = {
+            @Content(mediaType = "application/json", schema = @Schema(implementation = ImagesResponse.class)),
+            @Content(mediaType = "image/png", schema = @Schema(type = "string", format = "binary"))})
     public CompletableFuture<ImagesResponse> decode(@PathVariable String model, @RequestBody DecodeRequest body) {
         Decoding d = decoding(model, body);
         GlowConfig c = d.scheduler().runner().config();
@@ -275,7 +283,7 @@ public class ModelsController {
     }
 
     @PostMapping(value = "/{model}/decode", consumes = MediaType.APPLICATION_JSON_VALUE, produces = MediaType.IMAGE_PNG_VALUE)
-    @Operation(summary = "Decode latents to one PNG grid", description = "As decode, answered as a PNG grid (Accept: image/png).")
+    @Operation(hidden = true) // documented with decode
     public CompletableFuture<ResponseEntity<byte[]>> decodeGrid(@PathVariable String model, @RequestBody DecodeRequest body) {
         Decoding d = decoding(model, body);
         GlowConfig c = d.scheduler().runner().config();
@@ -362,9 +370,13 @@ public class ModelsController {
 
     @PostMapping(value = "/{model}/interpolate", consumes = MediaType.APPLICATION_JSON_VALUE, produces = MediaType.APPLICATION_JSON_VALUE)
     @Operation(summary = "Interpolate in latent space", description = "Encodes the two ends (images or latents), mixes their eps "
-            + "linearly or spherically and decodes the path, both ends included. With Accept: image/png, one PNG strip.")
-    @ApiResponse(responseCode = "200", description = "The path as base64 PNGs")
-    @ApiResponse(responseCode = "422", description = "steps or method out of range, bad image or latents", content = @Content(mediaType = PROBLEM))
+            + "linearly or spherically and decodes the path, both ends included. With Accept: image/png, one PNG strip.",
+            requestBody = @io.swagger.v3.oas.annotations.parameters.RequestBody(content = @Content(mediaType = "application/json",
+                    examples = @ExampleObject(name = "two images", value = "{\"from\": {\"image\": \"iVBORw0KGgo...\"}, "
+                            + "\"to\": {\"image\": \"iVBORw0KGgo...\"}, \"steps\": 8, \"method\": \"slerp\"}"))))
+    @ApiResponse(responseCode = "200", description = "The path", content = {
+            @Content(mediaType = "application/json", schema = @Schema(implementation = ImagesResponse.class)),
+            @Content(mediaType = "image/png", schema = @Schema(type = "string", format = "binary"))})
     public CompletableFuture<ImagesResponse> interpolate(@PathVariable String model, @RequestBody InterpolateRequest body) {
         Interpolation it = interpolation(model, body);
         GlowConfig c = it.scheduler().runner().config();
@@ -372,7 +384,7 @@ public class ModelsController {
     }
 
     @PostMapping(value = "/{model}/interpolate", consumes = MediaType.APPLICATION_JSON_VALUE, produces = MediaType.IMAGE_PNG_VALUE)
-    @Operation(summary = "Interpolate, answered as one PNG strip", description = "As interpolate (Accept: image/png).")
+    @Operation(hidden = true) // documented with interpolate
     public CompletableFuture<ResponseEntity<byte[]>> interpolateStrip(@PathVariable String model, @RequestBody InterpolateRequest body) {
         Interpolation it = interpolation(model, body);
         GlowConfig c = it.scheduler().runner().config();
@@ -386,8 +398,8 @@ public class ModelsController {
             + "along the direction between two class means, scaled (the Glow paper's attribute manipulation). The move is made "
             + "in the flow's raw latent z, which unlike eps does not depend on the class used to standardise it; the means are "
             + "measured on training images when the artifact has them, otherwise the top prior's class means are used.")
-    @ApiResponse(responseCode = "200", description = "One image per scale")
-    @ApiResponse(responseCode = "422", description = "Unconditional model, class or scales out of range, bad image", content = @Content(mediaType = PROBLEM))
+    @ApiResponse(responseCode = "200", description = "One image per scale",
+            content = @Content(mediaType = "application/json", schema = @Schema(implementation = ImagesResponse.class)))
     public CompletableFuture<ImagesResponse> manipulate(@PathVariable String model, @RequestBody ManipulateRequest body) {
         BatchScheduler s = registry.scheduler(model);
         ModelRunner r = s.runner();

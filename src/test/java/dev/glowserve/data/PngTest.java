@@ -18,7 +18,7 @@ import java.util.zip.CRC32;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-class PngTest {
+public class PngTest {
 
     @TempDir
     Path tmp;
@@ -91,7 +91,7 @@ class PngTest {
     }
 
     /** A valid PNG header claiming 100000×100000 pixels followed by almost no data. */
-    static byte[] bomb() {
+    public static byte[] bomb() {
         ByteBuffer b = ByteBuffer.allocate(8 + 25 + 12);
         b.put(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
         b.putInt(13);

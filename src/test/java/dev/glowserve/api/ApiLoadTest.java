@@ -1,0 +1,139 @@
+package dev.glowserve.api;
+
+import ai.djl.ndarray.BaseNDManager;
+import dev.glowserve.inference.ModelRegistry;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import tools.jackson.databind.JsonNode;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * 2,000+ requests from 8 threads: every answer equals the single-threaded one, and neither the
+ * native arrays held by the models nor the process's resident memory keeps growing.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+class ApiLoadTest extends ApiTestBase {
+
+    @Autowired
+    ModelRegistry registry;
+
+    private record Call(String path, Object body) {}
+
+    private List<Call> calls() {
+        List<Call> calls = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            calls.add(new Call("/v1/models/tiny/sample", Map.of("n", 1 + i % 3, "seed", i, "class", i % 4)));
+            calls.add(new Call("/v1/models/peer/sample", Map.of("n", 1, "seed", 100 + i, "temperature", 0.9)));
+            calls.add(new Call("/v1/models/peer/log-likelihood", Map.of("images", List.of(pngBase64(randomImage(i))))));
+            calls.add(new Call("/v1/models/tiny/encode", Map.of("images", List.of(pngBase64(randomImage(50 + i))))));
+        }
+        return calls;
+    }
+
+    private int nativeArrays() {
+        int n = 0;
+        for (ModelRegistry.Entry e : registry.entries()) {
+            if (e.available()) {
+                n += ((BaseNDManager) e.scheduler().runner().glow().manager()).getManagedArrays().size();
+            }
+        }
+        return n;
+    }
+
+    private static long rssKb() throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        throw new IllegalStateException("no VmRSS");
+    }
+
+    /** Same values; floats equal to 1e-5 relative (batched kernels may round differently), images pixel for pixel. */
+    private static void assertSame(JsonNode want, JsonNode got, String where) {
+        if (want.isNumber()) {
+            double a = want.asDouble(), b = got.asDouble();
+            assertThat(b).as(where).isCloseTo(a, org.assertj.core.data.Offset.offset(1e-5 * Math.max(1, Math.abs(a))));
+        } else if (want.isObject()) {
+            assertThat(got.propertyNames()).as(where).containsExactlyInAnyOrderElementsOf(want.propertyNames());
+            for (String k : want.propertyNames()) {
+                if (k.equals("png")) {
+                    assertThat(decodePng(got.get(k).asString())).as(where + ".png").isEqualTo(decodePng(want.get(k).asString()));
+                } else {
+                    assertSame(want.get(k), got.get(k), where + "." + k);
+                }
+            }
+        } else if (want.isArray()) {
+            assertThat(got.size()).as(where).isEqualTo(want.size());
+            for (int i = 0; i < want.size(); i++) {
+                assertSame(want.get(i), got.get(i), where + "[" + i + "]");
+            }
+        } else {
+            assertThat(got).as(where).isEqualTo(want);
+        }
+    }
+
+    private int run(List<Call> calls, List<JsonNode> expected, int total, int threads) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        AtomicInteger next = new AtomicInteger();
+        AtomicInteger failures = new AtomicInteger();
+        List<Future<?>> futures = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            futures.add(pool.submit(() -> {
+                int i;
+                while ((i = next.getAndIncrement()) < total) {
+                    int k = (i * 7) % calls.size();
+                    Reply r = post(calls.get(k).path(), calls.get(k).body());
+                    if (r.status() != 200) {
+                        failures.incrementAndGet();
+                        throw new AssertionError("request " + i + ": " + r.status() + " " + r.text());
+                    }
+                    assertSame(expected.get(k), r.json(), calls.get(k).path());
+                }
+                return null;
+            }));
+        }
+        for (Future<?> f : futures) {
+            f.get();
+        }
+        pool.shutdown();
+        return failures.get();
+    }
+
+    @Test
+    void concurrentAnswersEqualSingleThreadedOnesAndMemoryStaysFlat() throws Exception {
+        List<Call> calls = calls();
+        List<JsonNode> expected = new ArrayList<>();
+        for (Call c : calls) {
+            Reply r = post(c.path(), c.body());
+            assertThat(r.status()).isEqualTo(200);
+            expected.add(r.json());
+        }
+        run(calls, expected, 300, 8); // warm-up: caches, allocator pools, JIT
+        System.gc();
+        int arraysBefore = nativeArrays();
+        long rss0 = rssKb();
+        assertThat(run(calls, expected, 1200, 8)).isZero();
+        long rss1 = rssKb();
+        assertThat(run(calls, expected, 1200, 8)).isZero();
+        long rss2 = rssKb();
+        int arraysAfter = nativeArrays();
+        System.out.printf("RSS: %d MB after warm-up, %d MB after 1200 more requests, %d MB after 2400; native arrays %d -> %d%n",
+                rss0 / 1024, rss1 / 1024, rss2 / 1024, arraysBefore, arraysAfter);
+        assertThat(arraysAfter).as("arrays held by the models' managers").isEqualTo(arraysBefore);
+        // the second 1200 requests may not grow the process by more than 5% (or 64 MB, on a small process)
+        assertThat(rss2 - rss1).as("RSS growth over the last 1200 requests, KB").isLessThan(Math.max(64 * 1024, rss1 / 20));
+    }
+}
