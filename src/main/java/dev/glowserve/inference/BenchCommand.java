@@ -61,6 +61,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        CliLogging.toStderr();
         Device d = Devices.select(device);
         GlowConfig config = GlowConfig.of(1, 28, 28, flows, levels, hidden);
         double flops = FlopCount.perImage(config);

@@ -37,6 +37,7 @@ public final class SampleCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        CliLogging.toStderr();
         if (n < 1 || n > 4096) {
             throw new IllegalArgumentException("--n must be 1..4096");
         }

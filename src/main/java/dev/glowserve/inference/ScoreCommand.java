@@ -43,6 +43,7 @@ public final class ScoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        CliLogging.toStderr();
         if (idx == null && images.isEmpty()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "give PNG files or --idx FILE");
         }

@@ -8,6 +8,7 @@ import dev.glowserve.data.Png;
 import dev.glowserve.data.Quantization;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.Latents;
+import dev.glowserve.inference.CliLogging;
 import dev.glowserve.inference.ModelRunner;
 import me.tongfei.progressbar.DelegatingProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
@@ -119,6 +120,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        CliLogging.toStderr();
         Path dir = out != null ? out : Path.of("runs", Instant.now().toString().replace(':', '-'));
         TrainOptions o = new TrainOptions(flows, levels, hidden, !additive, !plain, nBits, conditional, batch, lr, warmup,
                 schedule, steps, minutes * 60, gradClip, seed, evalEvery, evalImages, checkpointEvery, maxBadSteps, trainLimit);

@@ -1,0 +1,115 @@
+package dev.glowserve;
+
+import dev.glowserve.artifact.ModelArtifact;
+import dev.glowserve.data.Png;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+import tools.jackson.databind.JsonNode;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/** The jar's commands, run in-process as the jar runs them. */
+class CommandLineTest {
+
+    static final String PEER = "src/test/resources/fixtures/peer-tiny";
+
+    @TempDir
+    Path tmp;
+
+    private record Run(int code, String out, String err) {}
+
+    private static Run run(String... args) {
+        PrintStream oldOut = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
+        try {
+            System.setOut(new PrintStream(out, true));
+            CommandLine cli = new CommandLine(new GlowServe());
+            cli.setOut(new PrintWriter(out, true));
+            cli.setErr(new PrintWriter(err, true));
+            int code = cli.execute(args);
+            return new Run(code, out.toString(), err.toString());
+        } finally {
+            System.setOut(oldOut);
+        }
+    }
+
+    @Test
+    void everyCommandHasHelp() {
+        for (String cmd : new String[] {"serve", "score", "sample", "bench", "train"}) {
+            Run r = run(cmd, "--help");
+            assertThat(r.code()).as(cmd).isZero();
+            assertThat(r.out()).as(cmd).contains("Usage: glow-serve " + cmd);
+        }
+        assertThat(run("--help").out()).contains("score").contains("sample").contains("bench").contains("train").contains("serve");
+    }
+
+    @Test
+    void scorePrintsJsonThatMatchesThePeerReference() throws Exception {
+        JsonNode ref = ModelArtifact.JSON.readTree(Path.of(PEER, "reference.json").toFile());
+        Path a = tmp.resolve("a.png");
+        Path b = tmp.resolve("b.png");
+        for (int i = 0; i < 2; i++) {
+            byte[] px = new byte[784];
+            for (int p = 0; p < 784; p++) {
+                px[p] = (byte) ref.get("images_u8").get(i).get(p).asInt();
+            }
+            Files.write(i == 0 ? a : b, Png.encode(px, 1, 28, 28));
+        }
+        Run r = run("score", "--model", PEER, a.toString(), b.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode json = ModelArtifact.JSON.readTree(r.out());
+        assertThat(json.get("images")).hasSize(2);
+        for (int i = 0; i < 2; i++) {
+            double want = ref.get("log_p_nats").get(i).asDouble();
+            assertThat(json.get("images").get(i).get("log_p_nats").asDouble()).isCloseTo(want, within(Math.abs(want) * 1e-4));
+            assertThat(json.get("images").get(i).get("bits_per_dim").asDouble()).isCloseTo(ref.get("bits_per_dim").get(i).asDouble(), within(1e-3));
+        }
+        double mean = (json.get("images").get(0).get("bits_per_dim").asDouble() + json.get("images").get(1).get("bits_per_dim").asDouble()) / 2;
+        assertThat(json.get("mean_bits_per_dim").asDouble()).isCloseTo(mean, within(1e-9));
+    }
+
+    @Test
+    void scoreReadsIdxWithALimit() throws Exception {
+        Path idx = Path.of("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+        Run r = run("score", "--model", PEER, "--idx", idx.toString(), "--limit", "5");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode json = ModelArtifact.JSON.readTree(r.out());
+        assertThat(json.get("images")).hasSize(5);
+        JsonNode ref = ModelArtifact.JSON.readTree(Path.of(PEER, "reference.json").toFile());
+        // test image 0 is the reference's first image
+        assertThat(json.get("images").get(0).get("log_p_nats").asDouble())
+                .isCloseTo(ref.get("log_p_nats").get(0).asDouble(), within(1.0));
+    }
+
+    @Test
+    void sampleWritesAGridAndIsRepeatable() throws Exception {
+        Path out1 = tmp.resolve("g1.png");
+        Path out2 = tmp.resolve("g2.png");
+        assertThat(run("sample", "--model", PEER, "--n", "6", "--seed", "3", "--columns", "3", "--out", out1.toString()).code()).isZero();
+        assertThat(run("sample", "--model", PEER, "--n", "6", "--seed", "3", "--columns", "3", "--out", out2.toString()).code()).isZero();
+        Png.Image g = Png.decode(Files.readAllBytes(out1), 1 << 20);
+        assertThat(g.width()).isEqualTo(3 * 28 + 4);
+        assertThat(g.height()).isEqualTo(2 * 28 + 3);
+        assertThat(Files.readAllBytes(out1)).isEqualTo(Files.readAllBytes(out2));
+        Run bad = run("sample", "--model", PEER, "--class", "1", "--out", tmp.resolve("x.png").toString());
+        assertThat(bad.code()).isNotZero();
+        assertThat(bad.err()).contains("unconditional");
+    }
+
+    @Test
+    void badModelFolderSaysWhy() {
+        Run r = run("score", "--model", tmp.toString(), "--idx", "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+        assertThat(r.code()).isNotZero();
+        assertThat(r.err()).contains("manifest.json").contains("missing");
+    }
+}
