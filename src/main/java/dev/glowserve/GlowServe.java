@@ -1,6 +1,7 @@
 package dev.glowserve;
 
 import dev.glowserve.inference.BenchCommand;
+import dev.glowserve.inference.EngineCommand;
 import dev.glowserve.inference.Engines;
 import dev.glowserve.inference.SampleCommand;
 import dev.glowserve.inference.ScoreCommand;
@@ -11,11 +12,11 @@ import picocli.CommandLine.Command;
 import java.util.Arrays;
 import java.util.Set;
 
-/** The executable jar: {@code serve} (the default), {@code score}, {@code sample}, {@code bench}, {@code train}. */
+/** The executable jar: {@code serve} (the default), {@code score}, {@code sample}, {@code bench}, {@code train}, {@code engine}. */
 @Command(name = "glow-serve", mixinStandardHelpOptions = true, versionProvider = GlowServe.Version.class,
         description = "Serve, score, sample, benchmark and train Glow normalizing-flow models.",
         subcommands = {ServeCommand.class, ScoreCommand.class, SampleCommand.class, BenchCommand.class,
-                TrainCommand.class, CommandLine.HelpCommand.class})
+                TrainCommand.class, EngineCommand.class, CommandLine.HelpCommand.class})
 public final class GlowServe implements Runnable {
 
     private static final Set<String> ROOT_OPTIONS = Set.of("-h", "--help", "-V", "--version");
@@ -25,9 +26,24 @@ public final class GlowServe implements Runnable {
         new CommandLine(new ServeCommand()).execute();
     }
 
+    /** The command tree; errors a user can fix print as one line, anything else with its stack trace. */
+    public static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new GlowServe());
+        cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
+                    || ex instanceof java.io.UncheckedIOException || ex instanceof java.io.IOException
+                    || ex instanceof dev.glowserve.artifact.ArtifactException || ex instanceof dev.glowserve.data.DataException) {
+                cmd.getErr().println("glow-serve " + cmd.getCommandName() + ": " + ex.getMessage());
+                return 1;
+            }
+            throw ex;
+        });
+        return cli;
+    }
+
     public static void main(String[] args) {
         Engines.configureDefaults();
-        CommandLine cli = new CommandLine(new GlowServe());
+        CommandLine cli = commandLine();
         // no command, or only Spring-style options (--server.port=9090): serve
         if (args.length == 0 || (args[0].startsWith("-") && !ROOT_OPTIONS.contains(args[0]))) {
             String[] serveArgs = new String[args.length + 1];

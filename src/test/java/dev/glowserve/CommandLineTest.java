@@ -33,7 +33,7 @@ class CommandLineTest {
         StringWriter err = new StringWriter();
         try {
             System.setOut(new PrintStream(out, true));
-            CommandLine cli = new CommandLine(new GlowServe());
+            CommandLine cli = GlowServe.commandLine();
             cli.setOut(new PrintWriter(out, true));
             cli.setErr(new PrintWriter(err, true));
             int code = cli.execute(args);
