@@ -358,11 +358,11 @@ public final class BatchScheduler implements AutoCloseable {
         return accepting;
     }
 
+    /** Stops the worker (failing anything still queued); the runner stays open: its owner closes it. */
     @Override
     public void close() {
         if (running) {
             drain(Duration.ZERO);
         }
-        runner.close();
     }
 }

@@ -153,6 +153,7 @@ public class ModelRegistry implements SmartLifecycle {
             if (e.available()) {
                 e.scheduler().drain(properties.batching().shutdownGrace());
                 e.scheduler().close();
+                e.scheduler().runner().close();
             }
         }
         running = false;
