@@ -29,7 +29,8 @@ public final class TestModels {
                 Path tiny = root.resolve("tiny");
                 try (Glow glow = FlowTestSupport.perturbedModel(TINY, DataType.FLOAT32, 17, 0.05)) {
                     ModelArtifact.save(tiny, new Manifest("tiny", "3", Architecture.of(TINY), 8, "synthetic",
-                            List.of("zero", "one", "two", "three"), 4.5, null, null), glow);
+                            List.of("zero", "one", "two", "three"), 4.5, java.util.Map.of("p1", 3.9, "p5", 4.1, "p10", 4.2,
+                            "p25", 4.35, "p50", 4.5, "p75", 4.65, "p90", 4.8, "p95", 4.9, "p99", 5.1), null), glow);
                 }
                 Path broken = root.resolve("broken");
                 Files.createDirectories(broken);

@@ -1,0 +1,300 @@
+// glow-serve web page: plain JavaScript over the /v1 API, no build step.
+"use strict";
+
+const EXAMPLES = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"];
+const $ = (id) => document.getElementById(id);
+const state = { models: [], model: null, sampleRequest: 0 };
+
+// ---------------------------------------------------------------- API access
+
+function apiKey() {
+  return sessionStorage.getItem("glow-api-key") || "";
+}
+
+async function api(path, body) {
+  const headers = { "Accept": "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (apiKey()) headers["X-API-Key"] = apiKey();
+  let response;
+  try {
+    response = await fetch(path, { method: body === undefined ? "GET" : "POST", headers,
+      body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    throw new Error("The service cannot be reached (" + e.message + ").");
+  }
+  if (response.ok) return response.json();
+  let detail = response.status + " " + response.statusText;
+  try {
+    const problem = await response.json();        // RFC 9457 problem+json
+    if (problem.detail) detail = problem.detail;
+  } catch (ignored) { /* not JSON */ }
+  if (response.status === 401) $("auth").hidden = false;
+  const hint = { 401: "The service needs an API key.", 413: "The upload is too large.",
+    422: "The service cannot use this input.", 429: "The service is busy; try again in a moment.",
+    503: "The model is not available right now." }[response.status];
+  throw new Error((hint ? hint + " " : "") + detail);
+}
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = false;
+}
+
+function clearError() {
+  $("error").hidden = true;
+  $("error").textContent = "";
+}
+
+async function busy(element, work) {
+  element.setAttribute("aria-busy", "true");
+  try {
+    clearError();
+    return await work();
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    element.setAttribute("aria-busy", "false");
+  }
+}
+
+function modelPath(op) {
+  return "v1/models/" + encodeURIComponent(state.model.name) + "/" + op;
+}
+
+function pngImg(base64, alt) {
+  const img = document.createElement("img");
+  img.className = "pixel";
+  img.src = "data:image/png;base64," + base64;
+  img.alt = alt;
+  return img;
+}
+
+// ---------------------------------------------------------------- models
+
+async function loadModels() {
+  const list = await api("v1/models");
+  state.models = list.models;
+  const select = $("model");
+  select.innerHTML = "";
+  for (const m of state.models) {
+    const option = new Option(m.name + (m.status === "available" ? "" : " (" + m.status + ")"), m.name);
+    option.disabled = m.status !== "available";
+    select.add(option);
+  }
+  const first = state.models.find((m) => m.status === "available");
+  if (!first) throw new Error("No model is available.");
+  select.value = first.name;
+  selectModel(first.name);
+}
+
+function selectModel(name) {
+  state.model = state.models.find((m) => m.name === name);
+  const m = state.model;
+  const a = m.architecture;
+  $("model-info").textContent = `K=${a.flows_per_level} L=${a.levels} hidden=${a.hidden_channels}, ` +
+    `${m.parameters.toLocaleString()} parameters, ${m.device}` +
+    (m.test_bits_per_dim ? `, test ${m.test_bits_per_dim.toFixed(3)} bits/dim` : "");
+  const classes = m.classes || [];
+  $("class-control").hidden = classes.length === 0;
+  const cls = $("class");
+  cls.innerHTML = "";
+  cls.add(new Option("any", ""));
+  classes.forEach((c, i) => cls.add(new Option(c, String(i))));
+  sample();
+}
+
+// ---------------------------------------------------------------- samples
+
+async function sample() {
+  if (!state.model) return;
+  const request = ++state.sampleRequest;
+  const body = { n: 16, temperature: Number($("temperature").value), seed: Number($("seed").value) };
+  if ($("class").value !== "" && !$("class-control").hidden) body.class = Number($("class").value);
+  const grid = $("samples");
+  await busy(grid, async () => {
+    const result = await api(modelPath("sample"), body);
+    if (request !== state.sampleRequest) return;   // a newer request is on its way
+    grid.innerHTML = "";
+    const names = state.model.classes || [];
+    result.images.forEach((im, i) => grid.append(pngImg(im.png,
+      `sample ${i + 1}` + (im.class !== undefined && names[im.class] ? ` (${names[im.class]})` : ""))));
+    grid.dataset.seed = String(result.seed);
+    grid.dataset.temperature = String(result.temperature);
+  });
+}
+
+let sampleTimer;
+function sampleSoon() {
+  clearTimeout(sampleTimer);
+  sampleTimer = setTimeout(sample, 150);
+}
+
+// ---------------------------------------------------------------- images from examples, files and drops
+
+function fillExamples(select, chosen) {
+  for (const e of EXAMPLES) select.add(new Option(e, e));
+  select.value = chosen;
+}
+
+function readFile(file) {
+  return new Promise((resolve, reject) => {
+    if (!file) return reject(new Error("No file chosen."));
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(new Error("The file cannot be read."));
+    reader.readAsDataURL(file);
+  });
+}
+
+async function imageBase64(img) {
+  if (img.src.startsWith("data:")) return img.src.substring(img.src.indexOf(",") + 1);
+  const blob = await (await fetch(img.src)).blob();
+  const url = await readFile(blob);
+  return url.substring(url.indexOf(",") + 1);
+}
+
+function wireImageInput(pickId, fileId, previewId, onChange) {
+  $(pickId).addEventListener("change", () => {
+    $(previewId).src = "examples/" + $(pickId).value + ".png";
+    onChange && onChange();
+  });
+  $(fileId).addEventListener("change", async () => {
+    try {
+      $(previewId).src = await readFile($(fileId).files[0]);
+      onChange && onChange();
+    } catch (e) {
+      showError(e.message);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- interpolation
+
+async function interpolate() {
+  const strip = $("strip");
+  await busy(strip, async () => {
+    const body = {
+      from: { image: await imageBase64($("from-preview")) },
+      to: { image: await imageBase64($("to-preview")) },
+      steps: Number($("steps").value),
+      method: $("method").value,
+    };
+    const result = await api(modelPath("interpolate"), body);
+    strip.innerHTML = "";
+    result.images.forEach((im, i) => strip.append(pngImg(im.png, `step ${i + 1} of ${result.images.length}`)));
+  });
+}
+
+// ---------------------------------------------------------------- scoring
+
+/** Share of test images with a lower bits/dim, from the manifest's quantiles (p1 … p99). */
+function percentile(bpd, quantiles) {
+  const points = Object.entries(quantiles).map(([k, v]) => [Number(k.substring(1)), v]).sort((a, b) => a[0] - b[0]);
+  if (bpd <= points[0][1]) return Math.max(0, points[0][0] * bpd / points[0][1] - 0.5);
+  for (let i = 1; i < points.length; i++) {
+    const [p0, v0] = points[i - 1];
+    const [p1, v1] = points[i];
+    if (bpd <= v1) return p0 + (p1 - p0) * (bpd - v0) / Math.max(1e-9, v1 - v0);
+  }
+  return 100;
+}
+
+async function score() {
+  const out = $("score-result");
+  await busy(out, async () => {
+    const result = await api(modelPath("log-likelihood"), { images: [await imageBase64($("score-preview"))] });
+    const r = result.results[0];
+    out.innerHTML = "";
+    const head = document.createElement("div");
+    head.innerHTML = `<span class="bpd" id="bpd-value">${r.bits_per_dim.toFixed(3)}</span> bits/dim ` +
+      `<span class="muted">(log p = ${r.log_p_nats.toFixed(1)} nats)</span>`;
+    out.append(head);
+    const names = state.model.classes || [];
+    if (r.class !== undefined && names.length) {
+      const p = r.class_probabilities ? ` with probability ${(100 * r.class_probabilities[r.class]).toFixed(1)}%` : "";
+      const cls = document.createElement("div");
+      cls.textContent = `Most likely class: ${names[r.class]}${p}.`;
+      out.append(cls);
+    }
+    const q = state.model.test_bits_per_dim_quantiles;
+    const hint = document.createElement("div");
+    hint.id = "typicality";
+    if (q) {
+      const pct = percentile(r.bits_per_dim, q);
+      const meter = document.createElement("div");
+      meter.className = "meter";
+      meter.title = "test-set bits/dim, most likely (left) to least likely (right)";
+      const mark = document.createElement("span");
+      mark.className = "mark";
+      mark.style.left = `calc(${Math.min(100, Math.max(0, pct))}% - 2px)`;
+      meter.append(mark);
+      out.append(meter);
+      let words;
+      if (r.bits_per_dim < q.p1) words = "more likely than 99% of test images: very typical for this model (or very simple).";
+      else if (r.bits_per_dim > q.p99) words = "less likely than 99% of test images: atypical, probably unlike the training data.";
+      else if (r.bits_per_dim > q.p95) words = `less likely than ${Math.round(pct)}% of test images: unusual.`;
+      else words = `typical: ${Math.round(pct)}% of test images score lower bits/dim.`;
+      hint.textContent = "Compared with the test set: " + words;
+    } else {
+      hint.textContent = "This model's manifest has no test-set distribution to compare with.";
+    }
+    out.append(hint);
+  });
+}
+
+function wireDrop() {
+  const drop = $("drop");
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", async (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    try {
+      $("score-preview").src = await readFile(e.dataTransfer.files[0]);
+      score();
+    } catch (err) {
+      showError(err.message);
+    }
+  });
+  drop.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      $("score-file").click();
+    }
+  });
+}
+
+// ---------------------------------------------------------------- start
+
+function init() {
+  $("temperature").addEventListener("input", () => {
+    $("temperature-value").value = Number($("temperature").value).toFixed(2);
+    sampleSoon();
+  });
+  $("seed").addEventListener("change", sample);
+  $("class").addEventListener("change", sample);
+  $("resample").addEventListener("click", () => {
+    $("seed").value = String(Math.floor(Math.random() * 1e6));
+    sample();
+  });
+  $("model").addEventListener("change", () => selectModel($("model").value));
+  fillExamples($("from-pick"), "sneaker");
+  fillExamples($("to-pick"), "boot");
+  fillExamples($("score-pick"), "bag");
+  wireImageInput("from-pick", "from-file", "from-preview");
+  wireImageInput("to-pick", "to-file", "to-preview");
+  wireImageInput("score-pick", "score-file", "score-preview", score);
+  $("interpolate").addEventListener("click", interpolate);
+  $("score").addEventListener("click", score);
+  wireDrop();
+  $("api-key").value = apiKey();
+  $("api-key-save").addEventListener("click", () => {
+    sessionStorage.setItem("glow-api-key", $("api-key").value.trim());
+    $("auth").hidden = true;
+    loadModels().catch((e) => showError(e.message));
+  });
+  loadModels().catch((e) => showError(e.message));
+}
+
+document.addEventListener("DOMContentLoaded", init);

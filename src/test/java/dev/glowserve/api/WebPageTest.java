@@ -1,0 +1,145 @@
+package dev.glowserve.api;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.Keys;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.Select;
+import org.openqa.selenium.support.ui.WebDriverWait;
+import org.springframework.boot.test.context.SpringBootTest;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The web page in a real headless Chromium (Debian's chromium + chromium-driver): samples,
+ * temperature, class, interpolation, upload-and-score, and an API error shown in words.
+ * Screenshots go to target/screenshots/. Under CI (CI=true) a missing browser fails the test.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+class WebPageTest extends ApiTestBase {
+
+    static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+    static final Path DRIVER = Path.of("/usr/bin/chromedriver");
+    static final Path SHOTS = Path.of("target/screenshots");
+
+    WebDriver driver;
+    WebDriverWait wait;
+
+    @BeforeEach
+    void browser() throws Exception {
+        boolean present = Files.isExecutable(CHROMIUM) && Files.isExecutable(DRIVER);
+        if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+            assertThat(present).as("CI needs Debian's chromium and chromium-driver (.ci/run installs them)").isTrue();
+        }
+        Assumptions.assumeTrue(present, "chromium / chromedriver not installed");
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(CHROMIUM.toFile());
+        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--window-size=1200,1600");
+        ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(DRIVER.toFile())
+                .usingAnyFreePort().build();
+        driver = new ChromeDriver(service, options);
+        wait = new WebDriverWait(driver, Duration.ofSeconds(30));
+        Files.createDirectories(SHOTS);
+    }
+
+    @AfterEach
+    void quit() {
+        if (driver != null) {
+            driver.quit();
+        }
+    }
+
+    private void shot(String name) throws Exception {
+        File f = ((TakesScreenshot) driver).getScreenshotAs(OutputType.FILE);
+        Files.copy(f.toPath(), SHOTS.resolve(name + ".png"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /** Reads the page in one script, so a re-render in between cannot leave a stale element. */
+    private Object js(String script) {
+        return ((JavascriptExecutor) driver).executeScript(script);
+    }
+
+    private List<WebElement> images(String container) {
+        return driver.findElements(By.cssSelector("#" + container + " img"));
+    }
+
+    private void idle(String id) {
+        wait.until(d -> "false".equals(d.findElement(By.id(id)).getAttribute("aria-busy")));
+    }
+
+    @Test
+    void samplesInterpolationAndScoringWorkInABrowser() throws Exception {
+        driver.get("http://localhost:" + port + "/");
+        wait.until(d -> images("samples").size() == 16);
+        idle("samples");
+        shot("1-samples");
+        assertThat(driver.findElement(By.id("model-info")).getText()).contains("parameters");
+        String before = (String) js("return document.querySelector('#samples img').src");
+
+        // temperature by keyboard: the slider is a plain range input
+        WebElement slider = driver.findElement(By.id("temperature"));
+        slider.sendKeys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT);
+        wait.until(d -> "0.9".equals(d.findElement(By.id("samples")).getAttribute("data-temperature")));
+        idle("samples");
+        assertThat(driver.findElement(By.id("temperature-value")).getText()).isEqualTo("0.90");
+        assertThat((String) js("return document.querySelector('#samples img').src")).isNotEqualTo(before);
+        shot("2-temperature");
+
+        new Select(driver.findElement(By.id("class"))).selectByVisibleText("two");
+        wait.until(d -> String.valueOf(js("const i = document.querySelectorAll('#samples img');"
+                + " return i.length === 16 && i[0].alt")).contains("(two)"));
+        idle("samples");
+
+        // interpolation between two shipped examples
+        new Select(driver.findElement(By.id("from-pick"))).selectByValue("sandal");
+        new Select(driver.findElement(By.id("method"))).selectByValue("slerp");
+        WebElement steps = driver.findElement(By.id("steps"));
+        steps.clear();
+        steps.sendKeys("5");
+        driver.findElement(By.id("interpolate")).click();
+        wait.until(d -> images("strip").size() == 5);
+        idle("strip");
+        shot("3-interpolation");
+
+        // upload an image and read back its score and typicality
+        Path png = Files.createTempFile("upload", ".png");
+        Files.write(png, dev.glowserve.data.Png.encode(randomImage(11), 1, 28, 28));
+        driver.findElement(By.id("score-file")).sendKeys(png.toString());
+        wait.until(d -> !d.findElements(By.id("bpd-value")).isEmpty());
+        idle("score-result");
+        double bpd = Double.parseDouble(driver.findElement(By.id("bpd-value")).getText());
+        assertThat(bpd).isGreaterThan(0);
+        assertThat(driver.findElement(By.id("typicality")).getText()).startsWith("Compared with the test set");
+        assertThat(driver.findElement(By.id("score-result")).getText()).contains("Most likely class");
+        shot("4-score");
+
+        // an API error (problem+json) is shown to the user in words
+        steps.clear();
+        steps.sendKeys("1");
+        driver.findElement(By.id("interpolate")).click();
+        WebElement error = driver.findElement(By.id("error"));
+        wait.until(d -> error.isDisplayed());
+        assertThat(error.getText()).contains("steps = 1 is outside 2..64");
+        shot("5-error");
+        Object focusable = ((JavascriptExecutor) driver).executeScript(
+                "return [...document.querySelectorAll('button, select, input, [tabindex]')].every(e => e.tabIndex >= 0)");
+        assertThat(focusable).as("every control is reachable by keyboard").isEqualTo(true);
+    }
+}
