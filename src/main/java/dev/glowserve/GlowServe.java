@@ -2,6 +2,7 @@ package dev.glowserve;
 
 import dev.glowserve.inference.BenchCommand;
 import dev.glowserve.inference.EngineCommand;
+import dev.glowserve.inference.LoadCommand;
 import dev.glowserve.inference.Engines;
 import dev.glowserve.inference.SampleCommand;
 import dev.glowserve.inference.ScoreCommand;
@@ -16,7 +17,7 @@ import java.util.Set;
 @Command(name = "glow-serve", mixinStandardHelpOptions = true, versionProvider = GlowServe.Version.class,
         description = "Serve, score, sample, benchmark and train Glow normalizing-flow models.",
         subcommands = {ServeCommand.class, ScoreCommand.class, SampleCommand.class, BenchCommand.class,
-                TrainCommand.class, EngineCommand.class, CommandLine.HelpCommand.class})
+                TrainCommand.class, EngineCommand.class, LoadCommand.class, CommandLine.HelpCommand.class})
 public final class GlowServe implements Runnable {
 
     private static final Set<String> ROOT_OPTIONS = Set.of("-h", "--help", "-V", "--version");

@@ -55,19 +55,28 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--device", description = "auto, cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}")
     String device = "auto";
 
+    @Option(names = "--model", paramLabel = "DIR", description = "Benchmark this artifact (folder or classpath:DIR) "
+            + "instead of a random model of the -K/-L/--hidden architecture")
+    String model;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the rows as JSON")
+    java.nio.file.Path json;
+
     /** One row of the results. */
     record Row(int batch, double encodeImgPerSec, double encodeMsPerBatch, double sampleImgPerSec, double sampleMsPerBatch,
             double ceiling) {}
 
     @Override
-    public Integer call() {
+    public Integer call() throws java.io.IOException {
         CliLogging.toStderr();
         Device d = Devices.select(device);
-        GlowConfig config = GlowConfig.of(1, 28, 28, flows, levels, hidden);
-        double flops = FlopCount.perImage(config);
-        System.out.printf(Locale.ROOT, "glow-serve bench: K=%d L=%d hidden=%d 1x28x28 on %s, %s threads%n", flows, levels, hidden,
-                Devices.describe(d), System.getProperty("ai.djl.pytorch.num_threads"));
-        try (ModelRunner runner = randomModel(config, d)) {
+        try (ModelRunner runner = model != null ? ModelLoader.open(model, d, chunk) : randomModel(GlowConfig.of(1, 28, 28, flows, levels, hidden), d)) {
+            GlowConfig config = runner.config();
+            double flops = FlopCount.perImage(config);
+            System.out.printf(Locale.ROOT, "glow-serve bench: %s K=%d L=%d hidden=%d %dx%dx%d on %s, %s threads%n",
+                    model != null ? model : "random model", config.flowsPerLevel(), config.levels(), config.hiddenChannels(),
+                    config.inChannels(), config.height(), config.width(), Devices.describe(d),
+                    System.getProperty("ai.djl.pytorch.num_threads"));
             System.out.printf(Locale.ROOT, "parameters: %,d   FLOPs per image (counted): %.1f MFLOP%n",
                     runner.glow().parameters().trainableCount(), flops / 1e6);
             warmUp(runner);
@@ -76,6 +85,12 @@ public final class BenchCommand implements Callable<Integer> {
                 rows.add(measure(runner, b));
             }
             print(rows, flops);
+            if (json != null) {
+                java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
+                out.put("flops_per_image", flops);
+                out.put("rows", rows);
+                java.nio.file.Files.write(json, dev.glowserve.artifact.ModelArtifact.JSON.writeValueAsBytes(out));
+            }
         }
         return 0;
     }
@@ -97,7 +112,7 @@ public final class BenchCommand implements Callable<Integer> {
         List<byte[]> images = images(runner, 64, 0);
         for (int i = 0; i < 3; i++) {
             runner.encode(images, null);
-            runner.sample(64, 0.7, i, null);
+            runner.sample(64, 0.7, i, runner.sampleLabels(64, null, i));
         }
     }
 
@@ -106,7 +121,7 @@ public final class BenchCommand implements Callable<Integer> {
         List<byte[]> images = images(runner, batch, batch);
         double ceiling1 = matmulGflops();
         double encodeMs = medianMillis(i -> runner.encode(images, null));
-        double sampleMs = medianMillis(i -> runner.sample(batch, 0.7, i, null));
+        double sampleMs = medianMillis(i -> runner.sample(batch, 0.7, i, runner.sampleLabels(batch, null, i)));
         double ceiling2 = matmulGflops();
         return new Row(batch, batch / (encodeMs / 1e3), encodeMs, batch / (sampleMs / 1e3), sampleMs, Math.max(ceiling1, ceiling2));
     }

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Load benchmark of the packaged service on this machine (loopback only).
+#
+#   bench/load.sh            offline batch-64 baseline, then sample and log-likelihood at 1, 8, 32, 64 clients, 30 s each
+#   bench/load.sh soak       10 minutes at 32 clients, server RSS every 30 s
+#   bench/load.sh overload   256 clients against a queue of 16 for 30 s (429s, health latency), then 4 clients (recovery)
+#
+# Results go to bench/results/ (JSON lines) and are printed as Markdown tables.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODE=${1:-sweep}
+PORT=${PORT:-18080}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-30}
+JAR=target/glow-serve.jar
+OUT=bench/results
+mkdir -p "$OUT"
+[ -f "$JAR" ] || ./mvnw -B -q -DskipTests package
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+
+start_server() {
+  java -jar "$JAR" --server.port="$PORT" "$@" > "$OUT/server-$MODE.log" 2>&1 &
+  SERVER=$!
+  trap 'kill $SERVER 2>/dev/null || true' EXIT
+  for _ in $(seq 1 120); do
+    if curl -fsS "http://127.0.0.1:$PORT/actuator/health/readiness" > /dev/null 2>&1; then return; fi
+    sleep 1
+  done
+  echo "server did not become ready" >&2; exit 1
+}
+
+load() { java -jar "$JAR" load --url "http://127.0.0.1:$PORT" --json "$OUT/$MODE.jsonl" "$@"; }
+
+case "$MODE" in
+  sweep)
+    rm -f "$OUT/sweep.jsonl" "$OUT/offline.json"
+    echo "## offline baseline (same model, batch 64, no HTTP)"
+    java -jar "$JAR" bench --model classpath:models/fashion-mnist --batches 64 --seconds 10 --json "$OUT/offline.json"
+    start_server
+    echo "## sample, n=1 per request"
+    load --op sample --concurrency 1,8,32,64 --seconds "$SECONDS_PER_RUN"
+    echo "## log-likelihood, 1 image per request"
+    load --op log-likelihood --concurrency 1,8,32,64 --seconds "$SECONDS_PER_RUN"
+    python3 - "$OUT" <<'PY'
+import json, sys
+out = sys.argv[1]
+off = json.load(open(f"{out}/offline.json"))["rows"][0]
+base = {"sample": off["sampleImgPerSec"], "log-likelihood": off["encodeImgPerSec"]}
+print("\n## served images/s against offline batch-64 throughput measured in this run")
+print(f"offline batch 64: sample {base['sample']:.1f} img/s, encode {base['log-likelihood']:.1f} img/s")
+print("| op | clients | served img/s | ratio | p99/p50 | 5xx |")
+print("|---|---:|---:|---:|---:|---:|")
+for line in open(f"{out}/sweep.jsonl"):
+    r = json.loads(line)
+    fivexx = sum(v for k, v in r["statuses"].items() if int(k) >= 500)
+    print(f"| {r['op']} | {r['concurrency']} | {r['imagesPerSecond']:.1f} | {r['imagesPerSecond']/base[r['op']]:.2f} | "
+          f"{r['p99Ms']/r['p50Ms']:.2f} | {fivexx} |")
+PY
+    ;;
+  soak)
+    rm -f "$OUT/soak.jsonl"
+    start_server
+    load --op sample --concurrency 32 --seconds 600 --rss-pid "$SERVER" --rss-every 30
+    python3 - "$OUT" <<'PY'
+import json, sys
+r = json.loads(open(f"{sys.argv[1]}/soak.jsonl").readline())
+rss = [k / 1024 for k in r["rssKb"]]
+print("RSS MB every 30 s:", " ".join(f"{m:.0f}" for m in rss))
+window = rss[4:]  # minute 2 onwards
+print(f"minute 2..10: min {min(window):.0f} MB, max {max(window):.0f} MB, spread {(max(window)-min(window))/min(window)*100:.1f}%")
+print("statuses:", r["statuses"], "transport errors:", r["transportErrors"])
+PY
+    ;;
+  overload)
+    rm -f "$OUT/overload.jsonl"
+    start_server --glow.batching.queue-capacity=16
+    echo "## 256 clients against a queue of 16"
+    load --op sample --concurrency 256 --seconds "$SECONDS_PER_RUN" --health
+    echo "## load dropped to 4 clients"
+    load --op sample --concurrency 4 --seconds 10 --health
+    ;;
+  *) echo "usage: bench/load.sh [sweep|soak|overload]" >&2; exit 2 ;;
+esac
