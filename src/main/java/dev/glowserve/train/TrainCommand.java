@@ -1,5 +1,6 @@
 package dev.glowserve.train;
 
+import dev.glowserve.artifact.ClassMeans;
 import dev.glowserve.artifact.Manifest;
 import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.data.Datasets;
@@ -178,6 +179,10 @@ public final class TrainCommand implements Callable<Integer> {
                 m.testBitsPerDim(), m.testBitsPerDimQuantiles(), m.training());
         Path modelDir = dir.resolve("model");
         ModelArtifact.save(modelDir, m, trainer.glow());
+        if (trainer.glow().config().conditional()) {
+            ClassMeans.write(modelDir, trainer.glow().config(), classMeans(new ModelRunner(name, m, trainer.glow(), 100), train),
+                    trainer.glow().manager());
+        }
         Plots.bitsPerDim(trainer.history(), describe(trainer.glow().config()) + String.format(Locale.ROOT,
                 " — test %.3f bits/dim", mean), dir.resolve("bpd.png"));
         ModelRunner runner = new ModelRunner(name, m, trainer.glow(), 64);
@@ -186,6 +191,50 @@ public final class TrainCommand implements Callable<Integer> {
         System.err.printf(Locale.ROOT, "done: %d steps, %.0f s training (%s wall), test %.4f bits/dim on %d images%n",
                 trainer.step(), trainer.seconds(), wall, mean, finalTest.count());
         System.err.println("model: " + modelDir + "  plots: " + dir.resolve("bpd.png") + ", " + dir.resolve("samples.png"));
+    }
+
+    /** Per class, the mean raw latent z of up to 10,000 training images (for attribute manipulation). */
+    static float[][][] classMeans(ModelRunner runner, ImageSet train) {
+        GlowConfig c = runner.config();
+        int n = Math.min(10_000, train.count());
+        System.err.printf(Locale.ROOT, "measuring class means on %d training images...%n", n);
+        int[] sizes = Latents.sizes(c);
+        double[][][] sum = new double[c.numClasses()][sizes.length][];
+        int[] count = new int[c.numClasses()];
+        for (int k = 0; k < c.numClasses(); k++) {
+            for (int l = 0; l < sizes.length; l++) {
+                sum[k][l] = new double[sizes[l]];
+            }
+        }
+        for (int from = 0; from < n; from += 500) {
+            int to = Math.min(n, from + 500);
+            List<byte[]> images = new ArrayList<>();
+            int[] labels = Arrays.copyOfRange(train.labels(), from, to);
+            for (int i = from; i < to; i++) {
+                images.add(train.image(i));
+            }
+            List<ModelRunner.Encoded> enc = runner.encode(images, labels);
+            for (int i = 0; i < enc.size(); i++) {
+                float[][] z = enc.get(i).z();
+                int k = labels[i];
+                count[k]++;
+                for (int l = 0; l < sizes.length; l++) {
+                    for (int j = 0; j < sizes[l]; j++) {
+                        sum[k][l][j] += z[l][j];
+                    }
+                }
+            }
+        }
+        float[][][] means = new float[c.numClasses()][sizes.length][];
+        for (int k = 0; k < c.numClasses(); k++) {
+            for (int l = 0; l < sizes.length; l++) {
+                means[k][l] = new float[sizes[l]];
+                for (int j = 0; j < sizes[l]; j++) {
+                    means[k][l][j] = count[k] == 0 ? 0 : (float) (sum[k][l][j] / count[k]);
+                }
+            }
+        }
+        return means;
     }
 
     static Map<String, Double> quantiles(double[] values) {
