@@ -74,7 +74,7 @@ public final class BatchScheduler implements AutoCloseable {
     private final ArrayDeque<Job> queue = new ArrayDeque<>();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
-    private final Thread worker;
+    private Thread worker;
     private volatile boolean accepting = true;
     private volatile boolean running = true;
     private volatile double meanBatchSeconds = 0.05;
@@ -98,9 +98,22 @@ public final class BatchScheduler implements AutoCloseable {
                 .description("Requests dropped uncomputed after waiting past their deadline (HTTP 503)").register(meters);
         Gauge.builder("glow.queue.depth", this, BatchScheduler::queued).tag("model", model)
                 .description("Requests waiting for the model").register(meters);
-        this.worker = new Thread(this::work, "glow-batch-" + model);
-        this.worker.setDaemon(true);
-        this.worker.start();
+        startWorker();
+    }
+
+    private void startWorker() {
+        worker = new Thread(this::work, "glow-batch-" + runner.name());
+        worker.setDaemon(true);
+        worker.start();
+    }
+
+    /** Takes work again after a {@link #drain} (a paused application context being resumed). */
+    public synchronized void resume() {
+        if (!running) {
+            running = true;
+            accepting = true;
+            startWorker();
+        }
     }
 
     public ModelRunner runner() {
@@ -314,7 +327,7 @@ public final class BatchScheduler implements AutoCloseable {
      * Graceful stop: refuse new work, let queued and running batches finish within {@code grace},
      * then fail whatever is left with 503 and stop the worker.
      */
-    public void drain(Duration grace) {
+    public synchronized void drain(Duration grace) {
         accepting = false;
         long until = System.nanoTime() + grace.toNanos();
         lock.lock();

@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
+import org.springframework.beans.factory.DisposableBean;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
 
@@ -23,7 +24,7 @@ import java.util.Random;
  * readiness details say why.
  */
 @Component
-public class ModelRegistry implements SmartLifecycle {
+public class ModelRegistry implements SmartLifecycle, DisposableBean {
 
     private static final Logger LOG = LoggerFactory.getLogger(ModelRegistry.class);
 
@@ -141,22 +142,40 @@ public class ModelRegistry implements SmartLifecycle {
         return e.scheduler();
     }
 
+    /** Starts (or, after a stop, resumes) taking work. */
     @Override
     public void start() {
+        for (Entry e : entries.values()) {
+            if (e.available()) {
+                e.scheduler().resume();
+            }
+        }
         running = true;
     }
 
-    /** Drains after the web server has stopped taking requests and finished its in-flight ones. */
+    /**
+     * Drains after the web server has stopped taking requests and finished its in-flight ones. The
+     * models stay loaded: a stopped context may be started again (Spring's test contexts pause).
+     */
     @Override
     public void stop() {
         for (Entry e : entries.values()) {
             if (e.available()) {
                 e.scheduler().drain(properties.batching().shutdownGrace());
+            }
+        }
+        running = false;
+    }
+
+    /** Frees the models' native memory when the application context closes. */
+    @Override
+    public void destroy() {
+        for (Entry e : entries.values()) {
+            if (e.available()) {
                 e.scheduler().close();
                 e.scheduler().runner().close();
             }
         }
-        running = false;
     }
 
     @Override
