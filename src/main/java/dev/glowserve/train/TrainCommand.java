@@ -188,8 +188,8 @@ public final class TrainCommand implements Callable<Integer> {
         ModelRunner runner = new ModelRunner(name, m, trainer.glow(), 64);
         writeSamples(runner, dir.resolve("samples.png"));
         writeReconstructions(runner, finalTest, dir.resolve("reconstructions.png"));
-        System.err.printf(Locale.ROOT, "done: %d steps, %.0f s training (%s wall), test %.4f bits/dim on %d images%n",
-                trainer.step(), trainer.seconds(), wall, mean, finalTest.count());
+        System.err.printf(Locale.ROOT, "done: %d steps, %.0f s training (%.0f s wall in this run), test %.4f bits/dim on %d images%n",
+                trainer.step(), trainer.seconds(), wall.toMillis() / 1e3, mean, finalTest.count());
         System.err.println("model: " + modelDir + "  plots: " + dir.resolve("bpd.png") + ", " + dir.resolve("samples.png"));
     }
 
@@ -289,29 +289,40 @@ public final class TrainCommand implements Callable<Integer> {
 
     /** A live progress bar on a terminal; a line every 30 s in a log file. */
     static final class ProgressDisplay implements Trainer.Listener, AutoCloseable {
-        private final ProgressBar bar;
+        private final TrainOptions options;
         private final boolean bySteps;
+        private ProgressBar bar;
         private boolean closed;
 
         ProgressDisplay(TrainOptions o) {
-            bySteps = o.maxSteps() > 0;
-            ProgressBarBuilder b = new ProgressBarBuilder().setTaskName("train")
-                    .setInitialMax(bySteps ? o.maxSteps() : Math.round(o.maxSeconds()))
-                    .setUnit(bySteps ? " steps" : " s", 1)
-                    .setStyle(ProgressBarStyle.ASCII);
-            if (bySteps) {
-                b.showSpeed();
+            this.options = o;
+            this.bySteps = o.maxSteps() > 0;
+        }
+
+        /** Built at the first step, so a resumed run's bar starts where it stands and its ETA holds. */
+        private ProgressBar bar(Trainer.Progress p) {
+            if (bar == null) {
+                ProgressBarBuilder b = new ProgressBarBuilder().setTaskName("train")
+                        .setInitialMax(bySteps ? options.maxSteps() : Math.round(options.maxSeconds()))
+                        .setUnit(bySteps ? " steps" : " s", 1)
+                        .setStyle(ProgressBarStyle.ASCII)
+                        .startsFrom(bySteps ? p.step() - 1 : Math.round(p.seconds()), Duration.ZERO);
+                if (bySteps) {
+                    b.showSpeed();
+                }
+                if (System.console() == null) {
+                    b.setConsumer(new DelegatingProgressBarConsumer(System.err::println, 150)).setUpdateIntervalMillis(30_000);
+                } else {
+                    b.setUpdateIntervalMillis(500);
+                }
+                bar = b.build();
             }
-            if (System.console() == null) {
-                b.setConsumer(new DelegatingProgressBarConsumer(System.err::println, 150)).setUpdateIntervalMillis(30_000);
-            } else {
-                b.setUpdateIntervalMillis(500);
-            }
-            bar = b.build();
+            return bar;
         }
 
         @Override
         public void onStep(Trainer.Progress p) {
+            ProgressBar bar = bar(p);
             bar.stepTo(bySteps ? p.step() : Math.round(p.seconds()));
             bar.setExtraMessage(String.format(Locale.ROOT, " step %d | %.1f img/s | train %.3f bpd | test %s | lr %.2e",
                     p.step(), p.imagesPerSecond(), p.trainBpd(),
@@ -325,7 +336,7 @@ public final class TrainCommand implements Callable<Integer> {
 
         @Override
         public void close() {
-            if (!closed) {
+            if (!closed && bar != null) {
                 closed = true;
                 bar.close();
             }
