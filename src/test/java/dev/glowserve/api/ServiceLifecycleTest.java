@@ -43,6 +43,15 @@ class ServiceLifecycleTest {
     }
 
     @Test
+    void invalidLimitsStopStartUpNamingTheProperty() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> start("--glow.limits.max-images=0"))
+                .hasStackTraceContaining("'glow.limits' on field 'maxImages': rejected value [0]")
+                .hasStackTraceContaining("must be greater than or equal to 1");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> start("--glow.batching.max-batch-size=-5"))
+                .hasStackTraceContaining("'glow.batching' on field 'maxBatchSize': rejected value [-5]");
+    }
+
+    @Test
     void fullQueueAnswers429AndExpiredRequestsAnswer503() throws Exception {
         // the worker holds a sample for 1 s waiting for company; scores queue behind it (capacity 1, 300 ms deadline)
         try (ConfigurableApplicationContext ctx = start("--glow.batching.max-queue-delay=1s", "--glow.batching.queue-capacity=1",
