@@ -45,10 +45,10 @@ class ServiceLifecycleTest {
     @Test
     void invalidLimitsStopStartUpNamingTheProperty() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> start("--glow.limits.max-images=0"))
-                .hasStackTraceContaining("'glow.limits' on field 'maxImages': rejected value [0]")
+                .hasStackTraceContaining("on field 'limits.maxImages': rejected value [0]")
                 .hasStackTraceContaining("must be greater than or equal to 1");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> start("--glow.batching.max-batch-size=-5"))
-                .hasStackTraceContaining("'glow.batching' on field 'maxBatchSize': rejected value [-5]");
+                .hasStackTraceContaining("on field 'batching.maxBatchSize': rejected value [-5]");
     }
 
     @Test
