@@ -62,6 +62,16 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the rows as JSON")
     java.nio.file.Path json;
 
+    @Option(names = "--train", description = "Benchmark training instead: step throughput at batch 64, then the reference "
+            + "and the default schedule for --minutes each, side by side, scored on the full test set")
+    boolean train;
+
+    @Option(names = "--minutes", description = "With --train: minutes per schedule (0 = throughput only). Default: ${DEFAULT-VALUE}")
+    double minutes = 12;
+
+    @Option(names = "--train-steps", description = "With --train: steps timed for the throughput. Default: ${DEFAULT-VALUE}")
+    int trainSteps = 15;
+
     /** One row of the results. */
     record Row(int batch, double encodeImgPerSec, double encodeMsPerBatch, double sampleImgPerSec, double sampleMsPerBatch,
             double ceiling) {}
@@ -69,6 +79,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws java.io.IOException {
         CliLogging.toStderr();
+        if (train) {
+            return trainBench();
+        }
         Device d = Devices.select(device);
         try (ModelRunner runner = model != null ? ModelLoader.open(model, d, chunk) : randomModel(GlowConfig.of(1, 28, 28, flows, levels, hidden), d)) {
             GlowConfig config = runner.config();
@@ -90,6 +103,34 @@ public final class BenchCommand implements Callable<Integer> {
                 out.put("flops_per_image", flops);
                 out.put("rows", rows);
                 java.nio.file.Files.write(json, dev.glowserve.artifact.ModelArtifact.JSON.writeValueAsBytes(out));
+            }
+        }
+        return 0;
+    }
+
+    private int trainBench() throws java.io.IOException {
+        var trainSet = dev.glowserve.train.TrainBench.trainSet();
+        var testSet = dev.glowserve.train.TrainBench.testSet();
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("glow-train-bench");
+        System.out.printf(Locale.ROOT, "glow-serve bench --train: K=%d L=%d hidden=%d, batch 64, %s threads%n", flows, levels, hidden,
+                System.getProperty("ai.djl.pytorch.num_threads"));
+        double ceiling = matmulGflops();
+        double rate = dev.glowserve.train.TrainBench.medianStepImagesPerSecond(flows, levels, hidden, 64, trainSteps, trainSet, testSet,
+                dir.resolve("throughput"));
+        double ceiling2 = matmulGflops();
+        GlowConfig config = GlowConfig.of(1, 28, 28, flows, levels, hidden);
+        double flops = 3 * FlopCount.perImage(config); // forward + backward ≈ 3 forward passes
+        System.out.printf(Locale.ROOT, "training throughput: %.1f img/s (median of %d steps), ≈%.1f GFLOP/s, matMul ceiling %.1f GFLOP/s%n",
+                rate, trainSteps, rate * flops / 1e9, Math.max(ceiling, ceiling2));
+        if (minutes > 0) {
+            var outcomes = dev.glowserve.train.TrainBench.compareSchedules(flows, levels, hidden, minutes, trainSet, testSet,
+                    dir.resolve("schedules"), null);
+            System.out.println();
+            System.out.println("| schedule | minutes | steps | img/s | test bits/dim (10,000 images) |");
+            System.out.println("|---|---:|---:|---:|---:|");
+            for (var o : outcomes) {
+                System.out.printf(Locale.ROOT, "| %s | %.1f | %d | %.1f | %.4f |%n", o.schedule(), o.seconds() / 60, o.steps(),
+                        o.imagesPerSecond(), o.testBitsPerDim());
             }
         }
         return 0;

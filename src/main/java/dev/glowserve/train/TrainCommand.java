@@ -80,8 +80,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", description = "Peak learning rate (Adam). Default: ${DEFAULT-VALUE}")
     double lr = 1e-3;
 
-    @Option(names = "--warmup", description = "Linear warmup steps. Default: ${DEFAULT-VALUE}")
-    int warmup = 200;
+    @Option(names = "--warmup", description = "Linear warmup steps; -1 = auto: 10% of the budget, at most 200. Default: ${DEFAULT-VALUE}")
+    int warmup = TrainOptions.AUTO_WARMUP;
 
     @Option(names = "--schedule", description = "constant or cosine (decay over the budget). Default: ${DEFAULT-VALUE}")
     String schedule = "cosine";

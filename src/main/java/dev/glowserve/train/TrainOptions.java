@@ -42,8 +42,8 @@ public record TrainOptions(
         if (!schedule.equals("constant") && !schedule.equals("cosine")) {
             throw new IllegalArgumentException("schedule must be constant or cosine, got " + schedule);
         }
-        if (warmupSteps < 0 || evalEvery < 0 || checkpointEvery < 0 || maxBadSteps < 1 || trainLimit < 0) {
-            throw new IllegalArgumentException("counts must not be negative (max_bad_steps at least 1)");
+        if (warmupSteps < AUTO_WARMUP || evalEvery < 0 || checkpointEvery < 0 || maxBadSteps < 1 || trainLimit < 0) {
+            throw new IllegalArgumentException("counts must not be negative (max_bad_steps at least 1, warmup -1 for auto)");
         }
     }
 
@@ -52,11 +52,24 @@ public record TrainOptions(
                 conditional ? numClasses : 0);
     }
 
+    /** {@code warmup_steps} value that sizes the warmup to the budget: 10% of it, at most 200 steps. */
+    public static final int AUTO_WARMUP = -1;
+
+    /** Warmup steps: as given, or for auto 10% of the (estimated) total steps, at most 200. */
+    public double warmupAt(long step, double progress) {
+        if (warmupSteps != AUTO_WARMUP) {
+            return warmupSteps;
+        }
+        double total = maxSteps > 0 ? maxSteps : progress > 0 ? step / progress : Double.POSITIVE_INFINITY;
+        return Math.max(1, Math.min(200, 0.1 * total));
+    }
+
     /** Linear warmup, then constant or a cosine decay to 1% over the budget; {@code progress} ∈ [0, 1]. */
     public double learningRateAt(long step, double progress) {
         double lr = learningRate;
-        if (warmupSteps > 0 && step < warmupSteps) {
-            lr *= (step + 1) / (double) warmupSteps;
+        double warmup = warmupAt(step, progress);
+        if (warmup > 0 && step < warmup) {
+            lr *= (step + 1) / warmup;
         }
         if (schedule.equals("cosine")) {
             double p = Math.max(0, Math.min(1, progress));

@@ -162,6 +162,17 @@ public final class Trainer implements AutoCloseable {
         listener.onMessage("resumed at step " + step + " (" + Math.round(seconds) + " s trained)");
     }
 
+    /** Runs {@code n} more steps past the budget (for benchmarks that time single steps). */
+    public void extraSteps(int n) {
+        for (int i = 0; i < n; i++) {
+            StepResult r = trainStep(data.batch(step), options.learningRateAt(step, 1));
+            step++;
+            if (r.skipped()) {
+                throw new DivergedException("benchmark step skipped: " + r.reason());
+            }
+        }
+    }
+
     /** Trains until the step or time budget is spent. */
     public void run() {
         if (!glow.initialized()) {
