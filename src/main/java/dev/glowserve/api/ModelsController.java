@@ -159,7 +159,7 @@ public class ModelsController {
         Sampling sp = sampling(model, body);
         boolean withLatents = body != null && Boolean.TRUE.equals(body.returnLatents());
         GlowConfig c = sp.scheduler().runner().config();
-        return timed("sample", model, sp.scheduler().decode(sp.eps(), sp.labels()).thenApplyAsync(images -> {
+        return timed("sample", model, WebConfig.track(sp.scheduler().decode(sp.eps(), sp.labels())).thenApplyAsync(images -> {
             List<ImageResult> out = new ArrayList<>();
             for (int i = 0; i < images.size(); i++) {
                 out.add(new ImageResult(png(images.get(i), c), sp.labels() == null ? null : sp.labels()[i],
@@ -175,7 +175,7 @@ public class ModelsController {
             @RequestBody(required = false) SampleRequest body) {
         Sampling sp = sampling(model, body);
         GlowConfig c = sp.scheduler().runner().config();
-        return timed("sample", model, sp.scheduler().decode(sp.eps(), sp.labels()).thenApplyAsync(images ->
+        return timed("sample", model, WebConfig.track(sp.scheduler().decode(sp.eps(), sp.labels())).thenApplyAsync(images ->
                 ResponseEntity.ok().contentType(MediaType.IMAGE_PNG).header("X-Seed", Long.toString(sp.seed()))
                         .body(grid(images, c, (int) Math.ceil(Math.sqrt(images.size())))), responses));
     }
@@ -218,7 +218,7 @@ public class ModelsController {
 
     private CompletableFuture<EncodeResponse> encodeImages(String model, BatchScheduler s, List<byte[]> images, int[] labels) {
         GlowConfig c = s.runner().config();
-        return timed("encode", model, s.encode(images, labels).thenApplyAsync(enc -> new EncodeResponse(model,
+        return timed("encode", model, WebConfig.track(s.encode(images, labels)).thenApplyAsync(enc -> new EncodeResponse(model,
                 enc.stream().map(e -> new EncodeResult(Inputs.nested(e.eps(), c), e.score().logPNats(), e.score().bitsPerDim(),
                         e.score().label(), e.score().classProbabilities())).toList()), responses));
     }
@@ -232,7 +232,7 @@ public class ModelsController {
         BatchScheduler s = registry.scheduler(model);
         List<byte[]> images = Inputs.images(body.images(), s.runner(), limits);
         int[] labels = Inputs.classes(body.classes(), images.size(), s.runner());
-        return timed("log-likelihood", model, s.encode(images, labels).thenApply(enc -> new ScoreResponse(model,
+        return timed("log-likelihood", model, WebConfig.track(s.encode(images, labels)).thenApply(enc -> new ScoreResponse(model,
                 enc.stream().map(e -> new ScoreResult(e.score().logPNats(), e.score().bitsPerDim(), e.score().label(),
                         e.score().classProbabilities())).toList())));
     }
@@ -278,7 +278,7 @@ public class ModelsController {
     public CompletableFuture<ImagesResponse> decode(@PathVariable String model, @RequestBody DecodeRequest body) {
         Decoding d = decoding(model, body);
         GlowConfig c = d.scheduler().runner().config();
-        return timed("decode", model, d.scheduler().decode(d.eps(), d.labels()).thenApplyAsync(images ->
+        return timed("decode", model, WebConfig.track(d.scheduler().decode(d.eps(), d.labels())).thenApplyAsync(images ->
                 imagesResponse(model, images, c, d.labels(), null), responses));
     }
 
@@ -287,7 +287,7 @@ public class ModelsController {
     public CompletableFuture<ResponseEntity<byte[]>> decodeGrid(@PathVariable String model, @RequestBody DecodeRequest body) {
         Decoding d = decoding(model, body);
         GlowConfig c = d.scheduler().runner().config();
-        return timed("decode", model, d.scheduler().decode(d.eps(), d.labels()).thenApplyAsync(images ->
+        return timed("decode", model, WebConfig.track(d.scheduler().decode(d.eps(), d.labels())).thenApplyAsync(images ->
                 pngResponse(grid(images, c, (int) Math.ceil(Math.sqrt(images.size())))), responses));
     }
 
@@ -329,7 +329,7 @@ public class ModelsController {
         final Integer given = pathClass;
         // the path's class: given, or the most probable class of the 'from' image
         CompletableFuture<Integer> cls = !conditional || given != null ? CompletableFuture.completedFuture(given)
-                : s.encode(List.<byte[]>of(fromImage), null).thenApply(enc -> enc.get(0).score().label());
+                : WebConfig.track(s.encode(List.<byte[]>of(fromImage), null)).thenApply(enc -> enc.get(0).score().label());
         CompletableFuture<List<byte[]>> images = cls.thenCompose(k -> {
             int[] one = k == null ? null : new int[] {k};
             for (Integer endClass : new Integer[] {fromLatents != null ? fromClass : null, toLatents != null ? toClass : null}) {
@@ -422,7 +422,7 @@ public class ModelsController {
         byte[] image = Inputs.image("image", Inputs.base64("image", body.image()), r, limits);
         GlowConfig c = r.config();
         String source = r.hasMeasuredClassMeans() ? "class_means" : "top_prior";
-        CompletableFuture<List<byte[]>> images = s.encode(List.<byte[]>of(image), from == null ? null : new int[] {from})
+        CompletableFuture<List<byte[]>> images = WebConfig.track(s.encode(List.<byte[]>of(image), from == null ? null : new int[] {from}))
                 .thenCompose(enc -> {
                     int start = from != null ? from : enc.get(0).score().label();
                     float[][] dir = r.classDirection(start, to);

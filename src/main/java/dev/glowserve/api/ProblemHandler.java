@@ -89,6 +89,17 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
         return respond(problem(HttpStatus.UNPROCESSABLE_CONTENT, "invalid-latents", e.getMessage()));
     }
 
+    /** The request timed out (or its client left) and its queued model work was cancelled. */
+    @ExceptionHandler(java.util.concurrent.CancellationException.class)
+    ResponseEntity<Object> cancelled(java.util.concurrent.CancellationException e) {
+        return timeout();
+    }
+
+    private static ResponseEntity<Object> timeout() {
+        return respond(problem(HttpStatus.SERVICE_UNAVAILABLE, "timeout",
+                "the request took longer than the service's limit (spring.mvc.async.request-timeout); its queued work was dropped"));
+    }
+
     @ExceptionHandler(PayloadTooLargeException.class)
     ResponseEntity<Object> tooLarge(PayloadTooLargeException e) {
         return respond(problem(HttpStatus.CONTENT_TOO_LARGE, "payload-too-large", e.getMessage()));
@@ -120,6 +131,8 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
             return unavailable(u);
         } else if (e instanceof IllegalArgumentException i) {
             return invalid(i);
+        } else if (e instanceof java.util.concurrent.CancellationException) {
+            return timeout();
         }
         return internal(e);
     }
@@ -167,7 +180,7 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     @Override
     protected ResponseEntity<Object> handleAsyncRequestTimeoutException(AsyncRequestTimeoutException ex, HttpHeaders headers,
             HttpStatusCode status, WebRequest request) {
-        return respond(problem(HttpStatus.SERVICE_UNAVAILABLE, "timeout", "the request took longer than the service's limit"));
+        return timeout();
     }
 
     @ExceptionHandler(Exception.class)

@@ -81,6 +81,30 @@ class ServiceLifecycleTest {
     }
 
     @Test
+    void workOfARequestThatTimedOutIsDroppedUncomputed() throws Exception {
+        // the worker holds a sample for 3 s; a score queued behind it times out at 300 ms (Tomcat checks about once a
+        // second), long before its own 30 s deadline
+        try (ConfigurableApplicationContext ctx = start("--glow.batching.max-queue-delay=3s", "--glow.batching.max-batch-size=1000",
+                "--spring.mvc.async.request-timeout=300ms")) {
+            int port = port(ctx);
+            HttpClient http = HttpClient.newHttpClient();
+            CompletableFuture<HttpResponse<String>> sample = http.sendAsync(post(port, "/v1/models/peer/sample", "{\"n\":1,\"seed\":1}"),
+                    HttpResponse.BodyHandlers.ofString());
+            Thread.sleep(150);
+            HttpResponse<String> timedOut = http.send(post(port, "/v1/models/peer/log-likelihood", "{\"images\":[\"" + image() + "\"]}"),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(timedOut.statusCode()).isEqualTo(503);
+            assertThat(timedOut.body()).contains("timeout");
+            sample.get(10, TimeUnit.SECONDS);
+            Thread.sleep(300);
+            var meters = ctx.getBean(io.micrometer.core.instrument.MeterRegistry.class);
+            assertThat(meters.find("glow.images.processed").tag("operation", "encode").counter())
+                    .as("the timed-out request's image was never computed").isNull();
+            assertThat(meters.find("glow.requests.deadline.expired").counter().count()).isZero();
+        }
+    }
+
+    @Test
     void shutdownTurnsReadinessDownRefusesNewRequestsAndFinishesInFlightWork() throws Exception {
         ConfigurableApplicationContext ctx = start("--glow.batching.max-queue-delay=1500ms", "--glow.batching.max-batch-size=1000");
         int port = port(ctx);
