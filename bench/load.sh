@@ -16,9 +16,11 @@ OUT=bench/results
 mkdir -p "$OUT"
 [ -f "$JAR" ] || ./mvnw -B -q -DskipTests package
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# a bounded heap, as in the container (the rest of the memory is libtorch's)
+SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:--Xmx768m}
 
 start_server() {
-  java -jar "$JAR" --server.port="$PORT" "$@" > "$OUT/server-$MODE.log" 2>&1 &
+  java $SERVER_JAVA_OPTS -jar "$JAR" --server.port="$PORT" "$@" > "$OUT/server-$MODE.log" 2>&1 &
   SERVER=$!
   trap 'kill $SERVER 2>/dev/null || true' EXIT
   for _ in $(seq 1 120); do
@@ -73,8 +75,10 @@ PY
   overload)
     rm -f "$OUT/overload.jsonl"
     start_server --glow.batching.queue-capacity=16
-    echo "## 256 clients against a queue of 16"
+    echo "## 256 clients against a queue of 16, retrying at once after a 429"
     load --op sample --concurrency 256 --seconds "$SECONDS_PER_RUN" --health
+    echo "## 256 clients honouring Retry-After"
+    load --op sample --concurrency 256 --seconds "$SECONDS_PER_RUN" --health --honor-retry-after
     echo "## load dropped to 4 clients"
     load --op sample --concurrency 4 --seconds 10 --health
     ;;

@@ -61,6 +61,10 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
     @Option(names = "--rss-every", description = "Default: ${DEFAULT-VALUE}")
     double rssEvery = 30;
 
+    @Option(names = "--honor-retry-after", description = "After a 429, wait the Retry-After seconds before the next request "
+            + "(as a well-behaved client does); by default clients retry at once")
+    boolean honorRetryAfter;
+
     @Option(names = "--api-key", description = "X-API-Key to send")
     String apiKey;
 
@@ -167,6 +171,10 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
                         statuses.computeIfAbsent(r.statusCode(), k -> new LongAdder()).increment();
                         if (r.statusCode() == 200 && n < buf.length) {
                             buf[n++] = System.nanoTime() - t0;
+                        }
+                        if (r.statusCode() == 429 && honorRetryAfter) {
+                            long wait = r.headers().firstValueAsLong("Retry-After").orElse(1) * 1_000_000_000L;
+                            Thread.sleep(Math.max(0, Math.min(wait, end - System.nanoTime())) / 1_000_000);
                         }
                     } catch (IOException e) {
                         transport.increment();
