@@ -30,8 +30,7 @@ COPY --from=build /src/target/glow-serve.jar /app/glow-serve.jar
 # downloaded by DJL for a CUDA flavour (this step needs network only then).
 ENV ENGINE_CACHE_DIR=/opt/djl/engine \
     DJL_CACHE_DIR=/var/cache/djl \
-    PYTORCH_FLAVOR=${PYTORCH_FLAVOR} \
-    OMP_WAIT_POLICY=PASSIVE
+    PYTORCH_FLAVOR=${PYTORCH_FLAVOR}
 RUN mkdir -p /opt/djl/engine /var/cache/djl \
  && if [ "$PYTORCH_FLAVOR" = "cpu" ]; then \
       java -jar /app/glow-serve.jar engine; \

@@ -43,8 +43,6 @@ public final class GlowServe implements Runnable {
     }
 
     public static void main(String[] args) {
-        Engines.configureDefaults();
-        CommandLine cli = commandLine();
         // no command, or only Spring-style options (--server.port=9090): serve
         if (args.length == 0 || (args[0].startsWith("-") && !ROOT_OPTIONS.contains(args[0]))) {
             String[] serveArgs = new String[args.length + 1];
@@ -52,6 +50,8 @@ public final class GlowServe implements Runnable {
             System.arraycopy(args, 0, serveArgs, 1, args.length);
             args = serveArgs;
         }
+        Engines.configureDefaults("serve".equals(args[0]));
+        CommandLine cli = commandLine();
         TrainCommand.recordInvocation(args);
         int code = cli.execute(args);
         if (!"serve".equals(Arrays.stream(args).findFirst().orElse(""))) {

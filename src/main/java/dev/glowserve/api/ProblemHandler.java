@@ -86,6 +86,7 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
 
     @ExceptionHandler(ModelRunner.NonFiniteOutputException.class)
     ResponseEntity<Object> nonFinite(ModelRunner.NonFiniteOutputException e) {
+        LOG.warn("422 from the model: {}", e.getMessage());
         return respond(problem(HttpStatus.UNPROCESSABLE_CONTENT, "invalid-latents", e.getMessage()));
     }
 
@@ -140,6 +141,8 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     /** Argument errors raised by the model for input that passed the API's checks (labels, shapes). */
     @ExceptionHandler(IllegalArgumentException.class)
     ResponseEntity<Object> invalid(IllegalArgumentException e) {
+        // input that passed the API's own checks but not the model's: worth a look
+        LOG.warn("422 from the model: {}", e.getMessage());
         return respond(problem(HttpStatus.UNPROCESSABLE_CONTENT, "invalid-input", e.getMessage()));
     }
 

@@ -99,18 +99,28 @@ public final class Coupling implements FlowLayer {
         return NDArrays.concat(new NDList(a, outB), 1);
     }
 
+    /**
+     * Bound on activations in the reverse pass. Encoded data never comes near it; latents far from
+     * the prior can make 1/s explode through the layers, and without a bound that ends in inf - inf
+     * = NaN instead of a (saturated) image.
+     */
+    static final float REVERSE_BOUND = 1e5f;
+    private static final float MIN_SCALE = 1e-30f;
+
     @Override
     public NDArray reverse(NDArray y) {
         NDList ab = y.split(2, 1);
         NDArray a = ab.get(0);
         NDArray outB = ab.get(1);
         NDArray h = net(a, Pass.INFERENCE);
+        NDArray b;
         if (!affine) {
-            return NDArrays.concat(new NDList(a, outB.sub(h)), 1);
+            b = outB.sub(h);
+        } else {
+            NDList st = h.split(2, 1);
+            NDArray s = Activation.sigmoid(st.get(0).add(2)).maximum(MIN_SCALE);
+            b = outB.div(s).sub(st.get(1));
         }
-        NDList st = h.split(2, 1);
-        NDArray s = Activation.sigmoid(st.get(0).add(2));
-        NDArray b = outB.div(s).sub(st.get(1));
-        return NDArrays.concat(new NDList(a, b), 1);
+        return NDArrays.concat(new NDList(a, b.clip(-REVERSE_BOUND, REVERSE_BOUND)), 1);
     }
 }

@@ -9,8 +9,18 @@ public final class Engines {
     private Engines() {}
 
     public static void configureDefaults() {
+        configureDefaults(false);
+    }
+
+    /**
+     * @param serving leave one core to the web layer: on 2 cores, one intra-op thread served more
+     *     images/s at 32 clients (187 vs 177) and half the latency at one client (21 vs 42 ms p50)
+     *     than two threads competing with Tomcat and PNG encoding
+     */
+    public static void configureDefaults(boolean serving) {
+        int cores = Runtime.getRuntime().availableProcessors();
         setIfAbsent("ai.djl.offline", "true");
-        setIfAbsent("ai.djl.pytorch.num_threads", Integer.toString(Runtime.getRuntime().availableProcessors()));
+        setIfAbsent("ai.djl.pytorch.num_threads", Integer.toString(serving ? Math.max(1, cores - 1) : cores));
         setIfAbsent("ai.djl.pytorch.num_interop_threads", "1");
         setIfAbsent("java.awt.headless", "true");
         // eager ops only: the TorchScript graph optimizer would only add start-up work

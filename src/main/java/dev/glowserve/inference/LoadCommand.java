@@ -153,6 +153,7 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
     private Result run(HttpClient http, int clients, String scoreBody) throws Exception {
         String path = "/v1/models/" + model + "/" + op;
         Map<Integer, LongAdder> statuses = new ConcurrentHashMap<>();
+        Map<Integer, String> firstErrors = new ConcurrentHashMap<>();
         LongAdder transport = new LongAdder();
         List<long[]> latencies = new ArrayList<>();
         AtomicLong seed = new AtomicLong(new Random().nextLong());
@@ -169,6 +170,9 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
                     try {
                         HttpResponse<String> r = http.send(post(path, body), HttpResponse.BodyHandlers.ofString());
                         statuses.computeIfAbsent(r.statusCode(), k -> new LongAdder()).increment();
+                        if (r.statusCode() != 200 && firstErrors.putIfAbsent(r.statusCode(), r.body()) == null) {
+                            System.err.println("first " + r.statusCode() + ": " + r.body());
+                        }
                         if (r.statusCode() == 200 && n < buf.length) {
                             buf[n++] = System.nanoTime() - t0;
                         }
