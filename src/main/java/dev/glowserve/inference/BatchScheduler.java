@@ -79,6 +79,8 @@ public final class BatchScheduler implements AutoCloseable {
     private volatile boolean running = true;
     private volatile double meanBatchSeconds = 0.05;
     private volatile boolean busy;
+    /** Queue length as last seen under the lock, for the lock-free check in {@link #admit()}. */
+    private volatile int depth;
 
     private final Counter rejectedFull;
     private final Counter rejectedShutdown;
@@ -148,6 +150,26 @@ public final class BatchScheduler implements AutoCloseable {
         return (CompletableFuture<List<byte[]>>) (CompletableFuture<?>) submit(new Job(Operation.DECODE_Z, z, null));
     }
 
+    /**
+     * Refuses at once when the queue is full, before a request does any work (parsing images,
+     * drawing latents): under overload, shedding must be cheap. {@link #submit} checks again.
+     */
+    public void admit() {
+        if (!accepting) {
+            rejectedShutdown.increment();
+            throw new Overload.ShuttingDown(runner.name());
+        }
+        int depth = this.depth; // a hint; submit() decides under the lock
+        if (depth >= settings.queueCapacity()) {
+            rejectedFull.increment();
+            throw new Overload.QueueFull(runner.name(), settings.queueCapacity(), retryAfter(depth));
+        }
+    }
+
+    private long retryAfter(int depth) {
+        return Math.max(1, (long) Math.ceil(depth * meanBatchSeconds / Math.max(1, settings.maxBatchSize() / 4.0)));
+    }
+
     private CompletableFuture<List<?>> submit(Job job) {
         if (!accepting) {
             rejectedShutdown.increment();
@@ -157,10 +179,10 @@ public final class BatchScheduler implements AutoCloseable {
         try {
             if (queue.size() >= settings.queueCapacity()) {
                 rejectedFull.increment();
-                long retry = Math.max(1, (long) Math.ceil(queue.size() * meanBatchSeconds / Math.max(1, settings.maxBatchSize() / 4.0)));
-                throw new Overload.QueueFull(runner.name(), settings.queueCapacity(), retry);
+                throw new Overload.QueueFull(runner.name(), settings.queueCapacity(), retryAfter(queue.size()));
             }
             queue.addLast(job);
+            depth = queue.size();
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -198,6 +220,7 @@ public final class BatchScheduler implements AutoCloseable {
                 changed.await(100, TimeUnit.MILLISECONDS);
             }
             Job first = takeLive();
+            depth = queue.size();
             if (first == null) {
                 return null;
             }
@@ -228,6 +251,7 @@ public final class BatchScheduler implements AutoCloseable {
                 changed.awaitNanos(wait);
             }
             busy = true;
+            depth = queue.size();
             return batch;
         } finally {
             lock.unlock();
@@ -351,6 +375,7 @@ public final class BatchScheduler implements AutoCloseable {
             while ((j = queue.pollFirst()) != null) {
                 j.result.completeExceptionally(new Overload.ShuttingDown(runner.name()));
             }
+            depth = 0;
             changed.signalAll();
         } finally {
             lock.unlock();

@@ -55,6 +55,9 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
     @Option(names = "--health", description = "Probe /actuator/health every 200 ms during each run")
     boolean health;
 
+    @Option(names = "--management-url", description = "Base URL of the actuator when it has its own port. Default: --url")
+    URI managementUrl;
+
     @Option(names = "--rss-pid", description = "Sample this process's resident memory every --rss-every seconds")
     Long rssPid;
 
@@ -195,7 +198,8 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
                 if (health) {
                     long t0 = System.nanoTime();
                     try {
-                        send(http, get("/actuator/health"));
+                        URI base = managementUrl != null ? managementUrl : url;
+                        send(http, HttpRequest.newBuilder(base.resolve("/actuator/health")).timeout(Duration.ofSeconds(60)).GET().build());
                     } catch (Exception e) {
                         healthMax[0] = Double.POSITIVE_INFINITY;
                     }

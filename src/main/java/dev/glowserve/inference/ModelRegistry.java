@@ -133,12 +133,13 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
         return e;
     }
 
-    /** The scheduler of an available model; 404 or 503 otherwise. */
+    /** The scheduler of an available model with room in its queue; 404, 503 or 429 otherwise. */
     public BatchScheduler scheduler(String name) {
         Entry e = entry(name);
         if (!e.available()) {
             throw new ModelUnavailable(name, e.error());
         }
+        e.scheduler().admit();
         return e.scheduler();
     }
 

@@ -172,13 +172,14 @@ class BatchSchedulerTest {
     void oneBadRequestDoesNotFailItsBatch() throws Exception {
         BatchScheduler s = scheduler(64, Duration.ofMillis(100), 100, Duration.ofSeconds(30), new SimpleMeterRegistry());
         List<float[][]> bad = Latents.sample(CONFIG, 1, 0.7, 1);
-        java.util.Arrays.fill(bad.get(0)[1], 1e30f);
+        bad.get(0)[1] = new float[3]; // a level of the wrong size: the whole batch's tensor cannot be built
         CompletableFuture<List<byte[]>> good1 = s.decode(Latents.sample(CONFIG, 1, 0.7, 2), null);
         CompletableFuture<List<byte[]>> poison = s.decode(bad, null);
         CompletableFuture<List<byte[]>> good2 = s.decode(Latents.sample(CONFIG, 1, 0.7, 3), null);
         assertThat(good1.get(10, TimeUnit.SECONDS)).hasSize(1);
         assertThat(good2.get(10, TimeUnit.SECONDS)).hasSize(1);
-        assertThatThrownBy(() -> poison.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(ModelRunner.NonFiniteOutputException.class);
+        assertThatThrownBy(() -> poison.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("level 1 latent has 3 values");
         s.close();
     }
 }
