@@ -398,9 +398,26 @@ public class ModelsController {
             + "along the direction between two class means, scaled (the Glow paper's attribute manipulation). The move is made "
             + "in the flow's raw latent z, which unlike eps does not depend on the class used to standardise it; the means are "
             + "measured on training images when the artifact has them, otherwise the top prior's class means are used.")
-    @ApiResponse(responseCode = "200", description = "One image per scale",
-            content = @Content(mediaType = "application/json", schema = @Schema(implementation = ImagesResponse.class)))
+    @ApiResponse(responseCode = "200", description = "One image per scale; with Accept: image/png, one PNG strip", content = {
+            @Content(mediaType = "application/json", schema = @Schema(implementation = ImagesResponse.class)),
+            @Content(mediaType = "image/png", schema = @Schema(type = "string", format = "binary"))})
     public CompletableFuture<ImagesResponse> manipulate(@PathVariable String model, @RequestBody ManipulateRequest body) {
+        Manipulation m = manipulation(model, body);
+        GlowConfig c = m.runner().config();
+        return timed("manipulate", model, m.images().thenApplyAsync(out -> imagesResponse(model, out, c, null, m.source()), responses));
+    }
+
+    @PostMapping(value = "/{model}/manipulate", consumes = MediaType.APPLICATION_JSON_VALUE, produces = MediaType.IMAGE_PNG_VALUE)
+    @Operation(hidden = true) // documented with manipulate
+    public CompletableFuture<ResponseEntity<byte[]>> manipulateStrip(@PathVariable String model, @RequestBody ManipulateRequest body) {
+        Manipulation m = manipulation(model, body);
+        GlowConfig c = m.runner().config();
+        return timed("manipulate", model, m.images().thenApplyAsync(out -> pngResponse(grid(out, c, out.size())), responses));
+    }
+
+    private record Manipulation(ModelRunner runner, CompletableFuture<List<byte[]>> images, String source) {}
+
+    private Manipulation manipulation(String model, ManipulateRequest body) {
         BatchScheduler s = registry.scheduler(model);
         ModelRunner r = s.runner();
         if (!r.config().conditional()) {
@@ -420,7 +437,6 @@ public class ModelsController {
             Inputs.range("scales[" + i + "]", scales.get(i), -4, 4);
         }
         byte[] image = Inputs.image("image", Inputs.base64("image", body.image()), r, limits);
-        GlowConfig c = r.config();
         String source = r.hasMeasuredClassMeans() ? "class_means" : "top_prior";
         CompletableFuture<List<byte[]>> images = WebConfig.track(s.encode(List.<byte[]>of(image), from == null ? null : new int[] {from}))
                 .thenCompose(enc -> {
@@ -440,7 +456,7 @@ public class ModelsController {
                     }
                     return s.decodeZ(moved);
                 });
-        return timed("manipulate", model, images.thenApplyAsync(out -> imagesResponse(model, out, c, null, source), responses));
+        return new Manipulation(r, images, source);
     }
 
     // ---------------------------------------------------------------- helpers

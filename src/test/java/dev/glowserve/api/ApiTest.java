@@ -202,6 +202,10 @@ class ApiTest extends ApiTestBase {
         assertThat(decodePng(images.get(0).get("png").asString())).as("scale 0 is the image itself").isEqualTo(a);
         assertThat(decodePng(images.get(1).get("png").asString())).isNotEqualTo(a);
         assertThat(r.json().get("direction_source").asString()).isEqualTo("top_prior");
+        Reply strip = post("/v1/models/tiny/manipulate", Map.of("image", pngBase64(a), "from_class", 0, "to_class", 2,
+                "scales", List.of(0.0, 0.5, 1.0)), "image/png");
+        assertThat(strip.contentType()).isEqualTo("image/png");
+        assertThat(dev.glowserve.data.Png.decode(strip.body(), 1 << 20).width()).isEqualTo(3 * 29 + 1);
     }
 
     @Test
