@@ -54,6 +54,26 @@ class CommandLineTest {
     }
 
     @Test
+    void benchSplitsBatchesAcrossWorkersAndReportsEveryBatchSize() {
+        String threads = System.getProperty("ai.djl.pytorch.num_threads");
+        try {
+            Run r = run("bench", "-K", "1", "-L", "1", "--hidden", "8", "--batches", "1,6", "--seconds", "0.01", "--workers", "2");
+            assertThat(r.code()).as(r.err()).isZero();
+            assertThat(r.out()).contains("2 worker(s)").contains("2 matMuls side by side");
+            for (String batch : new String[] {"| 1 |", "| 6 |"}) {
+                String row = r.out().lines().filter(l -> l.startsWith(batch)).findFirst().orElseThrow();
+                double encodeImgPerSec = Double.parseDouble(row.split("\\|")[2].trim());
+                assertThat(encodeImgPerSec).as(row).isPositive();
+            }
+            assertThat(run("bench", "--workers", "0").code()).isNotZero();
+        } finally {
+            if (threads != null) {
+                System.setProperty("ai.djl.pytorch.num_threads", threads);
+            }
+        }
+    }
+
+    @Test
     void scorePrintsJsonThatMatchesThePeerReference() throws Exception {
         JsonNode ref = ModelArtifact.JSON.readTree(Path.of(PEER, "reference.json").toFile());
         Path a = tmp.resolve("a.png");

@@ -52,6 +52,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--chunk", description = "Largest batch run as one pass (bigger batches go in chunks). Default: ${DEFAULT-VALUE}")
     int chunk = 64;
 
+    @Option(names = "--workers", description = "Threads that split each batch and run the parts side by side, each pass "
+            + "with cores/workers intra-op threads, as the server's batching workers do. Default: ${DEFAULT-VALUE}")
+    int workers = 1;
+
     @Option(names = "--device", description = "auto, cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}")
     String device = "auto";
 
@@ -82,14 +86,22 @@ public final class BenchCommand implements Callable<Integer> {
         if (train) {
             return trainBench();
         }
+        if (workers < 1) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--workers must be at least 1");
+        }
+        if (workers > 1) { // before the engine starts: the threads of each pass
+            int cores = Runtime.getRuntime().availableProcessors();
+            System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(Math.max(1, cores / workers)));
+        }
+        pool = java.util.concurrent.Executors.newFixedThreadPool(workers);
         Device d = Devices.select(device);
         try (ModelRunner runner = model != null ? ModelLoader.open(model, d, chunk) : randomModel(GlowConfig.of(1, 28, 28, flows, levels, hidden), d)) {
             GlowConfig config = runner.config();
             double flops = FlopCount.perImage(config);
-            System.out.printf(Locale.ROOT, "glow-serve bench: %s K=%d L=%d hidden=%d %dx%dx%d on %s, %s threads%n",
+            System.out.printf(Locale.ROOT, "glow-serve bench: %s K=%d L=%d hidden=%d %dx%dx%d on %s, %s threads per pass, %d worker(s)%n",
                     model != null ? model : "random model", config.flowsPerLevel(), config.levels(), config.hiddenChannels(),
                     config.inChannels(), config.height(), config.width(), Devices.describe(d),
-                    System.getProperty("ai.djl.pytorch.num_threads"));
+                    System.getProperty("ai.djl.pytorch.num_threads"), workers);
             System.out.printf(Locale.ROOT, "parameters: %,d   FLOPs per image (counted): %.1f MFLOP%n",
                     runner.glow().parameters().trainableCount(), flops / 1e6);
             warmUp(runner);
@@ -98,14 +110,78 @@ public final class BenchCommand implements Callable<Integer> {
                 rows.add(measure(runner, b));
             }
             print(rows, flops);
+            if (workers > 1) {
+                System.out.println("ceiling: the larger of one matMul on all threads and " + workers
+                        + " matMuls side by side (their GFLOP/s summed)");
+            }
             if (json != null) {
                 java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
                 out.put("flops_per_image", flops);
                 out.put("rows", rows);
                 java.nio.file.Files.write(json, dev.glowserve.artifact.ModelArtifact.JSON.writeValueAsBytes(out));
             }
+        } finally {
+            pool.shutdownNow();
         }
         return 0;
+    }
+
+    private java.util.concurrent.ExecutorService pool;
+
+    /** Encodes the batch split into {@code workers} parts, side by side. */
+    private void encodeSplit(ModelRunner runner, List<byte[]> images) {
+        split(images.size(), (from, to) -> runner.encode(images.subList(from, to), null));
+    }
+
+    private void sampleSplit(ModelRunner runner, int batch, long seed) {
+        split(batch, (from, to) -> runner.sample(to - from, 0.7, seed * 31 + from, runner.sampleLabels(to - from, null, seed * 31 + from)));
+    }
+
+    private void split(int n, java.util.function.BiConsumer<Integer, Integer> part) {
+        if (workers == 1 || n < workers) {
+            part.accept(0, n);
+            return;
+        }
+        List<java.util.concurrent.Future<?>> parts = new ArrayList<>();
+        for (int w = 0; w < workers; w++) {
+            int from = n * w / workers;
+            int to = n * (w + 1) / workers;
+            parts.add(pool.submit(() -> part.accept(from, to)));
+        }
+        try {
+            for (var f : parts) {
+                f.get();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    /** The ceiling: one matMul, and with several workers also that many side by side (summed); the larger. */
+    private double ceiling() {
+        double one = matmulGflops();
+        if (workers == 1) {
+            return one;
+        }
+        List<java.util.concurrent.Future<Double>> each = new ArrayList<>();
+        for (int w = 0; w < workers; w++) {
+            each.add(pool.submit(BenchCommand::matmulGflops));
+        }
+        double sum = 0;
+        try {
+            for (var f : each) {
+                sum += f.get();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+        return Math.max(one, sum);
     }
 
     private int trainBench() throws java.io.IOException {
@@ -152,18 +228,18 @@ public final class BenchCommand implements Callable<Integer> {
     private void warmUp(ModelRunner runner) {
         List<byte[]> images = images(runner, 64, 0);
         for (int i = 0; i < 3; i++) {
-            runner.encode(images, null);
-            runner.sample(64, 0.7, i, runner.sampleLabels(64, null, i));
+            encodeSplit(runner, images);
+            sampleSplit(runner, 64, i);
         }
     }
 
     private Row measure(ModelRunner base, int batch) {
         ModelRunner runner = new ModelRunner("bench", base.manifest(), base.glow(), chunk);
         List<byte[]> images = images(runner, batch, batch);
-        double ceiling1 = matmulGflops();
-        double encodeMs = medianMillis(i -> runner.encode(images, null));
-        double sampleMs = medianMillis(i -> runner.sample(batch, 0.7, i, runner.sampleLabels(batch, null, i)));
-        double ceiling2 = matmulGflops();
+        double ceiling1 = ceiling();
+        double encodeMs = medianMillis(i -> encodeSplit(runner, images));
+        double sampleMs = medianMillis(i -> sampleSplit(runner, batch, i));
+        double ceiling2 = ceiling();
         return new Row(batch, batch / (encodeMs / 1e3), encodeMs, batch / (sampleMs / 1e3), sampleMs, Math.max(ceiling1, ceiling2));
     }
 

@@ -1,8 +1,8 @@
 package dev.glowserve.inference;
 
 /**
- * Engine settings that must be in place before DJL starts: offline natives, and one intra-op
- * thread per core with a single inter-op thread (model work is serialised, see DJL-NOTES).
+ * Engine settings that must be in place before DJL starts: offline natives, intra-op threads per
+ * pass and a single inter-op thread (parallelism comes from batches and batching workers).
  */
 public final class Engines {
 

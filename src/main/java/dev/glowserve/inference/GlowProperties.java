@@ -46,5 +46,23 @@ public record GlowProperties(
             @NotNull Duration maxQueueDelay,
             @Min(1) int queueCapacity,
             @NotNull Duration requestTimeout,
-            @NotNull Duration shutdownGrace) {}
+            @NotNull Duration shutdownGrace,
+            @Min(0) @Max(64) int workers) {
+
+        /**
+         * Workers for a model: as configured, or for 0 (auto) one on a GPU and, on a CPU, as many
+         * as fit the cores given each pass's intra-op threads (2 on a 2-core machine, else 1).
+         */
+        public int workersFor(boolean gpu) {
+            if (workers > 0) {
+                return workers;
+            }
+            if (gpu) {
+                return 1;
+            }
+            int cores = Runtime.getRuntime().availableProcessors();
+            int intraOp = Math.max(1, Integer.getInteger("ai.djl.pytorch.num_threads", cores));
+            return Math.max(1, cores / intraOp);
+        }
+    }
 }

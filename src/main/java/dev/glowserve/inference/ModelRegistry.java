@@ -68,8 +68,11 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
                 properties.device(), Engine.getInstance().getEngineName(), Engine.getInstance().getVersion(),
                 Engine.getInstance().getGpuCount());
         GlowProperties.Batching b = properties.batching();
+        int workers = b.workersFor(device.isGpu());
         BatchScheduler.Settings settings = new BatchScheduler.Settings(b.maxBatchSize(), b.maxQueueDelay(),
-                b.queueCapacity(), b.requestTimeout());
+                b.queueCapacity(), b.requestTimeout(), workers);
+        LOG.info("batching: up to {} images per pass, {} ms queue delay, {} worker(s) per model (glow.batching.workers={})",
+                b.maxBatchSize(), b.maxQueueDelay().toMillis(), workers, b.workers());
         List<GlowProperties.ModelSpec> specs = properties.models();
         for (int i = 0; i < specs.size(); i++) {
             GlowProperties.ModelSpec spec = specs.get(i);

@@ -35,6 +35,7 @@ abstract class ApiTestBase {
         r.add("glow.models[2].path", TestModels::broken);
         r.add("glow.models[2].name", () -> "broken");
         r.add("glow.limits.max-request-size", () -> "1MB");
+        r.add("glow.batching.workers", () -> "2"); // what auto picks when serving on 2 cores
     }
 
     record Reply(int status, String contentType, byte[] body, java.net.http.HttpHeaders headers) {

@@ -47,16 +47,21 @@ class BatchSchedulerTest {
         return new BatchScheduler(runner, new BatchScheduler.Settings(maxBatch, delay, capacity, timeout), meters);
     }
 
+    static BatchScheduler scheduler(int maxBatch, Duration delay, int capacity, Duration timeout, int workers, SimpleMeterRegistry meters) {
+        return new BatchScheduler(runner, new BatchScheduler.Settings(maxBatch, delay, capacity, timeout, workers), meters);
+    }
+
     static byte[] image(long seed) {
         byte[] b = new byte[64];
         new Random(seed).nextBytes(b);
         return b;
     }
 
-    @Test
-    void batchedResultsEqualUnbatchedOnesSeedsIncluded() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} worker(s)")
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2})
+    void batchedResultsEqualUnbatchedOnesSeedsIncluded(int workers) throws Exception {
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
-        BatchScheduler s = scheduler(64, Duration.ofMillis(50), 1000, Duration.ofSeconds(30), meters);
+        BatchScheduler s = scheduler(64, Duration.ofMillis(50), 1000, Duration.ofSeconds(30), workers, meters);
         List<CompletableFuture<List<byte[]>>> samples = new ArrayList<>();
         List<CompletableFuture<List<ModelRunner.Encoded>>> scores = new ArrayList<>();
         for (int i = 0; i < 24; i++) {
@@ -114,9 +119,10 @@ class BatchSchedulerTest {
         s.close();
     }
 
-    @Test
-    void drainFinishesInFlightWorkThenRefusesNewWork() throws Exception {
-        BatchScheduler s = scheduler(8, Duration.ofMillis(30), 1000, Duration.ofSeconds(30), new SimpleMeterRegistry());
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} worker(s)")
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2})
+    void drainFinishesInFlightWorkThenRefusesNewWork(int workers) throws Exception {
+        BatchScheduler s = scheduler(8, Duration.ofMillis(30), 1000, Duration.ofSeconds(30), workers, new SimpleMeterRegistry());
         List<CompletableFuture<List<byte[]>>> inFlight = new ArrayList<>();
         for (int i = 0; i < 40; i++) {
             inFlight.add(s.decode(Latents.sample(CONFIG, 2, 0.7, i), null));
