@@ -15,8 +15,8 @@ JAR=target/glow-serve.jar
 OUT=bench/results
 mkdir -p "$OUT"
 [ -f "$JAR" ] || ./mvnw -B -q -DskipTests package
-# OpenMP threads spin between ops (the default): the single model worker owns the cores, and passive
-# waiting tripled batch-1 latency (measured: 17 ms vs 41 ms)
+# OpenMP threads spin between ops (the default, no OMP_WAIT_POLICY=PASSIVE): passive waiting tripled
+# batch-1 latency (measured: 17 ms vs 41 ms)
 # a bounded heap, as in the container (the rest of the memory is libtorch's)
 SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:--Xmx768m}
 

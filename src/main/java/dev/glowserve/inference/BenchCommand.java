@@ -142,22 +142,16 @@ public final class BenchCommand implements Callable<Integer> {
             part.accept(0, n);
             return;
         }
-        List<java.util.concurrent.Future<?>> parts = new ArrayList<>();
+        List<Callable<Void>> parts = new ArrayList<>();
         for (int w = 0; w < workers; w++) {
             int from = n * w / workers;
             int to = n * (w + 1) / workers;
-            parts.add(pool.submit(() -> part.accept(from, to)));
+            parts.add(() -> {
+                part.accept(from, to);
+                return null;
+            });
         }
-        try {
-            for (var f : parts) {
-                f.get();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new IllegalStateException(e.getCause());
-        }
+        sideBySide(parts);
     }
 
     /** The ceiling: one matMul, and with several workers also that many side by side (summed); the larger. */
@@ -166,14 +160,16 @@ public final class BenchCommand implements Callable<Integer> {
         if (workers == 1) {
             return one;
         }
-        List<java.util.concurrent.Future<Double>> each = new ArrayList<>();
-        for (int w = 0; w < workers; w++) {
-            each.add(pool.submit(BenchCommand::matmulGflops));
-        }
-        double sum = 0;
+        List<Callable<Double>> each = java.util.Collections.nCopies(workers, BenchCommand::matmulGflops);
+        return Math.max(one, sideBySide(each).stream().mapToDouble(Double::doubleValue).sum());
+    }
+
+    /** Runs the calls on the worker pool at once and returns their results. */
+    private <T> List<T> sideBySide(List<Callable<T>> calls) {
+        List<T> out = new ArrayList<>();
         try {
-            for (var f : each) {
-                sum += f.get();
+            for (var f : pool.invokeAll(calls)) {
+                out.add(f.get());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -181,7 +177,7 @@ public final class BenchCommand implements Callable<Integer> {
         } catch (java.util.concurrent.ExecutionException e) {
             throw new IllegalStateException(e.getCause());
         }
-        return Math.max(one, sum);
+        return out;
     }
 
     private int trainBench() throws java.io.IOException {
