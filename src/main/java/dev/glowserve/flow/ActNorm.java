@@ -49,7 +49,7 @@ public final class ActNorm implements FlowLayer {
         }
         long hw = x.getShape().get(2) * x.getShape().get(3);
         if (pass.training()) {
-            logDet.add(scale.abs().log().sum().mul(hw));
+            logDet.add(Tensors.times(scale.abs().log().sum(), hw));
         } else {
             logDet.add(hw * cache.get(this::build).logAbsScaleSum());
         }

@@ -188,7 +188,7 @@ public final class Glow implements AutoCloseable {
     private static NDArray gaussianLogP(NDArray eps, NDArray logSd) {
         Shape s = eps.getShape();
         long n = s.get(1) * s.get(2) * s.get(3);
-        NDArray perElement = eps.square().mul(0.5).add(logSd);
+        NDArray perElement = Tensors.times(eps.square(), 0.5).add(logSd);
         return perElement.sum(new int[] {1, 2, 3}).neg().sub(n * HALF_LOG_2PI);
     }
 
@@ -284,7 +284,8 @@ public final class Glow implements AutoCloseable {
         for (int i = 0; i < labels.length; i++) {
             oneHot[i * k + labels[i]] = 1;
         }
-        NDArray select = manager.create(oneHot, new Shape(labels.length, k)).toType(params.dataType(), false);
+        // a copy in PyTorch memory: autograd keeps it for the backward (see Tensors.times)
+        NDArray select = manager.create(oneHot, new Shape(labels.length, k)).toType(params.dataType(), false).duplicate();
         NDList out = new NDList();
         for (NDArray t : table) {
             Shape s = t.getShape();

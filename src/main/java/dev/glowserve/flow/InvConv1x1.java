@@ -77,7 +77,7 @@ public final class InvConv1x1 implements FlowLayer {
         NDArray kernel;
         if (pass.training()) {
             kernel = weightWithGradient().reshape(channels, channels, 1, 1);
-            logDet.add(wS.sum().mul(hw));
+            logDet.add(Tensors.times(wS.sum(), hw));
         } else {
             Assembled a = assembled();
             kernel = a.weight();

@@ -36,7 +36,7 @@ public final class InvConv1x1Plain implements FlowLayer {
                     new Shape(channels, channels), x.getDataType());
             // Σ W⊙W⁻ᵀ = tr(W·W⁻¹) = C, so the value below is exactly log|det W|.
             NDArray surrogate = w.mul(invT).sum().add(logAbsDet - channels);
-            logDet.add(surrogate.mul(hw));
+            logDet.add(Tensors.times(surrogate, hw));
             return InvConv1x1.conv(x, weight);
         }
         InvConv1x1.Assembled a = cache.get(this::assemble);

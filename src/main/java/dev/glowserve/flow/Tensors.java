@@ -21,6 +21,25 @@ public final class Tensors {
         return manager.create(f, shape);
     }
 
+    /**
+     * {@code x · v} that autograd can differentiate safely. DJL's {@code mul(Number)} wraps the number
+     * in a Java-allocated scalar and closes it at once; autograd keeps that scalar for the backward,
+     * which then read freed memory after a garbage collection (corrupt gradients, seen as rare
+     * non-determinism). A scalar made by PyTorch lives as long as autograd holds it.
+     */
+    public static NDArray times(NDArray x, double v) {
+        return x.mul(scalar(x, v));
+    }
+
+    /** {@code x / v}, safe under autograd as {@link #times}. */
+    public static NDArray dividedBy(NDArray x, double v) {
+        return x.div(scalar(x, v));
+    }
+
+    private static NDArray scalar(NDArray like, double v) {
+        return like.getManager().full(new Shape(), (float) v, like.getDataType());
+    }
+
     public static double[] toDoubles(NDArray array) {
         if (array.getDataType() == DataType.FLOAT64) {
             return array.toDoubleArray();

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.core.Linear;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -15,17 +16,21 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Computed without materialising the padded input: a zero-padded convolution plus the constant
  * the ones-border adds at each output position ({@code conv(border, w)}, batch 1) plus the bias.
  * The scale is folded into weight and bias. With fewer than 8 outputs oneDNN's 3×3 kernel wastes
- * most of its vector lanes, so there the 9 taps run as one 1×1 conv to 9·out channels followed by
- * a fixed one-hot grouped 3×3 conv that shifts and sums them (2.2× faster at 256→4, 14×14).
+ * most of its vector lanes, so there the 9 taps run as one 1×1 conv (or, from rows, one GEMM) to
+ * 9·out channels followed by a fixed one-hot grouped 3×3 conv that shifts and sums them (2.2×
+ * faster at 256→4, 14×14).
  */
 final class ZeroConv {
 
-    private record Effective(NDArray weight, NDArray taps, NDArray borderWeight, NDArray bias) implements AutoCloseable {
+    /** Weight and bias with the scale folded in; the taps as a (9·out, in) matrix and as a 1×1 kernel. */
+    private record Effective(NDArray weight, NDArray taps, NDArray tapsKernel, NDArray borderWeight, NDArray bias)
+            implements AutoCloseable {
         @Override
         public void close() {
             new NDList(weight, borderWeight, bias).close();
             if (taps != null) {
                 taps.close();
+                tapsKernel.close();
             }
         }
     }
@@ -55,18 +60,36 @@ final class ZeroConv {
         this.cache = new VersionedCache<>(params);
     }
 
+    /** x (B, in, H, W) → (B, out, H, W). */
     NDArray apply(NDArray x, Pass pass) {
         Effective e = pass.training() ? effective(true) : cache.get(() -> effective(false));
         long h = x.getShape().get(2);
         long w = x.getShape().get(3);
         NDArray y;
         if (e.taps() != null && h * w > 1) {
-            NDArray t = conv(x, e.taps(), NO_PAD, 1);
+            NDArray t = conv(x, e.tapsKernel(), NO_PAD, 1);
             y = conv(t, foldKernel(), PAD, out);
         } else {
             y = conv(x, e.weight(), PAD, 1);
         }
-        // what the ones-border adds at each output position, and the bias
+        return withBorderAndBias(y, e, h, w);
+    }
+
+    /** The same, from input rows (B·H·W, in) in (b, y, x) order. */
+    NDArray applyRows(NDArray rows, long n, long h, long w, Pass pass) {
+        Effective e = pass.training() ? effective(true) : cache.get(() -> effective(false));
+        NDArray y;
+        if (e.taps() != null && h * w > 1) {
+            NDArray t = Linear.linear(rows, e.taps()).singletonOrThrow().reshape(n, h, w, out * 9L).transpose(0, 3, 1, 2);
+            y = conv(t, foldKernel(), PAD, out);
+        } else {
+            y = conv(rows.reshape(n, h, w, in).transpose(0, 3, 1, 2), e.weight(), PAD, 1);
+        }
+        return withBorderAndBias(y, e, h, w);
+    }
+
+    /** Adds what the ones-border contributes at each output position, and the bias. */
+    private NDArray withBorderAndBias(NDArray y, Effective e, long h, long w) {
         NDArray border = conv(border(h, w), e.borderWeight(), NO_PAD, 1);
         return y.add(border.add(e.bias().reshape(1, out, 1, 1)));
     }
@@ -78,18 +101,20 @@ final class ZeroConv {
 
     /** Weight and bias with exp(3·scale) folded in; tensor ops in training so gradients flow. */
     private Effective effective(boolean training) {
-        NDArray e = scale.mul(3).exp().reshape(out, 1, 1, 1);
+        NDArray e = Tensors.times(scale, 3).exp().reshape(out, 1, 1, 1);
         NDArray w = weight.mul(e);
         NDArray b = bias.mul(e.reshape(out));
         NDArray borderWeight = w.sum(new int[] {1}, true);
         NDArray taps = out < MIN_DIRECT_OUT
-                ? ChannelsLast.of(w.reshape(out, in, 9).transpose(0, 2, 1).reshape(out * 9L, in, 1, 1))
+                ? w.reshape(out, in, 9).transpose(0, 2, 1).reshape(out * 9L, in)
                 : null;
+        NDArray tapsKernel = taps == null ? null : ChannelsLast.of(taps.reshape(out * 9L, in, 1, 1));
         NDArray direct = ChannelsLast.of(w);
         if (training) {
-            return new Effective(direct, taps, borderWeight, b);
+            return new Effective(direct, taps, tapsKernel, borderWeight, b);
         }
-        return new Effective(keep(direct), taps == null ? null : keep(taps), keep(borderWeight), keep(b));
+        return new Effective(keep(direct), taps == null ? null : keep(taps), taps == null ? null : keep(tapsKernel),
+                keep(borderWeight), keep(b));
     }
 
     /** A cached copy outside any scope, laid out as the view it copies. */

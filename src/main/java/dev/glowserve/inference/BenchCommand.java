@@ -53,8 +53,11 @@ public final class BenchCommand implements Callable<Integer> {
     int chunk = 64;
 
     @Option(names = "--workers", description = "Threads that split each batch and run the parts side by side, each pass "
-            + "with cores/workers intra-op threads, as the server's batching workers do. Default: ${DEFAULT-VALUE}")
-    int workers = 1;
+            + "with cores/workers intra-op threads, as the server's batching workers (and the trainer's workers) do. "
+            + "Default: 1; with --train one per core")
+    Integer workersOption;
+
+    private int workers = 1;
 
     @Option(names = "--device", description = "auto, cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}")
     String device = "auto";
@@ -83,12 +86,14 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws java.io.IOException {
         CliLogging.toStderr();
-        if (train) {
-            return trainBench();
-        }
-        if (workers < 1) {
+        if (workersOption != null && workersOption < 1) {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--workers must be at least 1");
         }
+        if (train) {
+            dev.glowserve.train.Trainer.configureWorkers(workersOption == null ? 0 : workersOption); // before the engine starts
+            return trainBench();
+        }
+        workers = workersOption == null ? 1 : workersOption;
         if (workers > 1) { // before the engine starts: the threads of each pass
             int cores = Runtime.getRuntime().availableProcessors();
             System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(Math.max(1, cores / workers)));
@@ -184,12 +189,23 @@ public final class BenchCommand implements Callable<Integer> {
         var trainSet = dev.glowserve.train.TrainBench.trainSet();
         var testSet = dev.glowserve.train.TrainBench.testSet();
         java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("glow-train-bench");
-        System.out.printf(Locale.ROOT, "glow-serve bench --train: K=%d L=%d hidden=%d, batch 64, %s threads%n", flows, levels, hidden,
-                System.getProperty("ai.djl.pytorch.num_threads"));
-        double ceiling = matmulGflops();
-        double rate = dev.glowserve.train.TrainBench.medianStepImagesPerSecond(flows, levels, hidden, 64, trainSteps, trainSet, testSet,
-                dir.resolve("throughput"));
-        double ceiling2 = matmulGflops();
+        int cores = Runtime.getRuntime().availableProcessors();
+        int threads = Integer.getInteger("ai.djl.pytorch.num_threads", cores);
+        workers = Math.max(1, cores / threads);
+        pool = java.util.concurrent.Executors.newFixedThreadPool(workers);
+        System.out.printf(Locale.ROOT, "glow-serve bench --train: K=%d L=%d hidden=%d, batch 64, %d worker(s) × %d intra-op thread(s)%n",
+                flows, levels, hidden, workers, threads);
+        double ceiling;
+        double rate;
+        double ceiling2;
+        try {
+            ceiling = ceiling();
+            rate = dev.glowserve.train.TrainBench.medianStepImagesPerSecond(flows, levels, hidden, 64, trainSteps, trainSet, testSet,
+                    dir.resolve("throughput"));
+            ceiling2 = ceiling();
+        } finally {
+            pool.shutdownNow();
+        }
         GlowConfig config = GlowConfig.of(1, 28, 28, flows, levels, hidden);
         double flops = 3 * FlopCount.perImage(config); // forward + backward ≈ 3 forward passes
         System.out.printf(Locale.ROOT, "training throughput: %.1f img/s (median of %d steps), ≈%.1f GFLOP/s, matMul ceiling %.1f GFLOP/s%n",

@@ -119,9 +119,17 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue from OUT/checkpoint.safetensors")
     boolean resume;
 
+    @Option(names = "--workers", description = "Threads that each train on a slice of every batch, with cores/workers "
+            + "intra-op threads each (0 = one per core on CPU; one on a GPU). Default: ${DEFAULT-VALUE}")
+    int workers;
+
     @Override
     public Integer call() throws Exception {
         CliLogging.toStderr();
+        if (workers < 0) {
+            throw new IllegalArgumentException("--workers must be 0 (auto) or more, got " + workers);
+        }
+        Trainer.configureWorkers(workers); // before the engine starts
         Path dir = out != null ? out : Path.of("runs", Instant.now().toString().replace(':', '-'));
         TrainOptions o = new TrainOptions(flows, levels, hidden, !additive, !plain, nBits, conditional, batch, lr, warmup,
                 schedule, steps, minutes * 60, gradClip, seed, evalEvery, evalImages, checkpointEvery, maxBadSteps, trainLimit);
@@ -145,8 +153,9 @@ public final class TrainCommand implements Callable<Integer> {
         long started = System.nanoTime();
         try (ProgressDisplay progress = new ProgressDisplay(o);
                 Trainer trainer = new Trainer(o, batches, test, dir, progress)) {
-            System.err.printf(Locale.ROOT, "%s: %,d parameters%n", describe(trainer.glow().config()),
-                    trainer.glow().parameters().trainableCount());
+            System.err.printf(Locale.ROOT, "%s: %,d parameters; %d worker(s) × %s intra-op thread(s)%n",
+                    describe(trainer.glow().config()), trainer.glow().parameters().trainableCount(), trainer.workers(),
+                    System.getProperty("ai.djl.pytorch.num_threads"));
             if (resume) {
                 trainer.resume();
             }

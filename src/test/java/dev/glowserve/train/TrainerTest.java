@@ -38,6 +38,19 @@ class TrainerTest {
                 50, 7, 0, 256, 0, 3, 0);
     }
 
+    /** Largest |a - b| over all tensors (b null: largest |a|). */
+    private static double maxAbsDiff(Map<String, double[]> a, Map<String, double[]> b) {
+        double max = 0;
+        for (String name : a.keySet()) {
+            double[] x = a.get(name);
+            double[] y = b == null ? new double[x.length] : b.get(name);
+            for (int i = 0; i < x.length; i++) {
+                max = Math.max(max, Math.abs(x[i] - y[i]));
+            }
+        }
+        return max;
+    }
+
     private static Map<String, double[]> weights(Trainer t) {
         Map<String, double[]> w = new LinkedHashMap<>();
         for (Map.Entry<String, FlowParameters.Entry> e : t.glow().parameters().entries().entrySet()) {
@@ -74,41 +87,49 @@ class TrainerTest {
     }
 
     @Test
-    void resumeEqualsContinuousTraining() {
+    void twoWorkersComputeTheGradientsOfOne() {
+        TrainOptions o = options(1, true);
+        TrainingData data = new TrainingData(train, new Quantization(8), o.batchSize(), o.seed());
+        Map<String, double[]> one = new LinkedHashMap<>();
+        Map<String, double[]> two = new LinkedHashMap<>();
+        double lossOne;
+        double lossTwo;
+        try (Trainer t = new Trainer(o, data, test, tmp.resolve("one"), null, 1)) {
+            lossOne = t.gradients(data.batch(0), one);
+        }
+        try (Trainer t = new Trainer(o, data, test, tmp.resolve("two"), null, 2)) {
+            assertThat(t.workers()).isEqualTo(2);
+            lossTwo = t.gradients(data.batch(0), two);
+        }
+        assertThat(lossTwo).isCloseTo(lossOne, org.assertj.core.data.Offset.offset(1e-5 * Math.abs(lossOne)));
+        double largest = maxAbsDiff(one, null);
+        double maxDiff = maxAbsDiff(one, two);
+        assertThat(largest).as("gradients are not all zero").isGreaterThan(1e-3);
+        assertThat(maxDiff).as("two workers vs one, largest gradient " + largest).isLessThan(1e-4 * largest);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} worker(s)")
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2})
+    void resumeEqualsContinuousTraining(int workers) {
         TrainOptions o = options(16, false);
         Map<String, double[]> continuous;
-        try (Trainer t = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("a"), null)) {
+        try (Trainer t = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("a"), null, workers)) {
             t.run();
             continuous = weights(t);
         }
         TrainOptions firstHalf = options(7, false);
-        try (Trainer t = new Trainer(firstHalf, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("b"), null)) {
+        try (Trainer t = new Trainer(firstHalf, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("b"), null, workers)) {
             t.run();
         }
-        try (Trainer t = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("b"), null)) {
+        try (Trainer t = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("b"), null, workers)) {
             t.resume();
             assertThat(t.step()).isEqualTo(7);
             t.run();
             assertThat(t.step()).isEqualTo(16);
-            Map<String, double[]> resumed = weights(t);
-            double maxDiff = 0;
-            double maxMoved = 0;
-            for (String name : continuous.keySet()) {
-                double[] a = continuous.get(name);
-                double[] b = resumed.get(name);
-                for (int i = 0; i < a.length; i++) {
-                    maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
-                }
-            }
-            try (Trainer fresh = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("c"), null)) {
-                Map<String, double[]> init = weights(fresh);
-                for (String name : continuous.keySet()) {
-                    double[] a = continuous.get(name);
-                    double[] b = init.get(name);
-                    for (int i = 0; i < a.length; i++) {
-                        maxMoved = Math.max(maxMoved, Math.abs(a[i] - b[i]));
-                    }
-                }
+            double maxDiff = maxAbsDiff(continuous, weights(t));
+            double maxMoved;
+            try (Trainer fresh = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("c"), null, workers)) {
+                maxMoved = maxAbsDiff(continuous, weights(fresh));
             }
             assertThat(maxMoved).as("training moved the weights").isGreaterThan(1e-3);
             assertThat(maxDiff).as("resumed vs continuous").isLessThan(1e-4);
@@ -134,16 +155,17 @@ class TrainerTest {
         }
     }
 
-    @Test
-    void nonFiniteBatchIsSkippedWithoutTouchingWeights() {
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} worker(s)")
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2})
+    void nonFiniteBatchIsSkippedWithoutTouchingWeights(int workers) {
         TrainOptions o = options(4, false);
         TrainOptions upToBad = options(3, false);
         Map<String, double[]> beforeBad;
-        try (Trainer t = new Trainer(upToBad, new Poisoned(train, o.batchSize(), o.seed(), java.util.Set.of(3L)), test, tmp, null)) {
+        try (Trainer t = new Trainer(upToBad, new Poisoned(train, o.batchSize(), o.seed(), java.util.Set.of(3L)), test, tmp, null, workers)) {
             t.run();
             beforeBad = weights(t);
         }
-        try (Trainer t = new Trainer(o, new Poisoned(train, o.batchSize(), o.seed(), java.util.Set.of(3L)), test, tmp, null)) {
+        try (Trainer t = new Trainer(o, new Poisoned(train, o.batchSize(), o.seed(), java.util.Set.of(3L)), test, tmp, null, workers)) {
             t.resume();
             t.run();
             assertThat(t.skippedSteps()).isEqualTo(1);
