@@ -30,7 +30,17 @@ class TrainCommandTest {
                 "--eval-images", "200", "--final-eval-images", "300", "--checkpoint-every", "10"};
         TrainCommand.recordInvocation(args);
         StringWriter err = new StringWriter();
-        int code = GlowServe.commandLine().setErr(new PrintWriter(err)).execute(args);
+        String threads = System.getProperty("ai.djl.pytorch.num_threads");
+        int code;
+        try {
+            code = GlowServe.commandLine().setErr(new PrintWriter(err)).execute(args);
+        } finally { // the command sets the engine's threads for its workers; leave other tests as they were
+            if (threads == null) {
+                System.clearProperty("ai.djl.pytorch.num_threads");
+            } else {
+                System.setProperty("ai.djl.pytorch.num_threads", threads);
+            }
+        }
         assertThat(code).as(err.toString()).isZero();
         for (String f : new String[] {"train.jsonl", "checkpoint.safetensors", "bpd.png", "samples.png", "reconstructions.png",
                 "model/manifest.json", "model/weights.safetensors", "model/class_means.safetensors"}) {
@@ -52,5 +62,14 @@ class TrainCommandTest {
             assertThat(r.hasMeasuredClassMeans()).isTrue();
             assertThat(r.config().numClasses()).isEqualTo(10);
         }
+    }
+
+    @Test
+    void negativeWorkersAreRefused() {
+        StringWriter err = new StringWriter();
+        int code = GlowServe.commandLine().setErr(new PrintWriter(err))
+                .execute("train", "--out", tmp.toString(), "--steps", "1", "--workers", "-1");
+        assertThat(code).isNotZero();
+        assertThat(err.toString()).contains("--workers must be 0 (auto) or more");
     }
 }
