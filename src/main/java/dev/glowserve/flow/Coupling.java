@@ -58,9 +58,7 @@ public final class Coupling implements FlowLayer {
 
     private Hidden hidden(Pass pass) {
         if (pass.training()) {
-            // a copy: a parameter may live in Java-allocated memory, whose alignment would decide
-            // how MKL's GEMM rounds
-            return new Hidden(Im2col.weightRows(w0), w2.reshape(hidden, hidden).duplicate());
+            return new Hidden(Im2col.weightRows(w0), w2.reshape(hidden, hidden));
         }
         return cache.get(() -> new Hidden(
                 FlowParameters.persistent(ChannelsLast.of(w0).add(0)),

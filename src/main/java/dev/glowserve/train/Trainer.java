@@ -396,8 +396,9 @@ public final class Trainer implements AutoCloseable {
     /**
      * Each worker's share of the batch's mean bits/dim, after back-propagating it into its own
      * model's gradients; a share that is not finite is not back-propagated (the caller then skips
-     * the step). Workers never share autograd leaves: with two threads accumulating into the same
-     * parameters, PyTorch returned corrupt gradients now and then.
+     * the step). Each worker back-propagates into its own replica's parameters and the gradients
+     * are added in worker order afterwards, so a step's result does not depend on which thread
+     * finished first (with shared parameters, three or more workers would add in arrival order).
      */
     private double[] forwardBackward(TrainingData.Batch batch) {
         int n = batch.x().length / glow.config().dimensions();
