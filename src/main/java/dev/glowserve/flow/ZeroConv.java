@@ -62,7 +62,7 @@ final class ZeroConv {
 
     /** x (B, in, H, W) → (B, out, H, W). */
     NDArray apply(NDArray x, Pass pass) {
-        Effective e = pass.training() ? effective(true) : cache.get(() -> effective(false));
+        Effective e = effective(pass);
         long h = x.getShape().get(2);
         long w = x.getShape().get(3);
         NDArray y;
@@ -77,7 +77,7 @@ final class ZeroConv {
 
     /** The same, from input rows (B·H·W, in) in (b, y, x) order. */
     NDArray applyRows(NDArray rows, long n, long h, long w, Pass pass) {
-        Effective e = pass.training() ? effective(true) : cache.get(() -> effective(false));
+        Effective e = effective(pass);
         NDArray y;
         if (e.taps() != null && h * w > 1) {
             NDArray t = Linear.linear(rows, e.taps()).singletonOrThrow().reshape(n, h, w, out * 9L).transpose(0, 3, 1, 2);
@@ -86,6 +86,11 @@ final class ZeroConv {
             y = conv(rows.reshape(n, h, w, in).transpose(0, 3, 1, 2), e.weight(), PAD, 1);
         }
         return withBorderAndBias(y, e, h, w);
+    }
+
+    /** Built per pass in training (so gradients flow), cached per weight version otherwise. */
+    private Effective effective(Pass pass) {
+        return pass.training() ? effective(true) : cache.get(() -> effective(false));
     }
 
     /** Adds what the ones-border contributes at each output position, and the bias. */

@@ -95,8 +95,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         workers = workersOption == null ? 1 : workersOption;
         if (workers > 1) { // before the engine starts: the threads of each pass
-            int cores = Runtime.getRuntime().availableProcessors();
-            System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(Math.max(1, cores / workers)));
+            Workers.splitCores(workers);
         }
         pool = java.util.concurrent.Executors.newFixedThreadPool(workers);
         Device d = Devices.select(device);
@@ -156,7 +155,7 @@ public final class BenchCommand implements Callable<Integer> {
                 return null;
             });
         }
-        sideBySide(parts);
+        Workers.invokeAll(pool, parts);
     }
 
     /** The ceiling: one matMul, and with several workers also that many side by side (summed); the larger. */
@@ -166,34 +165,17 @@ public final class BenchCommand implements Callable<Integer> {
             return one;
         }
         List<Callable<Double>> each = java.util.Collections.nCopies(workers, BenchCommand::matmulGflops);
-        return Math.max(one, sideBySide(each).stream().mapToDouble(Double::doubleValue).sum());
-    }
-
-    /** Runs the calls on the worker pool at once and returns their results. */
-    private <T> List<T> sideBySide(List<Callable<T>> calls) {
-        List<T> out = new ArrayList<>();
-        try {
-            for (var f : pool.invokeAll(calls)) {
-                out.add(f.get());
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new IllegalStateException(e.getCause());
-        }
-        return out;
+        return Math.max(one, Workers.invokeAll(pool, each).stream().mapToDouble(Double::doubleValue).sum());
     }
 
     private int trainBench() throws java.io.IOException {
         var trainSet = dev.glowserve.train.TrainBench.trainSet();
         var testSet = dev.glowserve.train.TrainBench.testSet();
         java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("glow-train-bench");
-        int cores = Runtime.getRuntime().availableProcessors();
-        int threads = Integer.getInteger("ai.djl.pytorch.num_threads", cores);
-        workers = Math.max(1, cores / threads);
+        workers = Workers.slots();
+        String threads = System.getProperty("ai.djl.pytorch.num_threads");
         pool = java.util.concurrent.Executors.newFixedThreadPool(workers);
-        System.out.printf(Locale.ROOT, "glow-serve bench --train: K=%d L=%d hidden=%d, batch 64, %d worker(s) × %d intra-op thread(s)%n",
+        System.out.printf(Locale.ROOT, "glow-serve bench --train: K=%d L=%d hidden=%d, batch 64, %d worker(s) × %s intra-op thread(s)%n",
                 flows, levels, hidden, workers, threads);
         double ceiling;
         double rate;

@@ -57,12 +57,7 @@ public record GlowProperties(
             if (workers > 0) {
                 return workers;
             }
-            if (gpu) {
-                return 1;
-            }
-            int cores = Runtime.getRuntime().availableProcessors();
-            int intraOp = Math.max(1, Integer.getInteger("ai.djl.pytorch.num_threads", cores));
-            return Math.max(1, cores / intraOp);
+            return gpu ? 1 : Workers.slots();
         }
     }
 }

@@ -4,6 +4,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
@@ -19,6 +20,7 @@ import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.Pass;
 import dev.glowserve.flow.Tensors;
 import dev.glowserve.inference.ModelRunner;
+import dev.glowserve.inference.Workers;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -29,10 +31,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 /**
  * The training loop: bits/dim loss, Adam with linear warmup and an optional cosine decay,
@@ -70,21 +70,16 @@ public final class Trainer implements AutoCloseable {
      * thousands of small ops left the second thread of a single worker spinning.
      */
     public static void configureWorkers(int workers) {
-        int cores = Runtime.getRuntime().availableProcessors();
         if (workers == 0 && ai.djl.util.cuda.CudaUtils.getGpuCount() > 0) {
             return; // a GPU trains one batch at a time; the CPU threads stay as they are
         }
-        int n = workers > 0 ? Math.min(workers, cores) : cores;
-        System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(Math.max(1, cores / n)));
+        int cores = Runtime.getRuntime().availableProcessors();
+        Workers.splitCores(workers > 0 ? Math.min(workers, cores) : cores);
     }
 
-    /** One worker per group of intra-op threads on CPU (cores / threads), one on a GPU. */
+    /** One worker per group of intra-op threads on CPU, one on a GPU. */
     static int defaultWorkers() {
-        if (Engine.getInstance().getGpuCount() > 0) {
-            return 1;
-        }
-        int cores = Runtime.getRuntime().availableProcessors();
-        return Math.max(1, cores / Math.max(1, Integer.getInteger("ai.djl.pytorch.num_threads", cores)));
+        return Engine.getInstance().getGpuCount() > 0 ? 1 : Workers.slots();
     }
 
     public int workers() {
@@ -118,9 +113,9 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
-     * @param workers threads that each run the forward and backward of one slice of every batch
-     *     (their gradients add up in the shared parameters); the default is one per group of
-     *     intra-op threads, as {@link #configureWorkers} set them up
+     * @param workers threads that each run the forward and backward of one slice of every batch on
+     *     their own replica of the model (their gradients are added up for the update); the default
+     *     is one per group of intra-op threads, as {@link #configureWorkers} set them up
      */
     public Trainer(TrainOptions options, TrainingData data, ImageSet test, Path outDir, Listener listener, int workers) {
         if (workers < 1) {
@@ -386,7 +381,7 @@ public final class Trainer implements AutoCloseable {
             double loss = Arrays.stream(forwardBackward(batch)).sum();
             List<NDArray> grads = gradients();
             for (int i = 0; i < trainable.size(); i++) {
-                out.put(names.get(i), dev.glowserve.flow.Tensors.toDoubles(grads.get(i)));
+                out.put(names.get(i), Tensors.toDoubles(grads.get(i)));
             }
             zeroGradients();
             return loss;
@@ -413,7 +408,7 @@ public final class Trainer implements AutoCloseable {
             int to = n * (w + 1) / workers;
             parts.add(() -> slice(model, batch, from, to, n));
         }
-        return onPool(parts).stream().mapToDouble(Double::doubleValue).toArray();
+        return Workers.invokeAll(pool, parts).stream().mapToDouble(Double::doubleValue).toArray();
     }
 
     /** Images [from, to) of the batch: forward, Σ bits/dim / batch size, backward. Grad mode is per thread. */
@@ -456,17 +451,23 @@ public final class Trainer implements AutoCloseable {
         return grads;
     }
 
-    /** Copies every tensor of the main model into each replica (in place, outside autograd). */
+    /**
+     * Copies the main model into each replica (in place, outside autograd): every tensor the first
+     * time, afterwards only the trainable ones, the only ones an update changes.
+     */
     private void synchroniseReplicas() {
         boolean gradMode = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
         try {
             Map<String, FlowParameters.Entry> main = glow.parameters().entries();
             for (Glow replica : replicas) {
+                boolean first = !replica.initialized();
                 for (Map.Entry<String, FlowParameters.Entry> e : replica.parameters().entries().entrySet()) {
-                    e.getValue().array().set(ALL, main.get(e.getKey()).array());
+                    if (first || e.getValue().trainable()) {
+                        e.getValue().array().set(ALL, main.get(e.getKey()).array());
+                    }
                 }
-                if (glow.initialized() && !replica.initialized()) {
+                if (first) {
                     replica.markInitialized();
                     replica.parameters().requireGradients();
                 }
@@ -477,7 +478,7 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    private static final ai.djl.ndarray.index.NDIndex ALL = new ai.djl.ndarray.index.NDIndex("...");
+    private static final NDIndex ALL = new NDIndex("...");
 
     private void zeroGradients() {
         for (NDArray p : trainable) {
@@ -516,26 +517,7 @@ public final class Trainer implements AutoCloseable {
                 return runner.score(part, null);
             });
         }
-        return onPool(parts).stream().flatMap(List::stream).mapToDouble(ModelRunner.Score::bitsPerDim).toArray();
-    }
-
-    /** Runs the calls on the workers and returns their results in order. */
-    private <T> List<T> onPool(List<Callable<T>> calls) {
-        List<T> out = new ArrayList<>(calls.size());
-        try {
-            for (Future<T> f : pool.invokeAll(calls)) {
-                out.add(f.get());
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new IllegalStateException(e.getCause());
-        }
-        return out;
+        return Workers.invokeAll(pool, parts).stream().flatMap(List::stream).mapToDouble(ModelRunner.Score::bitsPerDim).toArray();
     }
 
     private double testBitsPerDim(ImageSet images) {
