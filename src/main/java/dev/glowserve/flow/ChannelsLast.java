@@ -19,7 +19,8 @@ public final class ChannelsLast {
      */
     public static NDArray of(NDArray x) {
         Shape s = x.getShape();
-        return x.transpose(0, 2, 3, 1).reshape(s.get(0), s.get(2), s.get(3), s.get(1)).transpose(0, 3, 1, 2);
+        // flattening forces the copy: reshaping the permuted view to its own shape kept the old strides
+        return x.transpose(0, 2, 3, 1).reshape(-1).reshape(s.get(0), s.get(2), s.get(3), s.get(1)).transpose(0, 3, 1, 2);
     }
 
     /** Back to plain contiguous NCHW (a copy when the memory is channels-last). */

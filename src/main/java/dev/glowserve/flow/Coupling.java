@@ -14,7 +14,7 @@ import java.util.Random;
  * Coupling: the first half of the channels, {@code a}, passes through and conditions the second.
  * {@code net(a)} = conv3×3 → ReLU → conv1×1 → ReLU → ZeroConv. Affine: {@code log_s, t =
  * split(net(a))}, {@code s = sigmoid(log_s + 2)}, {@code b' = (b + t)·s}, log-det {@code Σ log s};
- * additive: {@code b' = b + net(a)}, log-det 0.
+ * additive: {@code b' = b + net(a)}, log-det 0. The {@code +2} is folded into the ZeroConv's bias.
  */
 public final class Coupling implements FlowLayer {
 
@@ -23,17 +23,27 @@ public final class Coupling implements FlowLayer {
     private static final Shape NO_PAD = new Shape(0, 0);
 
     /**
-     * The hidden layers' weights: for inference as channels-last kernels (cached), for training as
-     * the matrices of the GEMMs over rows: the 3×3 conv as (hidden, 9·half) for im2col rows, the
-     * 1×1 conv as (hidden, hidden).
+     * The hidden layers' weights: for inference as channels-last kernels plus the 1×1 conv as a
+     * (hidden, hidden) matrix for small inputs (cached); for training as the matrices of the GEMMs
+     * over rows: the 3×3 conv as (hidden, 9·half) for im2col rows, the 1×1 conv as (hidden, hidden).
      */
-    private record Hidden(NDArray w0, NDArray w2) implements AutoCloseable {
+    private record Hidden(NDArray w0, NDArray w2, NDArray w2Rows) implements AutoCloseable {
         @Override
         public void close() {
             w0.close();
             w2.close();
+            if (w2Rows != null) {
+                w2Rows.close();
+            }
         }
     }
+
+    /**
+     * Up to this many positions (B·H·W) the 1×1 conv and the ZeroConv's taps run as GEMMs over rows:
+     * at batch 1 (196 rows) 158 vs 197 µs and 44 vs 70 µs; from batch 8 (1,568 rows) the
+     * convolutions were as fast or faster (measured, docs/PERFORMANCE.md).
+     */
+    private static final long MAX_ROWS_FOR_GEMM = 1024;
 
     private final boolean affine;
     private final int hidden;
@@ -52,7 +62,7 @@ public final class Coupling implements FlowLayer {
         this.b0 = params.zeros(prefix + "net.0.bias", new Shape(hidden), true);
         this.w2 = params.add(prefix + "net.2.weight", new Shape(hidden, hidden, 1, 1), normal(hidden * hidden, random), true);
         this.b2 = params.zeros(prefix + "net.2.bias", new Shape(hidden), true);
-        this.out = new ZeroConv(params, prefix + "net.4.", hidden, affine ? channels : half);
+        this.out = new ZeroConv(params, prefix + "net.4.", hidden, affine ? channels : half, affine ? 2 : 0);
         this.cache = new VersionedCache<>(params);
     }
 
@@ -60,11 +70,12 @@ public final class Coupling implements FlowLayer {
         if (pass.training()) {
             // a copy in PyTorch's (aligned) memory: read in place from the parameter's Java-allocated
             // buffer, MKL's GEMM made training steps 10–15% slower (49.5/53.7 vs 57.5/64.5 img/s)
-            return new Hidden(Im2col.weightRows(w0), w2.reshape(hidden, hidden).duplicate());
+            return new Hidden(Im2col.weightRows(w0), w2.reshape(hidden, hidden).duplicate(), null);
         }
         return cache.get(() -> new Hidden(
-                FlowParameters.persistent(ChannelsLast.of(w0).add(0)),
-                FlowParameters.persistent(ChannelsLast.of(w2).add(0))));
+                FlowParameters.persistent(ChannelsLast.of(w0).duplicate()),
+                FlowParameters.persistent(ChannelsLast.of(w2).duplicate()),
+                FlowParameters.persistent(w2.reshape(hidden, hidden).duplicate())));
     }
 
     /** N(0, 0.05²) initial weights, as the reference implementation. */
@@ -85,10 +96,22 @@ public final class Coupling implements FlowLayer {
         });
     }
 
-    /** Channels-last convolutions: the fastest forward measured here (0.61 of the matMul ceiling at batch 64). */
+    /**
+     * Channels-last convolutions. {@code a} goes in as it is (a channel slice of an NCHW tensor):
+     * with the channels-last weight oneDNN converts it inside the op and its output is channels-last
+     * (1.3 vs 1.8 ms at batch 64 against converting it first). Small inputs take the 1×1 conv and
+     * the taps as GEMMs over the rows view of that output, which is free in channels-last memory.
+     */
     private NDArray inferenceNet(NDArray a, Hidden w, Pass pass) {
-        NDArray h = Conv2d.conv2d(ChannelsLast.of(a), w.w0(), b0, ONE, PAD_ONE, ONE).singletonOrThrow();
+        NDArray h = Conv2d.conv2d(a, w.w0(), b0, ONE, PAD_ONE, ONE).singletonOrThrow();
         h = Activation.relu(h);
+        Shape s = h.getShape();
+        if (s.get(0) * s.get(2) * s.get(3) <= MAX_ROWS_FOR_GEMM) {
+            // (B, H, W, hidden): a view of channels-last memory; linear works on its last axis
+            NDArray rows = h.transpose(0, 2, 3, 1);
+            rows = Activation.relu(Linear.linear(rows, w.w2Rows(), b2).singletonOrThrow());
+            return out.applyRows(rows, s.get(0), s.get(2), s.get(3), pass);
+        }
         h = Conv2d.conv2d(h, w.w2(), b2, ONE, NO_PAD, ONE).singletonOrThrow();
         h = Activation.relu(h);
         return out.apply(h, pass);
@@ -117,11 +140,10 @@ public final class Coupling implements FlowLayer {
             return NDArrays.concat(new NDList(a, b.add(h)), 1);
         }
         NDList st = h.split(2, 1);
-        NDArray shifted = st.get(0).add(2);
+        NDArray shifted = st.get(0);
         NDArray s = Activation.sigmoid(shifted);
-        // log sigmoid(v) = -softplus(-v): finite where sigmoid underflows
-        NDArray logS = Activation.softPlus(shifted.neg()).neg();
-        logDet.add(logS.sum(new int[] {1, 2, 3}));
+        // Σ log sigmoid(v) = -Σ softplus(-v): finite where sigmoid underflows
+        logDet.subtract(Activation.softPlus(shifted.neg()).sum(new int[] {1, 2, 3}));
         NDArray outB = b.add(st.get(1)).mul(s);
         return NDArrays.concat(new NDList(a, outB), 1);
     }
@@ -145,7 +167,8 @@ public final class Coupling implements FlowLayer {
             b = outB.sub(h);
         } else {
             NDList st = h.split(2, 1);
-            NDArray s = Activation.sigmoid(st.get(0).add(2)).maximum(MIN_SCALE);
+            // clip, not maximum(Number): DJL makes a tensor from Java memory for every Number operand
+            NDArray s = Activation.sigmoid(st.get(0)).clip(MIN_SCALE, 1);
             b = outB.div(s).sub(st.get(1));
         }
         return NDArrays.concat(new NDList(a, b.clip(-REVERSE_BOUND, REVERSE_BOUND)), 1);

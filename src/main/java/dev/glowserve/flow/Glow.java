@@ -189,7 +189,7 @@ public final class Glow implements AutoCloseable {
         Shape s = eps.getShape();
         long n = s.get(1) * s.get(2) * s.get(3);
         NDArray perElement = Tensors.times(eps.square(), 0.5).add(logSd);
-        return perElement.sum(new int[] {1, 2, 3}).neg().sub(n * HALF_LOG_2PI);
+        return Tensors.plus(perElement.sum(new int[] {1, 2, 3}).neg(), -n * HALF_LOG_2PI);
     }
 
     /** eps per level (B, C_l, H_l, W_l) → x; the exact inverse of {@link #encode}. */

@@ -24,7 +24,14 @@ public final class LogDet {
     }
 
     public void add(NDArray value) {
-        NDArray next = tensor.add(value);
+        replace(tensor.add(value));
+    }
+
+    public void subtract(NDArray value) {
+        replace(tensor.sub(value));
+    }
+
+    private void replace(NDArray next) {
         NDScope.unregister(next);
         tensor.close();
         tensor = next;
@@ -33,6 +40,6 @@ public final class LogDet {
     /** The per-image total, shape (B), handed to the enclosing scope. */
     public NDArray total() {
         NDScope.register(tensor);
-        return constant == 0 ? tensor : tensor.add(constant);
+        return constant == 0 ? tensor : Tensors.plus(tensor, constant);
     }
 }

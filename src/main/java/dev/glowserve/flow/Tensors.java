@@ -31,12 +31,23 @@ public final class Tensors {
         return x.mul(scalar(x, v));
     }
 
+    /** {@code x + v} with a PyTorch-made scalar: a Number operand costs ≈40 µs in DJL, this ≈5 µs. */
+    public static NDArray plus(NDArray x, double v) {
+        return x.add(scalar(x, v));
+    }
+
     /** {@code x / v}, safe under autograd as {@link #times}. */
     public static NDArray dividedBy(NDArray x, double v) {
         return x.div(scalar(x, v));
     }
 
     private static NDArray scalar(NDArray like, double v) {
+        if (like.getDataType() == DataType.FLOAT64) {
+            // full() takes a float; a double model needs the exact value (copied into PyTorch memory)
+            try (NDArray javaScalar = like.getManager().create(v)) {
+                return javaScalar.duplicate();
+            }
+        }
         return like.getManager().full(new Shape(), (float) v, like.getDataType());
     }
 

@@ -2,7 +2,8 @@ package dev.glowserve.inference;
 
 /**
  * Engine settings that must be in place before DJL starts: offline natives, intra-op threads per
- * pass and a single inter-op thread (parallelism comes from batches and batching workers).
+ * pass, a single inter-op thread (parallelism comes from batches and batching workers), and the
+ * C allocator's settings ({@link NativeAllocator}).
  */
 public final class Engines {
 
@@ -25,6 +26,7 @@ public final class Engines {
         setIfAbsent("java.awt.headless", "true");
         // eager ops only: the TorchScript graph optimizer would only add start-up work
         setIfAbsent("ai.djl.pytorch.graph_optimizer", "false");
+        NativeAllocator.tune();
     }
 
     private static void setIfAbsent(String key, String value) {
