@@ -51,7 +51,7 @@ public final class ActNorm implements FlowLayer {
         if (pass.training()) {
             logDet.add(Tensors.times(scale.abs().log().sum(), hw));
         } else {
-            logDet.add(hw * cache.get(this::build).logAbsScaleSum());
+            logDet.add(hw * logAbsScaleSum());
         }
         return x.add(loc).mul(scale);
     }
@@ -59,6 +59,16 @@ public final class ActNorm implements FlowLayer {
     @Override
     public NDArray reverse(NDArray y) {
         return y.div(scale).sub(loc);
+    }
+
+    /** Σ log|scale| (per spatial position), cached per parameter version. */
+    double logAbsScaleSum() {
+        return cache.get(this::build).logAbsScaleSum();
+    }
+
+    /** loc and scale per channel, in double. */
+    double[][] locAndScale() {
+        return new double[][] {Tensors.toDoubles(loc), Tensors.toDoubles(scale)};
     }
 
     private Cached build() {

@@ -22,10 +22,4 @@ public final class ChannelsLast {
         // flattening forces the copy: reshaping the permuted view to its own shape kept the old strides
         return x.transpose(0, 2, 3, 1).reshape(-1).reshape(s.get(0), s.get(2), s.get(3), s.get(1)).transpose(0, 3, 1, 2);
     }
-
-    /** Back to plain contiguous NCHW (a copy when the memory is channels-last). */
-    public static NDArray toContiguous(NDArray x) {
-        Shape s = x.getShape();
-        return x.reshape(s.get(0), -1).reshape(s);
-    }
 }

@@ -39,11 +39,16 @@ public final class Coupling implements FlowLayer {
     }
 
     /**
-     * Up to this many positions (B·H·W) the 1×1 conv and the ZeroConv's taps run as GEMMs over rows:
-     * at batch 1 (196 rows) 158 vs 197 µs and 44 vs 70 µs; from batch 8 (1,568 rows) the
-     * convolutions were as fast or faster (measured, docs/PERFORMANCE.md).
+     * Feature maps of at most this many positions (per image, never per batch: an image must get the
+     * same bits alone and inside any batch) run the 1×1 conv and the ZeroConv as GEMMs over rows.
+     * oneDNN's convolutions differed in the last bits between batch 1 and larger batches at 7×7 (not
+     * at 14×14); MKL's GEMMs did not. Larger maps keep the convolutions, faster at batch 64.
      */
-    private static final long MAX_ROWS_FOR_GEMM = 1024;
+    static final long MAX_GEMM_POSITIONS = 64;
+
+    static boolean smallMap(long h, long w) {
+        return h * w <= MAX_GEMM_POSITIONS;
+    }
 
     private final boolean affine;
     private final int hidden;
@@ -90,23 +95,23 @@ public final class Coupling implements FlowLayer {
     NDArray net(NDArray a, Pass pass) {
         return Scopes.one(() -> {
             Hidden w = hidden(pass);
-            // small (B, C, H, W) result: back to NCHW so the elementwise ops and the next 1x1 conv
-            // don't run on mixed layouts
-            return ChannelsLast.toContiguous(pass.training() ? trainingNet(a, w) : inferenceNet(a, w, pass));
+            // ZeroConv answers in NCHW memory, as the elementwise ops and the next 1x1 conv want it
+            return pass.training() ? trainingNet(a, w) : inferenceNet(a, w, pass);
         });
     }
 
     /**
      * Channels-last convolutions. {@code a} goes in as it is (a channel slice of an NCHW tensor):
      * with the channels-last weight oneDNN converts it inside the op and its output is channels-last
-     * (1.3 vs 1.8 ms at batch 64 against converting it first). Small inputs take the 1×1 conv and
-     * the taps as GEMMs over the rows view of that output, which is free in channels-last memory.
+     * (1.3 vs 1.8 ms at batch 64 against converting it first). Small maps ({@link #smallMap}) take
+     * the 1×1 conv and the ZeroConv as GEMMs over the rows view of that output, which is free in
+     * channels-last memory.
      */
     private NDArray inferenceNet(NDArray a, Hidden w, Pass pass) {
         NDArray h = Conv2d.conv2d(a, w.w0(), b0, ONE, PAD_ONE, ONE).singletonOrThrow();
         h = Activation.relu(h);
         Shape s = h.getShape();
-        if (s.get(0) * s.get(2) * s.get(3) <= MAX_ROWS_FOR_GEMM) {
+        if (smallMap(s.get(2), s.get(3))) {
             // (B, H, W, hidden): a view of channels-last memory; linear works on its last axis
             NDArray rows = h.transpose(0, 2, 3, 1);
             rows = Activation.relu(Linear.linear(rows, w.w2Rows(), b2).singletonOrThrow());

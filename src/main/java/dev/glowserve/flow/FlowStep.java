@@ -1,22 +1,48 @@
 package dev.glowserve.flow;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.convolutional.Conv2d;
 
 import java.util.Random;
 
-/** One step of flow: ActNorm → invertible 1x1 conv → coupling. */
+/**
+ * One step of flow: ActNorm → invertible 1x1 conv → coupling. For inference ActNorm is folded into
+ * the 1x1 conv ({@code W·(s⊙(x + loc)) = (W·diag s)·x + W·(s⊙loc)}, in double, once per parameter
+ * version): a conv and an add instead of three ops, forward and reverse. The bias is added apart:
+ * oneDNN's conv with a bias gave an image different last bits alone than inside a batch.
+ */
 public final class FlowStep implements FlowLayer {
 
+    /** The folded kernels and biases, (C, C, 1, 1) and (1, C, 1, 1), and the step's constant log-det per position. */
+    private record Folded(NDArray kernel, NDArray bias, NDArray inverseKernel, NDArray inverseBias, double logAbsDet)
+            implements AutoCloseable {
+        @Override
+        public void close() {
+            new NDList(kernel, bias, inverseKernel, inverseBias).close();
+        }
+    }
+
+    private static final Shape ONE = new Shape(1, 1);
+    private static final Shape NO_PAD = new Shape(0, 0);
+
+    private final FlowParameters params;
+    private final int channels;
     private final ActNorm actNorm;
-    private final FlowLayer invConv;
+    private final InvertibleMix invConv;
     private final Coupling coupling;
+    private final VersionedCache<Folded> folded;
 
     FlowStep(FlowParameters params, String prefix, int channels, GlowConfig config, Random random) {
+        this.params = params;
+        this.channels = channels;
         this.actNorm = new ActNorm(params, prefix + "actnorm.", channels);
         this.invConv = config.lu()
                 ? new InvConv1x1(params, prefix + "invconv.", channels, random)
                 : new InvConv1x1Plain(params, prefix + "invconv.", channels, random);
         this.coupling = new Coupling(params, prefix + "coupling.", channels, config.hiddenChannels(), config.affine(), random);
+        this.folded = new VersionedCache<>(params);
     }
 
     ActNorm actNorm() {
@@ -34,14 +60,62 @@ public final class FlowStep implements FlowLayer {
     @Override
     public NDArray forward(NDArray x, Pass pass, LogDet logDet) {
         return Scopes.one(() -> {
-            NDArray h = actNorm.forward(x, pass, logDet);
-            h = invConv.forward(h, pass, logDet);
+            NDArray h;
+            if (pass == Pass.INFERENCE && actNorm.initialized()) {
+                Folded f = folded.get(this::fold);
+                logDet.add(x.getShape().get(2) * x.getShape().get(3) * f.logAbsDet());
+                h = conv(x, f.kernel()).add(f.bias());
+            } else {
+                h = invConv.forward(actNorm.forward(x, pass, logDet), pass, logDet);
+            }
             return coupling.forward(h, pass, logDet);
         });
     }
 
     @Override
     public NDArray reverse(NDArray y) {
-        return Scopes.one(() -> actNorm.reverse(invConv.reverse(coupling.reverse(y))));
+        return Scopes.one(() -> {
+            NDArray h = coupling.reverse(y);
+            if (actNorm.initialized()) {
+                Folded f = folded.get(this::fold);
+                return conv(h, f.inverseKernel()).add(f.inverseBias());
+            }
+            return actNorm.reverse(invConv.reverse(h));
+        });
+    }
+
+    private static NDArray conv(NDArray x, NDArray kernel) {
+        return Conv2d.conv2d(x, kernel, null, ONE, NO_PAD, ONE).singletonOrThrow();
+    }
+
+    /** Forward: (W·diag s, W·(s⊙loc)); reverse: x = diag(1/s)·W⁻¹·y − loc. */
+    private Folded fold() {
+        int c = channels;
+        double[][][] m = invConv.matrices();
+        double[][] w = m[0];
+        double[][] inv = m[1];
+        double[][] ls = actNorm.locAndScale();
+        double[] loc = ls[0];
+        double[] s = ls[1];
+        double[] kernel = new double[c * c];
+        double[] bias = new double[c];
+        double[] inverseKernel = new double[c * c];
+        double[] inverseBias = new double[c];
+        for (int i = 0; i < c; i++) {
+            for (int j = 0; j < c; j++) {
+                kernel[i * c + j] = w[i][j] * s[j];
+                bias[i] += w[i][j] * s[j] * loc[j];
+                inverseKernel[i * c + j] = inv[i][j] / s[i];
+            }
+            inverseBias[i] = -loc[i];
+        }
+        Shape k = new Shape(c, c, 1, 1);
+        Shape v = new Shape(1, c, 1, 1);
+        return new Folded(
+                FlowParameters.persistent(Tensors.create(params.manager(), kernel, k, params.dataType())),
+                FlowParameters.persistent(Tensors.create(params.manager(), bias, v, params.dataType())),
+                FlowParameters.persistent(Tensors.create(params.manager(), inverseKernel, k, params.dataType())),
+                FlowParameters.persistent(Tensors.create(params.manager(), inverseBias, v, params.dataType())),
+                actNorm.logAbsScaleSum() + invConv.logAbsDet());
     }
 }

@@ -12,7 +12,7 @@ import java.util.Random;
  * diag(s_sign·exp(w_s)))}, log-det {@code H·W·Σ w_s}. For inference W and W⁻¹ are assembled from
  * the factors in double precision once per parameter version; nothing is inverted per call.
  */
-public final class InvConv1x1 implements FlowLayer {
+public final class InvConv1x1 implements InvertibleMix {
 
     /** W and W⁻¹ as (C, C, 1, 1) kernels, assembled in double, and Σ w_s. */
     record Assembled(NDArray weight, NDArray inverse, double logAbsDet) implements AutoCloseable {
@@ -130,7 +130,8 @@ public final class InvConv1x1 implements FlowLayer {
     }
 
     /** log|det W| = Σ w_s, straight from the factors. */
-    double logAbsDet() {
+    @Override
+    public double logAbsDet() {
         double sum = 0;
         for (double v : Tensors.toDoubles(wS)) {
             sum += v;
@@ -138,12 +139,20 @@ public final class InvConv1x1 implements FlowLayer {
         return sum;
     }
 
-    private Assembled assemble() {
+    @Override
+    public double[][][] matrices() {
         Matrices.Lu f = factors();
         double[][] w = Matrices.multiply(Matrices.multiply(f.p(), f.l()), f.u());
         double[][] inv = Matrices.multiply(
                 Matrices.multiply(Matrices.invertUpper(f.u()), Matrices.invertUnitLower(f.l())),
                 Matrices.transpose(f.p()));
+        return new double[][][] {w, inv};
+    }
+
+    private Assembled assemble() {
+        double[][][] m = matrices();
+        double[][] w = m[0];
+        double[][] inv = m[1];
         Shape kernel = new Shape(channels, channels, 1, 1);
         NDArray weight = FlowParameters.persistent(
                 Tensors.create(params.manager(), Matrices.flatten(w), kernel, params.dataType()));

@@ -10,7 +10,7 @@ import java.util.Random;
  * log|det W| comes from an LU decomposition in double (slogdet). In training its gradient W⁻ᵀ
  * enters through the surrogate {@code Σ W⊙stop(W⁻ᵀ)}, whose value is shifted to the exact log-det.
  */
-public final class InvConv1x1Plain implements FlowLayer {
+public final class InvConv1x1Plain implements InvertibleMix {
 
     private final FlowParameters params;
     private final int channels;
@@ -51,6 +51,17 @@ public final class InvConv1x1Plain implements FlowLayer {
 
     double[][] matrix() {
         return Matrices.square(Tensors.toDoubles(weight), channels);
+    }
+
+    @Override
+    public double[][][] matrices() {
+        double[][] w = matrix();
+        return new double[][][] {w, Matrices.inverse(w)};
+    }
+
+    @Override
+    public double logAbsDet() {
+        return Matrices.logAbsDet(matrix());
     }
 
     private InvConv1x1.Assembled assemble() {

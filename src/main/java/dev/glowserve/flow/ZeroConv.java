@@ -25,11 +25,11 @@ import java.util.concurrent.ConcurrentHashMap;
 final class ZeroConv {
 
     /** Weight and bias with the scale folded in; the taps as a (9·out, in) matrix and as a 1×1 kernel. */
-    private record Effective(NDArray weight, NDArray taps, NDArray tapsKernel, NDArray borderWeight, NDArray bias,
-                             Map<Long, NDArray> constants) implements AutoCloseable {
+    private record Effective(NDArray weight, NDArray taps, NDArray tapsKernel, NDArray allTaps, NDArray borderWeight,
+                             NDArray bias, Map<Long, NDArray> constants) implements AutoCloseable {
         @Override
         public void close() {
-            new NDList(weight, borderWeight, bias).close();
+            new NDList(weight, allTaps, borderWeight, bias).close();
             if (taps != null) {
                 taps.close();
                 tapsKernel.close();
@@ -52,6 +52,7 @@ final class ZeroConv {
     private final NDArray scale;
     private final VersionedCache<Effective> cache;
     private final Map<Long, NDArray> borders = new ConcurrentHashMap<>();
+    private final Map<Long, NDArray> shifts = new ConcurrentHashMap<>();
     private volatile NDList fixed;
 
     /**
@@ -73,42 +74,54 @@ final class ZeroConv {
         this(params, prefix, in, out, 0);
     }
 
-    /** x (B, in, H, W) → (B, out, H, W). */
+    /**
+     * x (B, in, H, W) → (B, out, H, W), always in plain NCHW memory: the (NCHW) constant is the
+     * first operand of the final add, so PyTorch lays the sum out like it whatever the conv gave
+     * (saves a copy back from channels-last; 0.5 ms of 11 at batch 1).
+     */
     NDArray apply(NDArray x, Pass pass) {
-        Effective e = effective(pass);
         long h = x.getShape().get(2);
         long w = x.getShape().get(3);
+        if (!pass.training() && Coupling.smallMap(h, w)) {
+            return applyRows(x.transpose(0, 2, 3, 1), x.getShape().get(0), h, w, pass);
+        }
+        Effective e = effective(pass);
         NDArray y;
         if (e.taps() != null && h * w > 1) {
-            y = fold(conv(x, e.tapsKernel(), NO_PAD, 1), pass);
+            y = foldGrouped(conv(x, e.tapsKernel(), NO_PAD, 1));
         } else {
             y = conv(x, e.weight(), PAD, 1);
         }
-        return y.add(constant(e, h, w, pass));
-    }
-
-    /** The same, from input rows in (b, y, x) order: (B·H·W, in), or (B, H, W, in) as they are. */
-    NDArray applyRows(NDArray rows, long n, long h, long w, Pass pass) {
-        Effective e = effective(pass);
-        boolean flat = rows.getShape().dimension() == 2;
-        NDArray y;
-        if (e.taps() != null && h * w > 1) {
-            NDArray t = Linear.linear(rows, e.taps()).singletonOrThrow();
-            y = fold((flat ? t.reshape(n, h, w, out * 9L) : t).transpose(0, 3, 1, 2), pass);
-        } else {
-            y = conv((flat ? rows.reshape(n, h, w, in) : rows).transpose(0, 3, 1, 2), e.weight(), PAD, 1);
-        }
-        return y.add(constant(e, h, w, pass));
+        return constant(e, h, w, pass).add(y);
     }
 
     /**
-     * Taps (B, 9·out, H, W) → (B, out, H, W). Inference uses a dense one-hot kernel (faster than the
-     * grouped one at every batch measured: 690 vs 830 µs at batch 64, 39 vs 64 µs at batch 1, 14×14);
-     * training keeps the grouped kernel its speed was measured with.
+     * The same from input rows in (b, y, x) order: (B·H·W, in) in training, (B, H, W, in) in
+     * inference. Inference on small maps always goes through the taps, as GEMMs: the 3×3 conv and
+     * the 1×1 conv of oneDNN gave an image different last bits alone than inside a batch at 7×7,
+     * GEMMs did not (and then the fold is a GEMM with a fixed shift matrix, as fast as the direct
+     * conv at batch 1 and 2.5× faster than the grouped fold).
      */
-    private NDArray fold(NDArray taps, Pass pass) {
-        NDList k = fixedKernels();
-        return pass.training() ? conv(taps, k.get(0), PAD, out) : conv(taps, k.get(1), PAD, 1);
+    NDArray applyRows(NDArray rows, long n, long h, long w, Pass pass) {
+        Effective e = effective(pass);
+        NDArray y;
+        if (!pass.training() && Coupling.smallMap(h, w)) {
+            // (9·out, in) · (B, in, H·W) → (B, 9·out, H·W) = (B, out, 9·H·W); · shift → (B, out, H·W)
+            NDArray t = e.allTaps().matMul(rows.reshape(n, h * w, in).transpose(0, 2, 1));
+            y = t.reshape(n, out, 9 * h * w).matMul(shift(h, w)).reshape(n, out, h, w);
+        } else if (e.taps() != null && h * w > 1) {
+            NDArray t = Linear.linear(rows, e.taps()).singletonOrThrow();
+            y = foldGrouped((rows.getShape().dimension() == 2 ? t.reshape(n, h, w, out * 9L) : t).transpose(0, 3, 1, 2));
+        } else {
+            y = conv((rows.getShape().dimension() == 2 ? rows.reshape(n, h, w, in) : rows).transpose(0, 3, 1, 2),
+                    e.weight(), PAD, 1);
+        }
+        return constant(e, h, w, pass).add(y);
+    }
+
+    /** Taps (B, 9·out, H, W) → (B, out, H, W) with the grouped one-hot kernel. */
+    private NDArray foldGrouped(NDArray taps) {
+        return conv(taps, foldKernel(), PAD, out);
     }
 
     /** Built per pass in training (so gradients flow), cached per weight version otherwise. */
@@ -143,19 +156,19 @@ final class ZeroConv {
         NDArray w = weight.mul(e);
         NDArray b = bias.mul(e.reshape(out));
         if (firstHalfOffset != 0) {
-            b = b.add(fixedKernels().get(2));
+            b = b.add(offset());
         }
         NDArray borderWeight = w.sum(new int[] {1}, true);
-        NDArray taps = out < MIN_DIRECT_OUT
-                ? w.reshape(out, in, 9).transpose(0, 2, 1).reshape(out * 9L, in)
-                : null;
+        // row o·9 + t: tap t = ky·3 + kx of output o
+        NDArray allTaps = w.reshape(out, in, 9).transpose(0, 2, 1).reshape(out * 9L, in);
+        NDArray taps = out < MIN_DIRECT_OUT ? allTaps : null;
         NDArray tapsKernel = taps == null ? null : ChannelsLast.of(taps.reshape(out * 9L, in, 1, 1));
         NDArray direct = ChannelsLast.of(w);
         if (training) {
-            return new Effective(direct, taps, tapsKernel, borderWeight, b, Map.of());
+            return new Effective(direct, taps, tapsKernel, null, borderWeight, b, Map.of());
         }
         return new Effective(keep(direct), taps == null ? null : keep(taps), taps == null ? null : keep(tapsKernel),
-                keep(borderWeight), keep(b), new ConcurrentHashMap<>());
+                keep(allTaps), keep(borderWeight), keep(b), new ConcurrentHashMap<>());
     }
 
     /** A cached copy outside any scope, laid out as the view it copies. */
@@ -174,29 +187,31 @@ final class ZeroConv {
         });
     }
 
-    /**
-     * Constants that never change: the grouped one-hot fold kernel (out, 9, 3, 3), where output o
-     * sums tap t of channel o·9 + t shifted into place; the same as a dense (out, 9·out, 3, 3)
-     * kernel; the output offset (out).
-     */
+    /** The grouped one-hot fold kernel (out, 9, 3, 3): output o sums tap t of channel o·9 + t shifted into place. */
+    private NDArray foldKernel() {
+        return fixedKernels().get(0);
+    }
+
+    /** The output offset (out): {@code firstHalfOffset} on the first half. */
+    private NDArray offset() {
+        return fixedKernels().get(1);
+    }
+
     private NDList fixedKernels() {
         NDList k = fixed;
         if (k == null) {
             synchronized (this) {
                 if (fixed == null) {
                     double[] grouped = new double[out * 9 * 9];
-                    double[] dense = new double[out * out * 9 * 9];
                     for (int o = 0; o < out; o++) {
                         for (int tap = 0; tap < 9; tap++) {
                             grouped[(o * 9 + tap) * 9 + tap] = 1;
-                            dense[((o * out + o) * 9 + tap) * 9 + tap] = 1;
                         }
                     }
                     double[] offset = new double[out];
                     java.util.Arrays.fill(offset, 0, out / 2, firstHalfOffset);
                     NDList made = new NDList(
                             Tensors.create(params.manager(), grouped, new Shape(out, 9, 3, 3), params.dataType()),
-                            Tensors.create(params.manager(), dense, new Shape(out, out * 9L, 3, 3), params.dataType()),
                             Tensors.create(params.manager(), offset, new Shape(out), params.dataType()));
                     made.forEach(FlowParameters::persistent);
                     fixed = made;
@@ -205,5 +220,30 @@ final class ZeroConv {
             }
         }
         return k;
+    }
+
+    /**
+     * The zero-padded 3×3 shift-and-sum as a (9·h·w, h·w) 0/1 matrix: row t·h·w + source position,
+     * column target position, for tap t = ky·3 + kx reading source (y + ky - 1, x + kx - 1).
+     */
+    private NDArray shift(long h, long w) {
+        return shifts.computeIfAbsent(h << 32 | w, k -> {
+            int hw = (int) (h * w);
+            double[] s = new double[9 * hw * hw];
+            for (int t = 0; t < 9; t++) {
+                int dy = t / 3 - 1;
+                int dx = t % 3 - 1;
+                for (int y = 0; y < h; y++) {
+                    for (int x = 0; x < w; x++) {
+                        int sy = y + dy;
+                        int sx = x + dx;
+                        if (sy >= 0 && sy < h && sx >= 0 && sx < w) {
+                            s[(t * hw + sy * (int) w + sx) * hw + y * (int) w + x] = 1;
+                        }
+                    }
+                }
+            }
+            return FlowParameters.persistent(Tensors.create(params.manager(), s, new Shape(9L * hw, hw), params.dataType()));
+        });
     }
 }

@@ -13,46 +13,51 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 /**
- * Small inputs run the coupling's 1×1 conv and ZeroConv taps as GEMMs over rows, large ones as
- * convolutions, and the training pass as GEMMs with its own ZeroConv fold: an image must get the
- * same encoding alone, inside a large batch, and in the training pass.
+ * The served answer for an image must not depend on what else is in its batch: encode and decode
+ * give the same bits alone and inside batches of any size (the batching scheduler mixes requests).
+ * The shapes are the benchmark's (28×28, hidden 256): at 7×7 oneDNN's convolutions broke this, so
+ * small maps run as GEMMs. The training pass (GEMMs with their own fold) agrees to rounding.
  */
 class InferencePathsTest {
 
     @Test
-    void imageAloneInABatchAndInTrainingEncodeAlike() {
-        // 16×16: level 1 has 8×8 positions, so 20 images (1,280 rows) take the convolutions at level 1
-        GlowConfig config = new GlowConfig(1, 16, 16, 2, 2, 16, true, true, 0);
+    void imageGetsTheSameBitsAloneAndInAnyBatch() {
+        GlowConfig config = new GlowConfig(1, 28, 28, 2, 2, 256, true, true, 0);
         int batch = 20;
-        try (Glow glow = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 5, 0.05);
+        try (Glow glow = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 5, 0.02);
                 NDScope scope = new NDScope();
                 NDManager m = glow.manager().newSubManager()) {
             scope.suppressNotUsedWarning();
             float[] input = FlowTestSupport.randomInput(batch * config.dimensions(), new Random(3));
-            NDArray all = m.create(input, new Shape(batch, 1, 16, 16));
+            NDArray all = m.create(input, new Shape(batch, 1, 28, 28));
             Encoding batched = glow.encode(all, null, Pass.INFERENCE);
-            Encoding training = glow.encode(all, null, Pass.TRAINING);
             float[] batchedLogP = batched.logPx().toFloatArray();
-            float[] trainingLogP = training.logPx().toFloatArray();
-            for (int i : new int[] {0, 7, batch - 1}) {
-                Encoding alone = glow.encode(all.get(i + ":" + (i + 1)), null, Pass.INFERENCE);
-                float logP = alone.logPx().toFloatArray()[0];
-                assertThat(logP).as("image %d alone vs in the batch", i)
-                        .isCloseTo(batchedLogP[i], within(1e-4f * Math.abs(batchedLogP[i])));
+            float[] decoded = glow.decode(batched.eps(), null).toFloatArray();
+            int perImage = config.dimensions();
+            for (int[] slice : new int[][] {{0, 1}, {7, 8}, {19, 20}, {3, 8}}) {
+                String range = slice[0] + ":" + slice[1];
+                Encoding part = glow.encode(all.get(range), null, Pass.INFERENCE);
+                float[] logP = part.logPx().toFloatArray();
+                for (int i = 0; i < logP.length; i++) {
+                    assertThat(logP[i]).as("log p of image %d, batch %s vs %d", slice[0] + i, range, batch)
+                            .isEqualTo(batchedLogP[slice[0] + i]);
+                }
                 for (int l = 0; l < config.levels(); l++) {
-                    float[] a = alone.eps().get(l).toFloatArray();
-                    float[] b = batched.eps().get(l).get(i + ":" + (i + 1)).toFloatArray();
-                    for (int k = 0; k < a.length; k++) {
-                        assertThat(a[k]).as("eps level %d [%d] of image %d", l, k, i).isCloseTo(b[k], within(1e-4f));
-                    }
+                    assertThat(part.eps().get(l).toFloatArray()).as("eps level %d, batch %s", l, range)
+                            .containsExactly(batched.eps().get(l).get(range).toFloatArray());
+                }
+                float[] partDecoded = glow.decode(part.eps(), null).toFloatArray();
+                for (int k = 0; k < partDecoded.length; k++) {
+                    assertThat(partDecoded[k]).as("decoded value %d, batch %s", k, range)
+                            .isEqualTo(decoded[slice[0] * perImage + k]);
                 }
             }
+            float[] trainingLogP = glow.encode(all, null, Pass.TRAINING).logPx().toFloatArray();
             for (int i = 0; i < batch; i++) {
                 assertThat(trainingLogP[i]).as("training pass, image %d", i)
                         .isCloseTo(batchedLogP[i], within(1e-4f * Math.abs(batchedLogP[i])));
             }
-            // the perturbed ZeroConvs make the coupling matter: not a trivially equal identity flow
-            assertThat(batchedLogP[0]).isNotEqualTo(batchedLogP[1]);
+            assertThat(batchedLogP[0]).as("the perturbed couplings matter").isNotEqualTo(batchedLogP[1]);
         }
     }
 }
