@@ -29,7 +29,10 @@ final class ZeroConv {
                              NDArray bias, Map<Long, NDArray> constants) implements AutoCloseable {
         @Override
         public void close() {
-            new NDList(weight, allTaps, borderWeight, bias).close();
+            new NDList(weight, borderWeight, bias).close();
+            if (allTaps != null) {
+                allTaps.close();
+            }
             if (taps != null) {
                 taps.close();
                 tapsKernel.close();
@@ -159,8 +162,10 @@ final class ZeroConv {
             b = b.add(offset());
         }
         NDArray borderWeight = w.sum(new int[] {1}, true);
-        // row o·9 + t: tap t = ky·3 + kx of output o
-        NDArray allTaps = w.reshape(out, in, 9).transpose(0, 2, 1).reshape(out * 9L, in);
+        // row o·9 + t: tap t = ky·3 + kx of output o; training needs them only below MIN_DIRECT_OUT
+        NDArray allTaps = training && out >= MIN_DIRECT_OUT
+                ? null
+                : w.reshape(out, in, 9).transpose(0, 2, 1).reshape(out * 9L, in);
         NDArray taps = out < MIN_DIRECT_OUT ? allTaps : null;
         NDArray tapsKernel = taps == null ? null : ChannelsLast.of(taps.reshape(out * 9L, in, 1, 1));
         NDArray direct = ChannelsLast.of(w);
