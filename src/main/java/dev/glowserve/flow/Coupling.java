@@ -38,18 +38,6 @@ public final class Coupling implements FlowLayer {
         }
     }
 
-    /**
-     * Feature maps of at most this many positions (per image, never per batch: an image must get the
-     * same bits alone and inside any batch) run the 1×1 conv and the ZeroConv as GEMMs over rows.
-     * oneDNN's convolutions differed in the last bits between batch 1 and larger batches at 7×7 (not
-     * at 14×14); MKL's GEMMs did not. Larger maps keep the convolutions, faster at batch 64.
-     */
-    static final long MAX_GEMM_POSITIONS = 64;
-
-    static boolean smallMap(long h, long w) {
-        return h * w <= MAX_GEMM_POSITIONS;
-    }
-
     private final boolean affine;
     private final int hidden;
     private final VersionedCache<Hidden> cache;
@@ -103,7 +91,7 @@ public final class Coupling implements FlowLayer {
     /**
      * Channels-last convolutions. {@code a} goes in as it is (a channel slice of an NCHW tensor):
      * with the channels-last weight oneDNN converts it inside the op and its output is channels-last
-     * (1.3 vs 1.8 ms at batch 64 against converting it first). Small maps ({@link #smallMap}) take
+     * (1.3 vs 1.8 ms at batch 64 against converting it first). Small maps ({@link ZeroConv#smallMap}) take
      * the 1×1 conv and the ZeroConv as GEMMs over the rows view of that output, which is free in
      * channels-last memory.
      */
@@ -111,7 +99,7 @@ public final class Coupling implements FlowLayer {
         NDArray h = Conv2d.conv2d(a, w.w0(), b0, ONE, PAD_ONE, ONE).singletonOrThrow();
         h = Activation.relu(h);
         Shape s = h.getShape();
-        if (smallMap(s.get(2), s.get(3))) {
+        if (ZeroConv.smallMap(s.get(2), s.get(3))) {
             // (B, H, W, hidden): a view of channels-last memory; linear works on its last axis
             NDArray rows = h.transpose(0, 2, 3, 1);
             rows = Activation.relu(Linear.linear(rows, w.w2Rows(), b2).singletonOrThrow());

@@ -46,6 +46,18 @@ final class ZeroConv {
     private static final Shape NO_PAD = new Shape(0, 0);
     private static final int MIN_DIRECT_OUT = 8;
 
+    /**
+     * Feature maps of at most this many positions (per image, never per batch: an image must get the
+     * same bits alone and inside any batch) run the 1×1 conv and the ZeroConv as GEMMs over rows.
+     * oneDNN's convolutions differed in the last bits between batch 1 and larger batches at 7×7 (not
+     * at 14×14); MKL's GEMMs did not. Larger maps keep the convolutions, faster at batch 64.
+     */
+    static final long MAX_GEMM_POSITIONS = 64;
+
+    static boolean smallMap(long h, long w) {
+        return h * w <= MAX_GEMM_POSITIONS;
+    }
+
     private final FlowParameters params;
     private final int in;
     private final int out;
@@ -85,7 +97,7 @@ final class ZeroConv {
     NDArray apply(NDArray x, Pass pass) {
         long h = x.getShape().get(2);
         long w = x.getShape().get(3);
-        if (!pass.training() && Coupling.smallMap(h, w)) {
+        if (!pass.training() && smallMap(h, w)) {
             return applyRows(x.transpose(0, 2, 3, 1), x.getShape().get(0), h, w, pass);
         }
         Effective e = effective(pass);
@@ -102,13 +114,13 @@ final class ZeroConv {
      * The same from input rows in (b, y, x) order: (B·H·W, in) in training, (B, H, W, in) in
      * inference. Inference on small maps always goes through the taps, as GEMMs: the 3×3 conv and
      * the 1×1 conv of oneDNN gave an image different last bits alone than inside a batch at 7×7,
-     * GEMMs did not (and then the fold is a GEMM with a fixed shift matrix, as fast as the direct
-     * conv at batch 1 and 2.5× faster than the grouped fold).
+     * GEMMs did not (and then the fold is a GEMM with a fixed shift matrix: at 7×7 as fast as the
+     * direct conv at batch 1, 1.7× faster than the grouped fold).
      */
     NDArray applyRows(NDArray rows, long n, long h, long w, Pass pass) {
         Effective e = effective(pass);
         NDArray y;
-        if (!pass.training() && Coupling.smallMap(h, w)) {
+        if (!pass.training() && smallMap(h, w)) {
             // (9·out, in) · (B, in, H·W) → (B, 9·out, H·W) = (B, out, 9·H·W); · shift → (B, out, H·W)
             NDArray t = e.allTaps().matMul(rows.reshape(n, h * w, in).transpose(0, 2, 1));
             y = t.reshape(n, out, 9 * h * w).matMul(shift(h, w)).reshape(n, out, h, w);
