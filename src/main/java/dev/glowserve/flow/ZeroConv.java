@@ -24,17 +24,19 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class ZeroConv {
 
-    /** Weight and bias with the scale folded in; the taps as a (9·out, in) matrix and as a 1×1 kernel. */
-    private record Effective(NDArray weight, NDArray taps, NDArray tapsKernel, NDArray allTaps, NDArray borderWeight,
+    /**
+     * Weight and bias with the scale folded in; the taps as a (9·out, in) matrix (null in training
+     * from {@link #MIN_DIRECT_OUT} outputs, where nothing uses them) and, below that, as a 1×1 kernel.
+     */
+    private record Effective(NDArray weight, NDArray taps, NDArray tapsKernel, NDArray borderWeight,
                              NDArray bias, Map<Long, NDArray> constants) implements AutoCloseable {
         @Override
         public void close() {
             new NDList(weight, borderWeight, bias).close();
-            if (allTaps != null) {
-                allTaps.close();
-            }
             if (taps != null) {
                 taps.close();
+            }
+            if (tapsKernel != null) {
                 tapsKernel.close();
             }
             constants.values().forEach(NDArray::close);
@@ -102,7 +104,7 @@ final class ZeroConv {
         }
         Effective e = effective(pass);
         NDArray y;
-        if (e.taps() != null && h * w > 1) {
+        if (e.tapsKernel() != null && h * w > 1) {
             y = foldGrouped(conv(x, e.tapsKernel(), NO_PAD, 1));
         } else {
             y = conv(x, e.weight(), PAD, 1);
@@ -119,17 +121,17 @@ final class ZeroConv {
      */
     NDArray applyRows(NDArray rows, long n, long h, long w, Pass pass) {
         Effective e = effective(pass);
+        boolean flat = rows.getShape().dimension() == 2;
         NDArray y;
         if (!pass.training() && smallMap(h, w)) {
             // (9·out, in) · (B, in, H·W) → (B, 9·out, H·W) = (B, out, 9·H·W); · shift → (B, out, H·W)
-            NDArray t = e.allTaps().matMul(rows.reshape(n, h * w, in).transpose(0, 2, 1));
+            NDArray t = e.taps().matMul(rows.reshape(n, h * w, in).transpose(0, 2, 1));
             y = t.reshape(n, out, 9 * h * w).matMul(shift(h, w)).reshape(n, out, h, w);
-        } else if (e.taps() != null && h * w > 1) {
+        } else if (out < MIN_DIRECT_OUT && h * w > 1) {
             NDArray t = Linear.linear(rows, e.taps()).singletonOrThrow();
-            y = foldGrouped((rows.getShape().dimension() == 2 ? t.reshape(n, h, w, out * 9L) : t).transpose(0, 3, 1, 2));
+            y = foldGrouped((flat ? t.reshape(n, h, w, out * 9L) : t).transpose(0, 3, 1, 2));
         } else {
-            y = conv((rows.getShape().dimension() == 2 ? rows.reshape(n, h, w, in) : rows).transpose(0, 3, 1, 2),
-                    e.weight(), PAD, 1);
+            y = conv((flat ? rows.reshape(n, h, w, in) : rows).transpose(0, 3, 1, 2), e.weight(), PAD, 1);
         }
         return constant(e, h, w, pass).add(y);
     }
@@ -174,18 +176,17 @@ final class ZeroConv {
             b = b.add(offset());
         }
         NDArray borderWeight = w.sum(new int[] {1}, true);
-        // row o·9 + t: tap t = ky·3 + kx of output o; training needs them only below MIN_DIRECT_OUT
-        NDArray allTaps = training && out >= MIN_DIRECT_OUT
+        // row o·9 + t: tap t = ky·3 + kx of output o
+        NDArray taps = training && out >= MIN_DIRECT_OUT
                 ? null
                 : w.reshape(out, in, 9).transpose(0, 2, 1).reshape(out * 9L, in);
-        NDArray taps = out < MIN_DIRECT_OUT ? allTaps : null;
-        NDArray tapsKernel = taps == null ? null : ChannelsLast.of(taps.reshape(out * 9L, in, 1, 1));
+        NDArray tapsKernel = out < MIN_DIRECT_OUT ? ChannelsLast.of(taps.reshape(out * 9L, in, 1, 1)) : null;
         NDArray direct = ChannelsLast.of(w);
         if (training) {
-            return new Effective(direct, taps, tapsKernel, null, borderWeight, b, Map.of());
+            return new Effective(direct, taps, tapsKernel, borderWeight, b, Map.of());
         }
-        return new Effective(keep(direct), taps == null ? null : keep(taps), taps == null ? null : keep(tapsKernel),
-                keep(allTaps), keep(borderWeight), keep(b), new ConcurrentHashMap<>());
+        return new Effective(keep(direct), keep(taps), tapsKernel == null ? null : keep(tapsKernel),
+                keep(borderWeight), keep(b), new ConcurrentHashMap<>());
     }
 
     /** A cached copy outside any scope, laid out as the view it copies. */
