@@ -113,6 +113,22 @@ public final class Coupling implements FlowLayer {
     }
 
     /**
+     * For {@link ScriptedInference}, at a (h, w) map: the 3×3 kernel and bias, the 1×1 kernel (as a
+     * matrix on small maps) and bias, then the ZeroConv's {@link ZeroConv#scriptTensors}.
+     */
+    java.util.List<NDArray> scriptTensors(long h, long w) {
+        Hidden k = hidden(Pass.INFERENCE);
+        java.util.List<NDArray> t = new java.util.ArrayList<>(
+                java.util.List.of(k.w0(), b0, ZeroConv.smallMap(h, w) ? k.w2Rows() : k.w2(), b2));
+        t.addAll(out.scriptTensors(h, w));
+        return t;
+    }
+
+    ZeroConv out() {
+        return out;
+    }
+
+    /**
      * The same net with the hidden activations as (B·H·W, hidden) rows: every layer a GEMM whose
      * backward is two GEMMs, ReLU's backward on contiguous memory, and the first layer an im2col
      * GEMM (PyTorch's backward of a conv from 2 or 4 channels was the slowest op of a step).
@@ -149,7 +165,7 @@ public final class Coupling implements FlowLayer {
      * = NaN instead of a (saturated) image.
      */
     static final float REVERSE_BOUND = 1e5f;
-    private static final float MIN_SCALE = 1e-30f;
+    static final float MIN_SCALE = 1e-30f;
 
     @Override
     public NDArray reverse(NDArray y) {

@@ -84,6 +84,22 @@ public final class FlowStep implements FlowLayer {
         });
     }
 
+    /**
+     * For {@link ScriptedInference}, at a (h, w) map: the folded kernel, bias, inverse kernel and
+     * inverse bias, then {@link Coupling#scriptTensors}. Initialized models only.
+     */
+    java.util.List<NDArray> scriptTensors(long h, long w) {
+        Folded f = folded.get(this::fold);
+        java.util.List<NDArray> t = new java.util.ArrayList<>(java.util.List.of(f.kernel(), f.bias(), f.inverseKernel(), f.inverseBias()));
+        t.addAll(coupling.scriptTensors(h, w));
+        return t;
+    }
+
+    /** The forward log-det per position that does not depend on the input (ActNorm and 1x1 conv). */
+    double constantLogDet() {
+        return folded.get(this::fold).logAbsDet();
+    }
+
     private static NDArray conv(NDArray x, NDArray kernel) {
         return Conv2d.conv2d(x, kernel, null, ONE, NO_PAD, ONE).singletonOrThrow();
     }

@@ -21,7 +21,7 @@ import java.util.Random;
  */
 public final class Glow implements AutoCloseable {
 
-    private static final double HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+    static final double HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
     private final GlowConfig config;
     private final FlowParameters params;
@@ -29,6 +29,8 @@ public final class Glow implements AutoCloseable {
     private final List<ZeroConv> priors = new ArrayList<>();
     private final NDArray classShift;
     private final VersionedCache<NDList> topPriorTable;
+    private volatile boolean scriptAllowed;
+    private volatile ScriptedInference scripted;
 
     private Glow(GlowConfig config, NDManager manager, DataType dataType, long seed) {
         this.config = config;
@@ -54,6 +56,7 @@ public final class Glow implements AutoCloseable {
             classShift = null;
         }
         this.topPriorTable = new VersionedCache<>(params);
+        this.scriptAllowed = ScriptedInference.enabled(manager);
     }
 
     /** A freshly initialised model (random rotations, N(0, 0.05²) coupling weights, zero priors). */
@@ -145,8 +148,42 @@ public final class Glow implements AutoCloseable {
     /** Encoding under the most probable class, per image log p(x) marginal over classes and p(class | x). */
     public record Marginal(Encoding encoding, int[] labels, double[] logPx, double[][] classPosterior) {}
 
+    /**
+     * Runs inference through the eager layers instead of {@link ScriptedInference} (the reference
+     * the scripted pass is tested against; also what {@code -Dglowserve.inference.script=false} gives).
+     */
+    void useEagerInference() {
+        scriptAllowed = false;
+    }
+
+    /** True when inference of this (initialized) model runs as TorchScript. */
+    boolean scriptedInference() {
+        return scripted(Pass.INFERENCE) != null;
+    }
+
+    /** The TorchScript pass for an initialized model's inference, created on first use; null when disabled. */
+    private ScriptedInference scripted(Pass pass) {
+        if (pass.training() || !scriptAllowed || !initialized()) {
+            return null;
+        }
+        ScriptedInference s = scripted;
+        if (s == null) {
+            synchronized (this) {
+                if (scripted == null) {
+                    scripted = new ScriptedInference(config, params, levels, priors);
+                }
+                s = scripted;
+            }
+        }
+        return s;
+    }
+
     private Encoding encodeWith(NDArray x, Pass pass, java.util.function.Function<NDArray, int[]> labelsFor) {
+        ScriptedInference script = scripted(pass);
         NDList out = Scopes.run(() -> {
+            if (script != null) {
+                return scriptedEncode(script, x, labelsFor);
+            }
             LogDet logDet = new LogDet(x);
             NDArray h = x;
             NDArray priorLogP = null;
@@ -184,6 +221,21 @@ public final class Glow implements AutoCloseable {
         return new Encoding(out.subNDList(2, 2 + n), out.subNDList(2 + n), out.get(0), out.get(1));
     }
 
+    /** The flows in one TorchScript call, the top level here: the same values as the eager loop. */
+    private NDList scriptedEncode(ScriptedInference script, NDArray x, java.util.function.Function<NDArray, int[]> labelsFor) {
+        ScriptedInference.Flows f = script.encode(x);
+        NDArray z = f.top();
+        NDList meanLogSd = topPrior(labelsFor.apply(z), x.getManager(), Pass.INFERENCE);
+        NDArray e = z.sub(meanLogSd.get(0)).mul(meanLogSd.get(1).neg().exp());
+        NDArray lp = gaussianLogP(e, meanLogSd.get(1));
+        NDList result = new NDList(f.logDet(), f.lowerLogP() == null ? lp : f.lowerLogP().add(lp));
+        result.addAll(f.eps());
+        result.add(e);
+        result.addAll(f.z());
+        result.add(z);
+        return result;
+    }
+
     /** Σ over C, H, W of log N(z; mean, exp(logSd)) written through eps = (z - mean)/exp(logSd). */
     private static NDArray gaussianLogP(NDArray eps, NDArray logSd) {
         Shape s = eps.getShape();
@@ -211,6 +263,18 @@ public final class Glow implements AutoCloseable {
             checkLabels(labels, batch);
         }
         NDManager manager = latents.get(0).getManager();
+        ScriptedInference script = scripted(Pass.INFERENCE);
+        if (script != null) {
+            return Scopes.one(() -> {
+                int last = config.levels() - 1;
+                NDArray top = latents.get(last);
+                if (standardised) {
+                    NDList meanLogSd = topPrior(labels, manager, Pass.INFERENCE);
+                    top = top.mul(meanLogSd.get(1).exp()).add(meanLogSd.get(0));
+                }
+                return script.decode(top, latents.subList(0, last), standardised);
+            });
+        }
         return Scopes.one(() -> {
             int last = config.levels() - 1;
             NDArray h = null;
@@ -334,6 +398,10 @@ public final class Glow implements AutoCloseable {
 
     @Override
     public void close() {
+        ScriptedInference s = scripted;
+        if (s != null) {
+            s.close();
+        }
         params.close();
     }
 }

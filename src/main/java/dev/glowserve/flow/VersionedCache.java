@@ -40,4 +40,17 @@ final class VersionedCache<T extends AutoCloseable> {
             return value;
         }
     }
+
+    /** Closes the held value, if any; the next {@link #get} builds a new one. */
+    synchronized void clear() {
+        Held<T> h = held;
+        held = null;
+        if (h != null) {
+            try {
+                h.value().close();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
 }

@@ -28,16 +28,15 @@ final class ZeroConv {
      * Weight and bias with the scale folded in; the taps as a (9·out, in) matrix (null in training
      * from {@link #MIN_DIRECT_OUT} outputs, where nothing uses them) and, below that, as a 1×1 kernel.
      */
-    private record Effective(NDArray weight, NDArray taps, NDArray tapsKernel, NDArray borderWeight,
+    private record Effective(NDArray weight, NDArray taps, NDArray tapsKernel, NDArray scatterTaps, NDArray borderWeight,
                              NDArray bias, Map<Long, NDArray> constants) implements AutoCloseable {
         @Override
         public void close() {
             new NDList(weight, borderWeight, bias).close();
-            if (taps != null) {
-                taps.close();
-            }
-            if (tapsKernel != null) {
-                tapsKernel.close();
+            for (NDArray a : new NDArray[] {taps, tapsKernel, scatterTaps}) {
+                if (a != null) {
+                    a.close();
+                }
             }
             constants.values().forEach(NDArray::close);
         }
@@ -58,6 +57,33 @@ final class ZeroConv {
 
     static boolean smallMap(long h, long w) {
         return h * w <= MAX_GEMM_POSITIONS;
+    }
+
+    /** How inference computes it at a map size, as {@code GlowInference.torchscript} dispatches. */
+    static final int ROWS_GEMM = 0;
+    static final int TAPS_CONV = 1;
+    static final int DIRECT_CONV = 2;
+
+    /** The inference path {@link #apply} takes at (h, w): one rule for the eager and the scripted pass. */
+    int inferenceMode(long h, long w) {
+        if (smallMap(h, w)) {
+            return ROWS_GEMM;
+        }
+        return out < MIN_DIRECT_OUT && h * w > 1 ? TAPS_CONV : DIRECT_CONV;
+    }
+
+    /**
+     * For {@link ScriptedInference}: the two weights of {@link #inferenceMode} (taps and shift
+     * matrix; taps kernel and fold kernel; the direct kernel twice) and the constant, at (h, w).
+     */
+    java.util.List<NDArray> scriptTensors(long h, long w) {
+        Effective e = effective(Pass.INFERENCE);
+        NDArray c = constant(e, h, w, Pass.INFERENCE);
+        return switch (inferenceMode(h, w)) {
+            case ROWS_GEMM -> java.util.List.of(e.taps(), shift(h, w), c);
+            case TAPS_CONV -> java.util.List.of(e.scatterTaps(), e.scatterTaps(), c);
+            default -> java.util.List.of(e.weight(), e.weight(), c);
+        };
     }
 
     private final FlowParameters params;
@@ -183,9 +209,12 @@ final class ZeroConv {
         NDArray tapsKernel = out < MIN_DIRECT_OUT ? ChannelsLast.of(taps.reshape(out * 9L, in, 1, 1)) : null;
         NDArray direct = ChannelsLast.of(w);
         if (training) {
-            return new Effective(direct, taps, tapsKernel, borderWeight, b, Map.of());
+            return new Effective(direct, taps, tapsKernel, null, borderWeight, b, Map.of());
         }
-        return new Effective(keep(direct), keep(taps), tapsKernel == null ? null : keep(tapsKernel),
+        // col2im scatters tap t of a position to its neighbour at offset t; the conv gathers from
+        // offset t, i.e. scatters with the opposite offset: the taps in reverse order
+        NDArray scatterTaps = tapsKernel == null ? null : keep(taps.reshape(out, 9, in).flip(1).reshape(out * 9L, in));
+        return new Effective(keep(direct), keep(taps), tapsKernel == null ? null : keep(tapsKernel), scatterTaps,
                 keep(borderWeight), keep(b), new ConcurrentHashMap<>());
     }
 

@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.Random;
 
@@ -17,14 +17,15 @@ import static org.assertj.core.api.Assertions.within;
  * The served answer for an image must not depend on what else is in its batch: encode and decode
  * give the same bits alone and inside batches of any size (the batching scheduler mixes requests).
  * The shapes are the benchmark's (28×28, hidden 256) and the shipped model's (hidden 128, 10
- * classes): at 7×7 oneDNN's convolutions broke this, so small maps run as GEMMs. The training
- * pass (GEMMs with their own fold) agrees to rounding.
+ * classes): at 7×7 oneDNN's convolutions broke this, so small maps run as GEMMs. Both inference
+ * passes, the TorchScript one that serves and the eager one, and the training pass (GEMMs with
+ * their own fold) agrees to rounding.
  */
 class InferencePathsTest {
 
-    @ParameterizedTest(name = "hidden {0}")
-    @ValueSource(ints = {256, 128})
-    void imageGetsTheSameBitsAloneAndInAnyBatch(int hidden) {
+    @ParameterizedTest(name = "hidden {0}, scripted {1}")
+    @CsvSource({"256, true", "128, true", "256, false", "128, false"})
+    void imageGetsTheSameBitsAloneAndInAnyBatch(int hidden, boolean scripted) {
         int classes = hidden == 128 ? 10 : 0;
         GlowConfig config = new GlowConfig(1, 28, 28, 2, 2, hidden, true, true, classes);
         int batch = 20;
@@ -33,6 +34,10 @@ class InferencePathsTest {
                 NDScope scope = new NDScope();
                 NDManager m = glow.manager().newSubManager()) {
             scope.suppressNotUsedWarning();
+            if (!scripted) {
+                glow.useEagerInference();
+            }
+            assertThat(glow.scriptedInference()).isEqualTo(scripted);
             float[] input = FlowTestSupport.randomInput(batch * config.dimensions(), new Random(3));
             NDArray all = m.create(input, new Shape(batch, 1, 28, 28));
             Encoding batched = glow.encode(all, labels, Pass.INFERENCE);

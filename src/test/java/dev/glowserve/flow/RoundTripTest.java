@@ -14,7 +14,7 @@ import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** decode(encode(x)) = x for every coupling × 1x1 conv variant and L = 1..3. */
+/** decode(encode(x)) = x for every coupling × 1x1 conv variant and L = 1..3, on both inference passes. */
 class RoundTripTest {
 
     static Stream<Arguments> variants() {
@@ -22,20 +22,25 @@ class RoundTripTest {
         for (boolean affine : new boolean[] {true, false}) {
             for (boolean lu : new boolean[] {true, false}) {
                 for (int levels = 1; levels <= 3; levels++) {
-                    b.add(Arguments.of(affine, lu, levels));
+                    b.add(Arguments.of(affine, lu, levels, true));
+                    b.add(Arguments.of(affine, lu, levels, false));
                 }
             }
         }
         return b.build();
     }
 
-    @ParameterizedTest(name = "affine={0} lu={1} L={2}")
+    @ParameterizedTest(name = "affine={0} lu={1} L={2} scripted={3}")
     @MethodSource("variants")
-    void decodeInvertsEncode(boolean affine, boolean lu, int levels) {
+    void decodeInvertsEncode(boolean affine, boolean lu, int levels, boolean scripted) {
         GlowConfig config = new GlowConfig(2, 16, 16, 3, levels, 24, affine, lu, 0);
         try (Glow glow = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 11 + levels, 0.05);
                 NDScope scope = new NDScope();
                 NDManager m = glow.manager().newSubManager()) {
+            if (!scripted) {
+                glow.useEagerInference();
+            }
+            assertThat(glow.scriptedInference()).isEqualTo(scripted);
             float[] input = FlowTestSupport.randomInput(4 * config.dimensions(), new Random(levels));
             NDArray x = m.create(input, new Shape(4, 2, 16, 16));
             Encoding enc = glow.encode(x, null, Pass.INFERENCE);
