@@ -8,6 +8,8 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 
 /**
@@ -116,10 +118,10 @@ public final class Coupling implements FlowLayer {
      * For {@link ScriptedInference}, at a (h, w) map: the 3×3 kernel and bias, the 1×1 kernel (as a
      * matrix on small maps) and bias, then the ZeroConv's {@link ZeroConv#scriptTensors}.
      */
-    java.util.List<NDArray> scriptTensors(long h, long w) {
+    List<NDArray> scriptTensors(long h, long w) {
         Hidden k = hidden(Pass.INFERENCE);
-        java.util.List<NDArray> t = new java.util.ArrayList<>(
-                java.util.List.of(k.w0(), b0, ZeroConv.smallMap(h, w) ? k.w2Rows() : k.w2(), b2));
+        List<NDArray> t = new ArrayList<>(
+                List.of(k.w0(), b0, ZeroConv.smallMap(h, w) ? k.w2Rows() : k.w2(), b2));
         t.addAll(out.scriptTensors(h, w));
         return t;
     }

@@ -5,6 +5,8 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.convolutional.Conv2d;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 
 /**
@@ -88,9 +90,9 @@ public final class FlowStep implements FlowLayer {
      * For {@link ScriptedInference}, at a (h, w) map: the folded kernel, bias, inverse kernel and
      * inverse bias, then {@link Coupling#scriptTensors}. Initialized models only.
      */
-    java.util.List<NDArray> scriptTensors(long h, long w) {
+    List<NDArray> scriptTensors(long h, long w) {
         Folded f = folded.get(this::fold);
-        java.util.List<NDArray> t = new java.util.ArrayList<>(java.util.List.of(f.kernel(), f.bias(), f.inverseKernel(), f.inverseBias()));
+        List<NDArray> t = new ArrayList<>(List.of(f.kernel(), f.bias(), f.inverseKernel(), f.inverseBias()));
         t.addAll(coupling.scriptTensors(h, w));
         return t;
     }

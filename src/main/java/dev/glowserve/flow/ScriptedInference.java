@@ -3,7 +3,6 @@ package dev.glowserve.flow;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
@@ -17,12 +16,13 @@ import java.util.List;
 
 /**
  * The inference passes of an initialized Glow as one TorchScript call each
- * ({@code GlowInference.torchscript}): the same ATen ops, in the same order and on the same cached
- * tensors as the eager layers, so the results are bit for bit the eager ones, but run by libtorch's
- * interpreter instead of one JNI call and a few Java objects per op, with the ReLUs in place and every
- * intermediate freed the moment its last use is done. Measured against the eager pass in one JVM:
- * batch 1 ≈ 3 ms faster, batch 64 ≈ 25% faster (docs/PERFORMANCE.md). The top level (labels, class
- * prior) stays in Java. Off with {@code -Dglowserve.inference.script=false}.
+ * ({@code GlowInference.torchscript}, compiled by {@link ScriptModule}): the eager layers' ATen ops on
+ * their own cached tensors, run by libtorch's interpreter instead of one JNI call and a few Java
+ * objects per op, with the ReLUs in place and every intermediate freed at its last use. One route
+ * differs: ZeroConv on larger maps with few outputs is a taps GEMM + {@code col2im} (equal to
+ * rounding). Measured against the eager pass (docs/PERFORMANCE.md): batch 1 ≈ 1.4× faster, batch 64
+ * 5–9%. The top level (labels, class prior) stays in Java. Off with
+ * {@code -Dglowserve.inference.script=false}.
  */
 final class ScriptedInference {
 

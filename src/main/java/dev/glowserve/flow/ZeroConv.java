@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -76,13 +77,13 @@ final class ZeroConv {
      * For {@link ScriptedInference}: the two weights of {@link #inferenceMode} (taps and shift
      * matrix; taps kernel and fold kernel; the direct kernel twice) and the constant, at (h, w).
      */
-    java.util.List<NDArray> scriptTensors(long h, long w) {
+    List<NDArray> scriptTensors(long h, long w) {
         Effective e = effective(Pass.INFERENCE);
         NDArray c = constant(e, h, w, Pass.INFERENCE);
         return switch (inferenceMode(h, w)) {
-            case ROWS_GEMM -> java.util.List.of(e.taps(), shift(h, w), c);
-            case TAPS_CONV -> java.util.List.of(e.scatterTaps(), e.scatterTaps(), c);
-            default -> java.util.List.of(e.weight(), e.weight(), c);
+            case ROWS_GEMM -> List.of(e.taps(), shift(h, w), c);
+            case TAPS_CONV -> List.of(e.scatterTaps(), e.scatterTaps(), c);
+            default -> List.of(e.weight(), e.weight(), c);
         };
     }
 
