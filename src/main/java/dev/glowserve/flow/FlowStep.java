@@ -3,7 +3,6 @@ package dev.glowserve.flow;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.convolutional.Conv2d;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -25,9 +24,6 @@ public final class FlowStep implements FlowLayer {
             new NDList(kernel, bias, inverseKernel, inverseBias).close();
         }
     }
-
-    private static final Shape ONE = new Shape(1, 1);
-    private static final Shape NO_PAD = new Shape(0, 0);
 
     private final FlowParameters params;
     private final int channels;
@@ -66,7 +62,7 @@ public final class FlowStep implements FlowLayer {
             if (pass == Pass.INFERENCE && actNorm.initialized()) {
                 Folded f = folded.get(this::fold);
                 logDet.add(x.getShape().get(2) * x.getShape().get(3) * f.logAbsDet());
-                h = conv(x, f.kernel()).add(f.bias());
+                h = InvConv1x1.conv(x, f.kernel()).add(f.bias());
             } else {
                 h = invConv.forward(actNorm.forward(x, pass, logDet), pass, logDet);
             }
@@ -80,7 +76,7 @@ public final class FlowStep implements FlowLayer {
             NDArray h = coupling.reverse(y);
             if (actNorm.initialized()) {
                 Folded f = folded.get(this::fold);
-                return conv(h, f.inverseKernel()).add(f.inverseBias());
+                return InvConv1x1.conv(h, f.inverseKernel()).add(f.inverseBias());
             }
             return actNorm.reverse(invConv.reverse(h));
         });
@@ -100,10 +96,6 @@ public final class FlowStep implements FlowLayer {
     /** The forward log-det per position that does not depend on the input (ActNorm and 1x1 conv). */
     double constantLogDet() {
         return folded.get(this::fold).logAbsDet();
-    }
-
-    private static NDArray conv(NDArray x, NDArray kernel) {
-        return Conv2d.conv2d(x, kernel, null, ONE, NO_PAD, ONE).singletonOrThrow();
     }
 
     /** Forward: (W·diag s, W·(s⊙loc)); reverse: x = diag(1/s)·W⁻¹·y − loc. */

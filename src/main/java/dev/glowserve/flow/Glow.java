@@ -206,7 +206,7 @@ public final class Glow implements AutoCloseable {
                     z = h;
                     meanLogSd = topPrior(labelsFor.apply(z), x.getManager(), pass);
                 }
-                NDArray e = z.sub(meanLogSd.get(0)).mul(meanLogSd.get(1).neg().exp());
+                NDArray e = standardise(z, meanLogSd);
                 NDArray lp = gaussianLogP(e, meanLogSd.get(1));
                 priorLogP = priorLogP == null ? lp : priorLogP.add(lp);
                 eps.add(e);
@@ -226,7 +226,7 @@ public final class Glow implements AutoCloseable {
         ScriptedInference.Flows f = script.encode(x);
         NDArray z = f.top();
         NDList meanLogSd = topPrior(labelsFor.apply(z), x.getManager(), Pass.INFERENCE);
-        NDArray e = z.sub(meanLogSd.get(0)).mul(meanLogSd.get(1).neg().exp());
+        NDArray e = standardise(z, meanLogSd);
         NDArray lp = gaussianLogP(e, meanLogSd.get(1));
         NDList result = new NDList(f.logDet(), f.lowerLogP() == null ? lp : f.lowerLogP().add(lp));
         result.addAll(f.eps());
@@ -234,6 +234,16 @@ public final class Glow implements AutoCloseable {
         result.addAll(f.z());
         result.add(z);
         return result;
+    }
+
+    /** eps = (z - mean) / exp(logSd). */
+    private static NDArray standardise(NDArray z, NDList meanLogSd) {
+        return z.sub(meanLogSd.get(0)).mul(meanLogSd.get(1).neg().exp());
+    }
+
+    /** z = eps · exp(logSd) + mean, the inverse of {@link #standardise}. */
+    private static NDArray unstandardise(NDArray eps, NDList meanLogSd) {
+        return eps.mul(meanLogSd.get(1).exp()).add(meanLogSd.get(0));
     }
 
     /** Σ over C, H, W of log N(z; mean, exp(logSd)) written through eps = (z - mean)/exp(logSd). */
@@ -270,7 +280,7 @@ public final class Glow implements AutoCloseable {
                 NDArray top = latents.get(last);
                 if (standardised) {
                     NDList meanLogSd = topPrior(labels, manager, Pass.INFERENCE);
-                    top = top.mul(meanLogSd.get(1).exp()).add(meanLogSd.get(0));
+                    top = unstandardise(top, meanLogSd);
                 }
                 return script.decode(top, latents.subList(0, last), standardised);
             });
@@ -283,7 +293,7 @@ public final class Glow implements AutoCloseable {
                 if (standardised) {
                     NDList meanLogSd = l == last ? topPrior(labels, manager, Pass.INFERENCE)
                             : priors.get(l).apply(h, Pass.INFERENCE).split(2, 1);
-                    z = z.mul(meanLogSd.get(1).exp()).add(meanLogSd.get(0));
+                    z = unstandardise(z, meanLogSd);
                 }
                 h = l == last ? z : NDArrays.concat(new NDList(h, z), 1);
                 List<FlowStep> steps = levels.get(l);

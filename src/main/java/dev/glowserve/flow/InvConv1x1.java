@@ -16,6 +16,18 @@ public final class InvConv1x1 implements InvertibleMix {
 
     /** W and W⁻¹ as (C, C, 1, 1) kernels, assembled in double, and Σ w_s. */
     record Assembled(NDArray weight, NDArray inverse, double logAbsDet) implements AutoCloseable {
+        /** W and W⁻¹ of {@code mix} as kernels of the model's data type, outside any scope. */
+        static Assembled of(FlowParameters params, InvertibleMix mix) {
+            double[][][] m = mix.matrices();
+            int c = m[0].length;
+            Shape kernel = new Shape(c, c, 1, 1);
+            NDArray weight = FlowParameters.persistent(
+                    Tensors.create(params.manager(), Matrices.flatten(m[0]), kernel, params.dataType()));
+            NDArray inverse = FlowParameters.persistent(
+                    Tensors.create(params.manager(), Matrices.flatten(m[1]), kernel, params.dataType()));
+            return new Assembled(weight, inverse, mix.logAbsDet());
+        }
+
         @Override
         public void close() {
             weight.close();
@@ -150,14 +162,6 @@ public final class InvConv1x1 implements InvertibleMix {
     }
 
     private Assembled assemble() {
-        double[][][] m = matrices();
-        double[][] w = m[0];
-        double[][] inv = m[1];
-        Shape kernel = new Shape(channels, channels, 1, 1);
-        NDArray weight = FlowParameters.persistent(
-                Tensors.create(params.manager(), Matrices.flatten(w), kernel, params.dataType()));
-        NDArray inverse = FlowParameters.persistent(
-                Tensors.create(params.manager(), Matrices.flatten(inv), kernel, params.dataType()));
-        return new Assembled(weight, inverse, logAbsDet());
+        return Assembled.of(params, this);
     }
 }

@@ -65,12 +65,6 @@ public final class InvConv1x1Plain implements InvertibleMix {
     }
 
     private InvConv1x1.Assembled assemble() {
-        double[][] w = matrix();
-        Shape kernel = new Shape(channels, channels, 1, 1);
-        NDArray inv = FlowParameters.persistent(Tensors.create(params.manager(),
-                Matrices.flatten(Matrices.inverse(w)), kernel, params.dataType()));
-        NDArray same = FlowParameters.persistent(
-                Tensors.create(params.manager(), Matrices.flatten(w), kernel, params.dataType()));
-        return new InvConv1x1.Assembled(same, inv, Matrices.logAbsDet(w));
+        return InvConv1x1.Assembled.of(params, this);
     }
 }

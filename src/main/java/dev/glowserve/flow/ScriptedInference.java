@@ -31,12 +31,12 @@ final class ScriptedInference {
     private static final int TENSORS_PER_STEP = 11;
 
     /** Everything but the images, built once per parameter version. */
-    private record Bound(IValue weights, IValue priors, IValue steps, IValue small, IValue modes, IValue priorModes,
+    private record Bound(IValue weights, IValue priors, IValue steps, IValue modes, IValue priorModes,
                          IValue affine, IValue logNorm, IValue minScale, IValue bound, double constantLogDet)
             implements AutoCloseable {
         @Override
         public void close() {
-            for (IValue v : List.of(weights, priors, steps, small, modes, priorModes, affine, logNorm, minScale, bound)) {
+            for (IValue v : List.of(weights, priors, steps, modes, priorModes, affine, logNorm, minScale, bound)) {
                 v.close();
             }
         }
@@ -74,7 +74,7 @@ final class ScriptedInference {
              IValue xi = IValue.from((PtNDArray) x);
              IValue ld = IValue.from((PtNDArray) zeros);
              IValue result = IValueUtils.runMethod(module, "encode", xi, ld, b.weights(), b.priors(), b.steps(),
-                     b.small(), b.modes(), b.priorModes(), b.affine(), b.logNorm())) {
+                     b.modes(), b.priorModes(), b.affine(), b.logNorm())) {
             out = result.toNDList(manager);
         }
         NDArray logDet = b.constantLogDet() == 0 ? out.get(0) : Tensors.plus(out.get(0), b.constantLogDet());
@@ -90,7 +90,7 @@ final class ScriptedInference {
              IValue l = IValue.listFrom(lower.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
              IValue s = IValue.from(standardised);
              IValue result = IValueUtils.runMethod(module, "decode", t, l, s, b.weights(), b.priors(), b.steps(),
-                     b.small(), b.modes(), b.priorModes(), b.affine(), b.minScale(), b.bound())) {
+                     b.modes(), b.priorModes(), b.affine(), b.minScale(), b.bound())) {
             return result.toTensor((PtNDManager) top.getManager());
         }
     }
@@ -104,7 +104,6 @@ final class ScriptedInference {
         int count = config.levels();
         List<PtNDArray> weights = new ArrayList<>();
         List<PtNDArray> priorWeights = new ArrayList<>();
-        boolean[] small = new boolean[count];
         long[] modes = new long[count];
         long[] priorModes = new long[count];
         double[] logNorm = new double[count];
@@ -121,7 +120,6 @@ final class ScriptedInference {
                 // the same sum, in the same order, as the eager pass's LogDet
                 constant += h * w * step.constantLogDet();
             }
-            small[l] = ZeroConv.smallMap(h, w);
             modes[l] = levels.get(l).get(0).coupling().out().inferenceMode(h, w);
             if (l < count - 1) {
                 ZeroConv prior = priors.get(l);
@@ -133,7 +131,7 @@ final class ScriptedInference {
         }
         return new Bound(IValue.listFrom(weights.toArray(PtNDArray[]::new)),
                 IValue.listFrom(priorWeights.toArray(PtNDArray[]::new)),
-                IValue.from((long) config.flowsPerLevel()), IValue.listFrom(small), IValue.listFrom(modes),
+                IValue.from((long) config.flowsPerLevel()), IValue.listFrom(modes),
                 IValue.listFrom(priorModes), IValue.from(config.affine()), IValue.listFrom(logNorm),
                 IValue.from((double) Coupling.MIN_SCALE), IValue.from((double) Coupling.REVERSE_BOUND), constant);
     }

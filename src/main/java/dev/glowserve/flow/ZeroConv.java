@@ -60,17 +60,26 @@ final class ZeroConv {
         return h * w <= MAX_GEMM_POSITIONS;
     }
 
-    /** How inference computes it at a map size, as {@code GlowInference.torchscript} dispatches. */
+    /** How it is computed at a map size; the numbers are the ones {@code GlowInference.torchscript} dispatches on. */
     static final int ROWS_GEMM = 0;
-    static final int TAPS_CONV = 1;
+    static final int TAPS = 1;
     static final int DIRECT_CONV = 2;
 
-    /** The inference path {@link #apply} takes at (h, w): one rule for the eager and the scripted pass. */
-    int inferenceMode(long h, long w) {
-        if (smallMap(h, w)) {
+    /**
+     * The route at (h, w), one rule for every pass: inference on small maps as GEMMs over rows (the
+     * taps, then the shift matrix); below {@link #MIN_DIRECT_OUT} outputs the 9 taps then a fold;
+     * otherwise the direct 3×3 conv.
+     */
+    private int route(long h, long w, boolean training) {
+        if (!training && smallMap(h, w)) {
             return ROWS_GEMM;
         }
-        return out < MIN_DIRECT_OUT && h * w > 1 ? TAPS_CONV : DIRECT_CONV;
+        return out < MIN_DIRECT_OUT && h * w > 1 ? TAPS : DIRECT_CONV;
+    }
+
+    /** The route inference takes at (h, w), eager or scripted. */
+    int inferenceMode(long h, long w) {
+        return route(h, w, false);
     }
 
     /**
@@ -82,7 +91,7 @@ final class ZeroConv {
         NDArray c = constant(e, h, w, Pass.INFERENCE);
         return switch (inferenceMode(h, w)) {
             case ROWS_GEMM -> List.of(e.taps(), shift(h, w), c);
-            case TAPS_CONV -> List.of(e.scatterTaps(), e.scatterTaps(), c);
+            case TAPS -> List.of(e.scatterTaps(), e.scatterTaps(), c);
             default -> List.of(e.weight(), e.weight(), c);
         };
     }
@@ -126,16 +135,12 @@ final class ZeroConv {
     NDArray apply(NDArray x, Pass pass) {
         long h = x.getShape().get(2);
         long w = x.getShape().get(3);
-        if (!pass.training() && smallMap(h, w)) {
+        int route = route(h, w, pass.training());
+        if (route == ROWS_GEMM) {
             return applyRows(x.transpose(0, 2, 3, 1), x.getShape().get(0), h, w, pass);
         }
         Effective e = effective(pass);
-        NDArray y;
-        if (e.tapsKernel() != null && h * w > 1) {
-            y = foldGrouped(conv(x, e.tapsKernel(), NO_PAD, 1));
-        } else {
-            y = conv(x, e.weight(), PAD, 1);
-        }
+        NDArray y = route == TAPS ? foldGrouped(conv(x, e.tapsKernel(), NO_PAD, 1)) : conv(x, e.weight(), PAD, 1);
         return constant(e, h, w, pass).add(y);
     }
 
@@ -150,11 +155,12 @@ final class ZeroConv {
         Effective e = effective(pass);
         boolean flat = rows.getShape().dimension() == 2;
         NDArray y;
-        if (!pass.training() && smallMap(h, w)) {
+        int route = route(h, w, pass.training());
+        if (route == ROWS_GEMM) {
             // (9·out, in) · (B, in, H·W) → (B, 9·out, H·W) = (B, out, 9·H·W); · shift → (B, out, H·W)
             NDArray t = e.taps().matMul(rows.reshape(n, h * w, in).transpose(0, 2, 1));
             y = t.reshape(n, out, 9 * h * w).matMul(shift(h, w)).reshape(n, out, h, w);
-        } else if (out < MIN_DIRECT_OUT && h * w > 1) {
+        } else if (route == TAPS) {
             NDArray t = Linear.linear(rows, e.taps()).singletonOrThrow();
             y = foldGrouped((flat ? t.reshape(n, h, w, out * 9L) : t).transpose(0, 3, 1, 2));
         } else {

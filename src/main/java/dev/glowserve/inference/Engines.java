@@ -24,7 +24,8 @@ public final class Engines {
         setIfAbsent("ai.djl.pytorch.num_threads", Integer.toString(serving ? Math.max(1, cores - 1) : cores));
         setIfAbsent("ai.djl.pytorch.num_interop_threads", "1");
         setIfAbsent("java.awt.headless", "true");
-        // eager ops only: the TorchScript graph optimizer would only add start-up work
+        // DJL's switch for its own TorchScript blocks (none here; it also silences DJL's start-up note):
+        // the model's TorchScript pass turns the optimizer off on its calling thread itself
         setIfAbsent("ai.djl.pytorch.graph_optimizer", "false");
         NativeAllocator.tune();
     }
