@@ -161,6 +161,11 @@ public final class Glow implements AutoCloseable {
         return scripted(Pass.INFERENCE) != null;
     }
 
+    /** The scripted pass (tests: its large-batch threshold and whether it runs prepacked convs); null when not scripted. */
+    ScriptedInference scriptedPass() {
+        return scripted(Pass.INFERENCE);
+    }
+
     /** The TorchScript pass for an initialized model's inference, created on first use; null when disabled. */
     private ScriptedInference scripted(Pass pass) {
         if (pass.training() || !scriptAllowed || !initialized()) {

@@ -1,8 +1,10 @@
 package dev.glowserve.flow;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
@@ -18,25 +20,33 @@ import java.util.List;
  * The inference passes of an initialized Glow as one TorchScript call each
  * ({@code GlowInference.torchscript}, compiled by {@link ScriptModule}): the eager layers' ATen ops on
  * their own cached tensors, run by libtorch's interpreter instead of one JNI call and a few Java
- * objects per op, with the ReLUs in place and every intermediate freed at its last use. One route
- * differs: ZeroConv on larger maps with few outputs is a taps GEMM + {@code col2im} (equal to
- * rounding). Measured against the eager pass (docs/PERFORMANCE.md): batch 1 ≈ 1.4× faster, batch 64
- * 5–9%. The top level (labels, class prior) stays in Java. Off with
- * {@code -Dglowserve.inference.script=false}.
+ * objects per op, with the ReLUs in place and every intermediate freed at its last use. Equal to the
+ * eager pass to rounding; where it differs:
+ * <ul>
+ *   <li>ZeroConv on larger maps with few outputs is a taps GEMM + {@code col2im}, or on large batches
+ *       the same additions in the same order as 9 in-place adds ({@code col2im} is single-threaded);</li>
+ *   <li>on CPU in float32 the coupling's convolutions run prepacked in oneDNN's weight layout with the
+ *       ReLU fused (same bits as conv + ReLU; off with {@code -Dglowserve.inference.prepack=false});</li>
+ *   <li>the invertible 1x1 conv is a batched GEMM with its bias ({@code baddbmm}).</li>
+ * </ul>
+ * Every route gives an image the same bits alone and in any batch. The top level (labels, class prior)
+ * stays in Java. Figures in docs/PERFORMANCE.md. Off with {@code -Dglowserve.inference.script=false}.
  */
 final class ScriptedInference {
 
     static final String PROPERTY = "glowserve.inference.script";
+    static final String PREPACK_PROPERTY = "glowserve.inference.prepack";
     private static final String CLASS_NAME = "GlowInference";
     private static final int TENSORS_PER_STEP = 11;
 
     /** Everything but the images, built once per parameter version. */
     private record Bound(IValue weights, IValue priors, IValue steps, IValue modes, IValue priorModes,
-                         IValue affine, IValue logNorm, IValue minScale, IValue bound, double constantLogDet)
+                         IValue affine, IValue logNorm, IValue minScale, IValue bound, IValue packed,
+                         boolean prepacked, double constantLogDet)
             implements AutoCloseable {
         @Override
         public void close() {
-            for (IValue v : List.of(weights, priors, steps, modes, priorModes, affine, logNorm, minScale, bound)) {
+            for (IValue v : List.of(weights, priors, steps, modes, priorModes, affine, logNorm, minScale, bound, packed)) {
                 v.close();
             }
         }
@@ -74,7 +84,7 @@ final class ScriptedInference {
              IValue xi = IValue.from((PtNDArray) x);
              IValue ld = IValue.from((PtNDArray) zeros);
              IValue result = IValueUtils.runMethod(module, "encode", xi, ld, b.weights(), b.priors(), b.steps(),
-                     b.modes(), b.priorModes(), b.affine(), b.logNorm())) {
+                     b.modes(), b.priorModes(), b.affine(), b.logNorm(), b.packed())) {
             out = result.toNDList(manager);
         }
         NDArray logDet = b.constantLogDet() == 0 ? out.get(0) : Tensors.plus(out.get(0), b.constantLogDet());
@@ -90,9 +100,21 @@ final class ScriptedInference {
              IValue l = IValue.listFrom(lower.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
              IValue s = IValue.from(standardised);
              IValue result = IValueUtils.runMethod(module, "decode", t, l, s, b.weights(), b.priors(), b.steps(),
-                     b.modes(), b.priorModes(), b.affine(), b.minScale(), b.bound())) {
+                     b.modes(), b.priorModes(), b.affine(), b.minScale(), b.bound(), b.packed())) {
             return result.toTensor((PtNDManager) top.getManager());
         }
+    }
+
+    /** The batch size from which the script takes its large-batch routes (same bits as the small-batch ones). */
+    int largeBatch() {
+        try (IValue r = IValueUtils.runMethod(module, "large_batch")) {
+            return (int) r.toLong();
+        }
+    }
+
+    /** True when the current weights run through oneDNN's prepacked convolutions (CPU, float32). */
+    boolean prepacked() {
+        return bound.get(this::bind).prepacked();
     }
 
     /** Frees the bound arguments (the module itself belongs to the parameters' manager). */
@@ -106,11 +128,14 @@ final class ScriptedInference {
         List<PtNDArray> priorWeights = new ArrayList<>();
         long[] modes = new long[count];
         long[] priorModes = new long[count];
+        long[] sizes = new long[2 * count];
         double[] logNorm = new double[count];
         double constant = 0;
         for (int l = 0; l < count; l++) {
             long h = config.levelHeight(l);
             long w = config.levelWidth(l);
+            sizes[2 * l] = h;
+            sizes[2 * l + 1] = w;
             for (FlowStep step : levels.get(l)) {
                 List<NDArray> t = step.scriptTensors(h, w);
                 if (t.size() != TENSORS_PER_STEP) {
@@ -129,10 +154,21 @@ final class ScriptedInference {
                 logNorm[l] = -n * Glow.HALF_LOG_2PI;
             }
         }
-        return new Bound(IValue.listFrom(weights.toArray(PtNDArray[]::new)),
+        IValue weightList = IValue.listFrom(weights.toArray(PtNDArray[]::new));
+        IValue steps = IValue.from((long) config.flowsPerLevel());
+        PtNDArray first = weights.get(0);
+        // oneDNN's prepacked convolutions: CPU and float32 only
+        boolean prepack = !"false".equals(System.getProperty(PREPACK_PROPERTY))
+                && Device.Type.CPU.equals(first.getDevice().getDeviceType()) && first.getDataType() == DataType.FLOAT32;
+        IValue packed;
+        try (IValue s = IValue.listFrom(sizes); IValue e = IValue.from(prepack)) {
+            packed = IValueUtils.runMethod(module, "prepack", weightList, steps, s, e);
+        }
+        return new Bound(weightList,
                 IValue.listFrom(priorWeights.toArray(PtNDArray[]::new)),
-                IValue.from((long) config.flowsPerLevel()), IValue.listFrom(modes),
+                steps, IValue.listFrom(modes),
                 IValue.listFrom(priorModes), IValue.from(config.affine()), IValue.listFrom(logNorm),
-                IValue.from((double) Coupling.MIN_SCALE), IValue.from((double) Coupling.REVERSE_BOUND), constant);
+                IValue.from((double) Coupling.MIN_SCALE), IValue.from((double) Coupling.REVERSE_BOUND), packed,
+                prepack, constant);
     }
 }

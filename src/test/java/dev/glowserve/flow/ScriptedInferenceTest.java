@@ -26,21 +26,25 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class ScriptedInferenceTest {
 
     static Stream<Arguments> models() {
+        return Stream.of(true, false).flatMap(large -> modelsFor(large));
+    }
+
+    private static Stream<Arguments> modelsFor(boolean large) {
+        String batch = large ? ", large batch" : "";
         return Stream.of(
-                Arguments.of("14x14 taps + 7x7 rows, affine, LU", new GlowConfig(1, 28, 28, 2, 2, 32, true, true, 0), DataType.FLOAT32),
-                Arguments.of("direct convs at 20x20 and 10x10, additive, plain W, 3 levels",
-                        new GlowConfig(3, 40, 40, 2, 3, 16, false, false, 0), DataType.FLOAT32),
-                Arguments.of("class-conditional", new GlowConfig(1, 28, 28, 2, 2, 32, true, true, 3), DataType.FLOAT32),
-                Arguments.of("one level", new GlowConfig(2, 8, 8, 3, 1, 16, true, true, 0), DataType.FLOAT32),
-                Arguments.of("double precision", new GlowConfig(1, 28, 28, 2, 2, 16, true, true, 0), DataType.FLOAT64));
+                Arguments.of("14x14 taps + 7x7 rows, affine, LU" + batch, new GlowConfig(1, 28, 28, 2, 2, 32, true, true, 0),
+                        DataType.FLOAT32, large),
+                Arguments.of("direct convs at 20x20 and 10x10, additive, plain W, 3 levels" + batch,
+                        new GlowConfig(3, 40, 40, 2, 3, 16, false, false, 0), DataType.FLOAT32, large),
+                Arguments.of("class-conditional" + batch, new GlowConfig(1, 28, 28, 2, 2, 32, true, true, 3), DataType.FLOAT32, large),
+                Arguments.of("one level" + batch, new GlowConfig(2, 8, 8, 3, 1, 16, true, true, 0), DataType.FLOAT32, large),
+                Arguments.of("double precision" + batch, new GlowConfig(1, 28, 28, 2, 2, 16, true, true, 0), DataType.FLOAT64, large));
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("models")
-    void scriptedPassAgreesWithTheEagerLayers(String name, GlowConfig config, DataType dataType) {
-        int batch = 3;
+    void scriptedPassAgreesWithTheEagerLayers(String name, GlowConfig config, DataType dataType, boolean largeBatch) {
         double tolerance = dataType == DataType.FLOAT64 ? 1e-9 : 1e-5;
-        int[] labels = config.conditional() ? IntStream.range(0, batch).map(i -> i % config.numClasses()).toArray() : null;
         try (Glow scripted = FlowTestSupport.perturbedModel(config, dataType, 21, 0.05);
                 Glow eager = FlowTestSupport.perturbedModel(config, dataType, 21, 0.05);
                 NDScope scope = new NDScope();
@@ -49,6 +53,11 @@ class ScriptedInferenceTest {
             eager.useEagerInference();
             assertThat(scripted.scriptedInference()).isTrue();
             assertThat(eager.scriptedInference()).isFalse();
+            // oneDNN's prepacked convs on CPU in float32; the plain ones otherwise
+            assertThat(scripted.scriptedPass().prepacked()).isEqualTo(dataType == DataType.FLOAT32);
+            // large batches take the fold by in-place adds and the prepacked 3x3 conv
+            int batch = largeBatch ? scripted.scriptedPass().largeBatch() + 1 : 3;
+            int[] labels = config.conditional() ? IntStream.range(0, batch).map(i -> i % config.numClasses()).toArray() : null;
             float[] input = FlowTestSupport.randomInput(batch * config.dimensions(), new Random(5));
             NDArray x = m.create(input, new Shape(batch, config.inChannels(), config.height(), config.width()))
                     .toType(dataType, false);
@@ -92,6 +101,37 @@ class ScriptedInferenceTest {
             assertThat(s.labels()).containsExactly(e.labels());
             for (int i = 0; i < 5; i++) {
                 assertThat(s.logPx()[i]).isCloseTo(e.logPx()[i], org.assertj.core.api.Assertions.within(1e-5 * Math.abs(e.logPx()[i])));
+            }
+        }
+    }
+
+    @Test
+    void prepackedConvolutionsGiveTheBitsOfThePlainOnes() {
+        GlowConfig config = new GlowConfig(1, 28, 28, 2, 2, 32, true, true, 0);
+        String before = System.getProperty(ScriptedInference.PREPACK_PROPERTY);
+        try (Glow packed = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 6, 0.05);
+                Glow plain = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 6, 0.05);
+                NDScope scope = new NDScope();
+                NDManager m = packed.manager().newSubManager()) {
+            scope.suppressNotUsedWarning();
+            // read when a model binds its weights
+            System.setProperty(ScriptedInference.PREPACK_PROPERTY, "false");
+            assertThat(plain.scriptedPass().prepacked()).isFalse();
+            System.clearProperty(ScriptedInference.PREPACK_PROPERTY);
+            assertThat(packed.scriptedPass().prepacked()).isTrue();
+            for (int batch : new int[] {1, packed.scriptedPass().largeBatch() + 1}) {
+                NDArray x = m.create(FlowTestSupport.randomInput(batch * 784, new Random(batch)), new Shape(batch, 1, 28, 28));
+                Encoding p = packed.encode(x, null, Pass.INFERENCE);
+                Encoding q = plain.encode(x, null, Pass.INFERENCE);
+                assertThat(p.logPx().toFloatArray()).as("log p, batch %d", batch).containsExactly(q.logPx().toFloatArray());
+                assertThat(packed.decode(p.eps(), null).toFloatArray()).as("decode, batch %d", batch)
+                        .containsExactly(plain.decode(q.eps(), null).toFloatArray());
+            }
+        } finally {
+            if (before == null) {
+                System.clearProperty(ScriptedInference.PREPACK_PROPERTY);
+            } else {
+                System.setProperty(ScriptedInference.PREPACK_PROPERTY, before);
             }
         }
     }
