@@ -160,13 +160,14 @@ final class ScriptedInference {
         // oneDNN's prepacked convolutions: CPU and float32 only
         boolean prepack = !"false".equals(System.getProperty(PREPACK_PROPERTY))
                 && Device.Type.CPU.equals(first.getDevice().getDeviceType()) && first.getDataType() == DataType.FLOAT32;
+        IValue modeList = IValue.listFrom(modes);
         IValue packed;
         try (IValue s = IValue.listFrom(sizes); IValue e = IValue.from(prepack)) {
-            packed = IValueUtils.runMethod(module, "prepack", weightList, steps, s, e);
+            packed = IValueUtils.runMethod(module, "prepack", weightList, steps, modeList, s, e);
         }
         return new Bound(weightList,
                 IValue.listFrom(priorWeights.toArray(PtNDArray[]::new)),
-                steps, IValue.listFrom(modes),
+                steps, modeList,
                 IValue.listFrom(priorModes), IValue.from(config.affine()), IValue.listFrom(logNorm),
                 IValue.from((double) Coupling.MIN_SCALE), IValue.from((double) Coupling.REVERSE_BOUND), packed,
                 prepack, constant);
