@@ -26,10 +26,10 @@ import java.util.List;
  *   <li>ZeroConv on larger maps with few outputs is a taps GEMM + {@code col2im}, or on large batches
  *       the same additions in the same order as 9 in-place adds ({@code col2im} is single-threaded);</li>
  *   <li>on CPU in float32 the coupling's convolutions run prepacked in oneDNN's weight layout with the
- *       ReLU fused, the 3x3 conv from a few channels on large batches as a 1x1 conv over its windows
- *       (both the same bits as conv + ReLU); on small maps the 1x1 conv and ZeroConv's taps run as
- *       oneDNN GEMMs on prepacked weights (other rounding than MKL's); all off with
- *       {@code -Dglowserve.inference.prepack=false};</li>
+ *       ReLU fused, the 3x3 conv from a few channels to 256 or more on large batches as a 1x1 conv over
+ *       its windows (both the same bits as conv + ReLU); on small maps from 256 channels on, the 1x1 conv and
+ *       ZeroConv's taps run as oneDNN GEMMs on prepacked weights (other rounding than MKL's); all off
+ *       with {@code -Dglowserve.inference.prepack=false};</li>
  *   <li>the invertible 1x1 conv is a batched GEMM with its bias ({@code baddbmm}).</li>
  * </ul>
  * Every route gives an image the same bits alone and in any batch. The top level (labels, class prior)
