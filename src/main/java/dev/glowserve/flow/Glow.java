@@ -156,12 +156,10 @@ public final class Glow implements AutoCloseable {
         scriptAllowed = false;
     }
 
-    /** True when inference of this (initialized) model runs as TorchScript. */
-    boolean scriptedInference() {
-        return scripted(Pass.INFERENCE) != null;
-    }
-
-    /** The scripted pass (tests: its large-batch threshold and whether it runs prepacked convs); null when not scripted. */
+    /**
+     * The scripted pass of this (initialized) model's inference (tests: whether there is one, its
+     * large-batch threshold, whether it runs prepacked convs); null when inference runs eager.
+     */
     ScriptedInference scriptedPass() {
         return scripted(Pass.INFERENCE);
     }
