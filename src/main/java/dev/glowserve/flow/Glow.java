@@ -7,6 +7,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -22,6 +25,7 @@ import java.util.Random;
 public final class Glow implements AutoCloseable {
 
     static final double HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+    private static final Logger LOG = LoggerFactory.getLogger(Glow.class);
 
     private final GlowConfig config;
     private final FlowParameters params;
@@ -31,6 +35,9 @@ public final class Glow implements AutoCloseable {
     private final VersionedCache<NDList> topPriorTable;
     private volatile boolean scriptAllowed;
     private volatile ScriptedInference scripted;
+    private volatile String scriptSource;
+    /** Why the scripted pass could not be built on this libtorch (inference then runs eager); null if it could. */
+    private volatile String scriptFailure;
 
     private Glow(GlowConfig config, NDManager manager, DataType dataType, long seed) {
         this.config = config;
@@ -164,7 +171,33 @@ public final class Glow implements AutoCloseable {
         return scripted(Pass.INFERENCE);
     }
 
-    /** The TorchScript pass for an initialized model's inference, created on first use; null when disabled. */
+    /**
+     * Builds the scripted pass from this TorchScript source instead of the shipped one (tests: sources
+     * this libtorch cannot compile or bind, as one without oneDNN's ops would see the shipped one).
+     */
+    void useScriptSource(String source) {
+        scriptSource = source;
+    }
+
+    /**
+     * Which pass serves inference: {@code torchscript+onednn} (prepacked oneDNN kernels),
+     * {@code torchscript}, or {@code eager} (disabled, not yet initialized, or, with the reason, a script
+     * this libtorch could not build). Builds the scripted pass if it is due.
+     */
+    public String inferencePass() {
+        ScriptedInference s = scripted(Pass.INFERENCE);
+        if (s != null) {
+            return s.prepacked() ? "torchscript+onednn" : "torchscript";
+        }
+        String failure = scriptFailure;
+        return failure == null ? "eager" : "eager (TorchScript pass unavailable: " + failure + ")";
+    }
+
+    /**
+     * The TorchScript pass for an initialized model's inference, created (compiled and bound to the
+     * weights) on first use; null when disabled. A libtorch that cannot compile or bind it, e.g. one
+     * built without oneDNN, leaves inference on the eager layers: slower, the same results to rounding.
+     */
     private ScriptedInference scripted(Pass pass) {
         if (pass.training() || !scriptAllowed || !initialized()) {
             return null;
@@ -172,13 +205,45 @@ public final class Glow implements AutoCloseable {
         ScriptedInference s = scripted;
         if (s == null) {
             synchronized (this) {
-                if (scripted == null) {
-                    scripted = new ScriptedInference(config, params, levels, priors);
+                if (scripted == null && scriptAllowed) {
+                    scripted = buildScript();
                 }
                 s = scripted;
             }
         }
         return s;
+    }
+
+    private ScriptedInference buildScript() {
+        ScriptedInference s = null;
+        try {
+            s = new ScriptedInference(config, params, levels, priors, scriptSource);
+            s.prepacked(); // binds the weights: prepacking fails here, not in a request
+            return s;
+        } catch (RuntimeException e) {
+            if (s != null) {
+                s.close();
+            }
+            scriptFailure = libtorchReason(e);
+            scriptAllowed = false;
+            LOG.warn("TorchScript inference pass unavailable on this libtorch, inference runs on the eager layers "
+                    + "(slower, same results to rounding): {}", scriptFailure);
+            LOG.debug("TorchScript pass failure", e);
+            return null;
+        }
+    }
+
+    /**
+     * One line from libtorch's multi-line message: the compiler's first line (e.g. "Unknown builtin op:
+     * ...") or, for an error raised while running, its last line (the error, after the script's traceback).
+     */
+    private static String libtorchReason(RuntimeException e) {
+        List<String> lines = String.valueOf(e.getMessage()).lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
+        if (lines.isEmpty()) {
+            return e.getClass().getSimpleName();
+        }
+        boolean raised = lines.get(0).startsWith("The following operation failed in the TorchScript interpreter");
+        return raised ? lines.get(lines.size() - 1) : lines.get(0);
     }
 
     private Encoding encodeWith(NDArray x, Pass pass, java.util.function.Function<NDArray, int[]> labelsFor) {

@@ -28,18 +28,16 @@ final class ScriptModule {
 
     private ScriptModule() {}
 
-    /** Loads {@code resource} (TorchScript source of class {@code className}, next to this class). */
-    static PtSymbolBlock load(NDManager manager, String className, String resource) {
-        String source;
+    /** The text of {@code resource}, TorchScript source next to this class. */
+    static String source(String resource) {
         try (InputStream in = ScriptModule.class.getResourceAsStream(resource)) {
             if (in == null) {
                 throw new IllegalStateException("missing resource " + resource);
             }
-            source = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return compile(manager, className, source);
     }
 
     static PtSymbolBlock compile(NDManager manager, String className, String source) {

@@ -40,6 +40,7 @@ final class ScriptedInference {
     static final String PROPERTY = "glowserve.inference.script";
     static final String PREPACK_PROPERTY = "glowserve.inference.prepack";
     private static final String CLASS_NAME = "GlowInference";
+    private static final String RESOURCE = CLASS_NAME + ".torchscript";
     private static final int TENSORS_PER_STEP = 11;
 
     /** Everything but the images, built once per parameter version. */
@@ -64,12 +65,19 @@ final class ScriptedInference {
     private final PtSymbolBlock module;
     private final VersionedCache<Bound> bound;
 
-    ScriptedInference(GlowConfig config, FlowParameters params, List<List<FlowStep>> levels, List<ZeroConv> priors) {
+    /** Compiles {@code source} (class GlowInference), or when null the shipped {@code GlowInference.torchscript}. */
+    ScriptedInference(GlowConfig config, FlowParameters params, List<List<FlowStep>> levels, List<ZeroConv> priors,
+            String source) {
         this.config = config;
         this.levels = levels;
         this.priors = priors;
-        this.module = ScriptModule.load(params.manager(), CLASS_NAME, CLASS_NAME + ".torchscript");
+        this.module = ScriptModule.compile(params.manager(), CLASS_NAME, source != null ? source : shippedSource());
         this.bound = new VersionedCache<>(params);
+    }
+
+    /** The shipped script's source. */
+    static String shippedSource() {
+        return ScriptModule.source(RESOURCE);
     }
 
     static boolean enabled(NDManager manager) {

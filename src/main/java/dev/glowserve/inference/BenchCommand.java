@@ -102,10 +102,10 @@ public final class BenchCommand implements Callable<Integer> {
         try (ModelRunner runner = model != null ? ModelLoader.open(model, d, chunk) : randomModel(GlowConfig.of(1, 28, 28, flows, levels, hidden), d)) {
             GlowConfig config = runner.config();
             double flops = FlopCount.perImage(config);
-            System.out.printf(Locale.ROOT, "glow-serve bench: %s K=%d L=%d hidden=%d %dx%dx%d on %s, %s threads per pass, %d worker(s)%n",
+            System.out.printf(Locale.ROOT, "glow-serve bench: %s K=%d L=%d hidden=%d %dx%dx%d on %s, %s threads per pass, %d worker(s), %s pass%n",
                     model != null ? model : "random model", config.flowsPerLevel(), config.levels(), config.hiddenChannels(),
                     config.inChannels(), config.height(), config.width(), Devices.describe(d),
-                    System.getProperty("ai.djl.pytorch.num_threads"), workers);
+                    System.getProperty("ai.djl.pytorch.num_threads"), workers, runner.glow().inferencePass());
             System.out.printf(Locale.ROOT, "parameters: %,d   FLOPs per image (counted): %.1f MFLOP%n",
                     runner.glow().parameters().trainableCount(), flops / 1e6);
             warmUp(runner);

@@ -7,7 +7,7 @@ import org.springframework.stereotype.Component;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** {@code /actuator/info}: the served models and their versions, and the device. */
+/** {@code /actuator/info}: the served models (version, dataset, which inference pass runs them) and the device. */
 @Component
 public class ModelsInfoContributor implements InfoContributor {
 
@@ -26,6 +26,7 @@ public class ModelsInfoContributor implements InfoContributor {
                 var manifest = e.scheduler().runner().manifest();
                 m.put("version", manifest.versionOrDefault());
                 m.put("dataset", manifest.dataset());
+                m.put("inference", e.scheduler().runner().glow().inferencePass());
                 if (manifest.testBitsPerDim() != null) {
                     m.put("test_bits_per_dim", manifest.testBitsPerDim());
                 }

@@ -219,6 +219,7 @@ class ApiTest extends ApiTestBase {
         assertThat(models.get("tiny").get("status").asString()).isEqualTo("available");
         JsonNode info = get("/actuator/info").json();
         assertThat(info.get("models").get("tiny").get("version").asString()).isEqualTo("3");
+        assertThat(info.get("models").get("tiny").get("inference").asString()).isEqualTo("torchscript+onednn");
         assertThat(info.get("build").get("version").asString()).isNotBlank();
         post("/v1/models/tiny/sample", Map.of("n", 1, "seed", 1));
         String prom = get("/actuator/prometheus").text();

@@ -202,6 +202,56 @@ class ScriptedInferenceTest {
         }
     }
 
+    static Stream<Arguments> scriptsThisLibtorchCannotBuild() {
+        String shipped = ScriptedInference.shippedSource();
+        String packedStart = "    packed = annotate(List[__torch__.torch.classes.mkldnn.ConvOpContext], [])";
+        assertThat(shipped).contains("ops.mkldnn_prepacked.conv2d_run(").contains(packedStart);
+        return Stream.of(
+                // as a libtorch without oneDNN's prepacked ops would see the shipped script
+                Arguments.of("an op it does not have", shipped.replace("ops.mkldnn_prepacked.conv2d_run(", "ops.no_such_library.conv2d_run("),
+                        "no_such_library"),
+                Arguments.of("weights it cannot prepack", shipped.replace(packedStart,
+                        "    ops.prim.RaiseException(\"prepacking refused here\", \"builtins.RuntimeError\")\n" + packedStart),
+                        "prepacking refused here"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("scriptsThisLibtorchCannotBuild")
+    void aScriptThisLibtorchCannotBuildLeavesInferenceOnTheEagerLayers(String name, String source, String reason) {
+        GlowConfig config = new GlowConfig(1, 28, 28, 2, 2, 32, true, true, 0);
+        try (Glow glow = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 8, 0.05);
+                Glow eager = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 8, 0.05);
+                NDScope scope = new NDScope();
+                NDManager m = glow.manager().newSubManager()) {
+            scope.suppressNotUsedWarning();
+            glow.useScriptSource(source);
+            eager.useEagerInference();
+            NDArray x = m.create(FlowTestSupport.randomInput(3 * 784, new Random(2)), new Shape(3, 1, 28, 28));
+            Encoding enc = glow.encode(x, null, Pass.INFERENCE);
+            assertThat(glow.scriptedPass()).isNull();
+            assertThat(glow.inferencePass()).startsWith("eager (TorchScript pass unavailable: ").contains(reason);
+            assertThat(eager.inferencePass()).isEqualTo("eager");
+            Encoding expected = eager.encode(x, null, Pass.INFERENCE);
+            assertThat(enc.logPx().toFloatArray()).containsExactly(expected.logPx().toFloatArray());
+            for (int l = 0; l < config.levels(); l++) {
+                assertThat(enc.eps().get(l).toFloatArray()).containsExactly(expected.eps().get(l).toFloatArray());
+            }
+            assertThat(glow.decode(enc.eps(), null).toFloatArray()).containsExactly(eager.decode(enc.eps(), null).toFloatArray());
+        }
+    }
+
+    @Test
+    void theShippedScriptNamesItsPass() {
+        GlowConfig config = new GlowConfig(1, 28, 28, 2, 2, 16, true, true, 0);
+        try (Glow f32 = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 3, 0.05);
+                Glow f64 = FlowTestSupport.perturbedModel(config, DataType.FLOAT64, 3, 0.05);
+                Glow fresh = Glow.create(config, NDManager.newBaseManager(), DataType.FLOAT32, 3)) {
+            assertThat(f32.inferencePass()).isEqualTo("torchscript+onednn");
+            assertThat(f64.inferencePass()).isEqualTo("torchscript");
+            assertThat(fresh.inferencePass()).as("not initialized yet").isEqualTo("eager");
+        }
+    }
+
     private static void assertClose(String what, NDArray actual, NDArray expected, double tolerance) {
         assertThat(actual.getShape()).as(what).isEqualTo(expected.getShape());
         double[] a = Tensors.toDoubles(actual);
