@@ -66,6 +66,15 @@ class CommandLineTest {
                 assertThat(encodeImgPerSec).as(row).isPositive();
             }
             assertThat(run("bench", "--workers", "0").code()).isNotZero();
+            // one worker: batches of 32 and more in chunks on one single-threaded lane per core
+            Run lanes = run("bench", "-K", "1", "-L", "1", "--hidden", "8", "--batches", "1,40", "--seconds", "0.01");
+            assertThat(lanes.code()).as(lanes.err()).isZero();
+            if (Runtime.getRuntime().availableProcessors() >= 2) {
+                assertThat(lanes.out()).contains("larger ones in chunks of 16 on").contains("matMuls side by side on the lanes");
+            }
+            assertThat(lanes.out().lines().filter(l -> l.startsWith("| 40 |")).count()).isEqualTo(1);
+            assertThat(run("bench", "-K", "1", "-L", "1", "--hidden", "8", "--batches", "40", "--seconds", "0.01", "--no-lanes").out())
+                    .contains("threads per pass, 1 worker(s)").doesNotContain("lanes");
         } finally {
             if (threads != null) {
                 System.setProperty("ai.djl.pytorch.num_threads", threads);

@@ -59,6 +59,13 @@ public final class BenchCommand implements Callable<Integer> {
 
     private int workers = 1;
 
+    @Option(names = "--lanes", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "With one worker, run batches of 32 and more as chunks of 16 on one single-threaded lane per core, "
+                    + "as the score and sample commands do (--no-lanes: every batch as one pass on all threads). Default: ${DEFAULT-VALUE}")
+    boolean lanesOption = true;
+
+    private Lanes lanes;
+
     @Option(names = "--device", description = "auto, cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}")
     String device = "auto";
 
@@ -99,13 +106,19 @@ public final class BenchCommand implements Callable<Integer> {
         }
         pool = java.util.concurrent.Executors.newFixedThreadPool(workers);
         Device d = Devices.select(device);
-        try (ModelRunner runner = model != null ? ModelLoader.open(model, d, chunk) : randomModel(GlowConfig.of(1, 28, 28, flows, levels, hidden), d)) {
+        try (ModelRunner opened = model != null ? ModelLoader.open(model, d, chunk) : randomModel(GlowConfig.of(1, 28, 28, flows, levels, hidden), d)) {
+            lanes = workers == 1 && lanesOption ? Lanes.perCore(opened.glow().manager().getDevice()) : null;
+            ModelRunner runner = opened.withLanes(lanes);
             GlowConfig config = runner.config();
             double flops = FlopCount.perImage(config);
-            System.out.printf(Locale.ROOT, "glow-serve bench: %s K=%d L=%d hidden=%d %dx%dx%d on %s, %s threads per pass, %d worker(s), %s pass%n",
+            String threads = System.getProperty("ai.djl.pytorch.num_threads");
+            System.out.printf(Locale.ROOT, "glow-serve bench: %s K=%d L=%d hidden=%d %dx%dx%d on %s, %s pass, %s%n",
                     model != null ? model : "random model", config.flowsPerLevel(), config.levels(), config.hiddenChannels(),
-                    config.inChannels(), config.height(), config.width(), Devices.describe(d),
-                    System.getProperty("ai.djl.pytorch.num_threads"), workers, runner.glow().inferencePass());
+                    config.inChannels(), config.height(), config.width(), Devices.describe(d), runner.glow().inferencePass(),
+                    lanes != null
+                            ? String.format(Locale.ROOT, "batches below %d as one pass on %s threads, larger ones in chunks of %d on %d single-threaded lanes",
+                                    2 * Lanes.CHUNK, threads, Lanes.CHUNK, lanes.count())
+                            : String.format(Locale.ROOT, "%s threads per pass, %d worker(s)", threads, workers));
             System.out.printf(Locale.ROOT, "parameters: %,d   FLOPs per image (counted): %.1f MFLOP%n",
                     runner.glow().parameters().trainableCount(), flops / 1e6);
             warmUp(runner);
@@ -114,9 +127,9 @@ public final class BenchCommand implements Callable<Integer> {
                 rows.add(measure(runner, b));
             }
             print(rows, flops);
-            if (workers > 1) {
-                System.out.println("ceiling: the larger of one matMul on all threads and " + workers
-                        + " matMuls side by side (their GFLOP/s summed)");
+            if (workers > 1 || lanes != null) {
+                System.out.println("ceiling: the larger of one matMul on all threads and " + (lanes != null ? lanes.count() : workers)
+                        + " matMuls side by side" + (lanes != null ? " on the lanes" : "") + " (their GFLOP/s summed)");
             }
             if (json != null) {
                 java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
@@ -126,6 +139,9 @@ public final class BenchCommand implements Callable<Integer> {
             }
         } finally {
             pool.shutdownNow();
+            if (lanes != null) {
+                lanes.close();
+            }
         }
         return 0;
     }
@@ -158,9 +174,12 @@ public final class BenchCommand implements Callable<Integer> {
         Workers.invokeAll(pool, parts);
     }
 
-    /** The ceiling: one matMul, and with several workers also that many side by side (summed); the larger. */
+    /** The ceiling: one matMul, and with several workers or lanes also that many side by side (summed); the larger. */
     private double ceiling() {
         double one = matmulGflops();
+        if (lanes != null) {
+            return Math.max(one, lanes.onEach(BenchCommand::matmulGflops).stream().mapToDouble(Double::doubleValue).sum());
+        }
         if (workers == 1) {
             return one;
         }
@@ -228,7 +247,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private Row measure(ModelRunner base, int batch) {
-        ModelRunner runner = new ModelRunner("bench", base.manifest(), base.glow(), chunk);
+        ModelRunner runner = base.withChunkSize(chunk);
         List<byte[]> images = images(runner, batch, batch);
         double ceiling1 = ceiling();
         double encodeMs = medianMillis(i -> encodeSplit(runner, images));
@@ -237,7 +256,8 @@ public final class BenchCommand implements Callable<Integer> {
         return new Row(batch, batch / (encodeMs / 1e3), encodeMs, batch / (sampleMs / 1e3), sampleMs, Math.max(ceiling1, ceiling2));
     }
 
-    private static List<byte[]> images(ModelRunner runner, int n, long seed) {
+    /** n random 8-bit images of the runner's size. */
+    static List<byte[]> images(ModelRunner runner, int n, long seed) {
         Random r = new Random(seed);
         List<byte[]> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {

@@ -13,8 +13,10 @@ public final class ModelOption {
     @Option(names = "--device", description = "auto, cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}")
     String device = "auto";
 
+    /** The model, running batches of 32 images and more as chunks on one single-threaded lane per core ({@link Lanes}). */
     public ModelRunner open(int chunkSize) {
         Device d = Devices.select(device);
-        return ModelLoader.open(model, d, chunkSize);
+        ModelRunner runner = ModelLoader.open(model, d, chunkSize);
+        return runner.withLanes(Lanes.perCore(runner.glow().manager().getDevice()));
     }
 }

@@ -22,7 +22,8 @@ import java.util.Random;
 /**
  * A loaded model behind a Java-array API: 8-bit images in, scores and latents out, and back.
  * Every call runs in its own native scope and sub-manager, so no native memory outlives it, and
- * large batches run in chunks of {@link #chunkSize} (the fastest size for the CPU caches).
+ * large batches run in chunks of {@link #chunkSize} (the fastest size for the CPU caches), or, with
+ * {@link Lanes} (the command line), in chunks of {@link Lanes#CHUNK} on one single-threaded lane per core.
  */
 public final class ModelRunner implements AutoCloseable {
 
@@ -38,28 +39,46 @@ public final class ModelRunner implements AutoCloseable {
     private final Quantization quantization;
     private final int chunkSize;
     private final float[][][] classMeans;
+    private final Lanes lanes;
 
     public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize) {
         this(name, manifest, glow, chunkSize, null);
     }
 
     public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize, float[][][] classMeans) {
+        this(name, manifest, glow, chunkSize, classMeans, null);
+    }
+
+    private ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize, float[][][] classMeans, Lanes lanes) {
         this.name = name;
         this.manifest = manifest;
         this.glow = glow;
         this.quantization = new Quantization(manifest.bits());
         this.chunkSize = Math.max(1, chunkSize);
         this.classMeans = classMeans;
+        this.lanes = lanes;
     }
 
     /** This runner under another name, keeping {@code other}'s class means. */
     public ModelRunner withClassMeansOf(ModelRunner other) {
-        return new ModelRunner(name, manifest, glow, chunkSize, other.classMeans);
+        return new ModelRunner(name, manifest, glow, chunkSize, other.classMeans, lanes);
     }
 
     /** The same model with another chunk size (the batching scheduler runs whole batches as one pass). */
     public ModelRunner withChunkSize(int size) {
-        return new ModelRunner(name, manifest, glow, size, classMeans);
+        return new ModelRunner(name, manifest, glow, size, classMeans, lanes);
+    }
+
+    /**
+     * The same model running batches of two {@link Lanes#CHUNK}s or more as chunks on {@code lanes}
+     * (null: every batch as passes on the calling thread); the returned runner closes the lanes.
+     */
+    public ModelRunner withLanes(Lanes lanes) {
+        return new ModelRunner(name, manifest, glow, chunkSize, classMeans, lanes);
+    }
+
+    public Lanes lanes() {
+        return lanes;
     }
 
     public boolean hasMeasuredClassMeans() {
@@ -138,11 +157,13 @@ public final class ModelRunner implements AutoCloseable {
 
     /** Latents and score per image; {@code labels} null on a conditional model means "unknown class". */
     public List<Encoded> encode(List<byte[]> images, int[] labels) {
+        if (Lanes.splits(lanes, images.size())) {
+            return lanes.map(images.size(), (from, to) -> encodeChunk(images.subList(from, to), slice(labels, from, to)));
+        }
         List<Encoded> out = new ArrayList<>(images.size());
         for (int from = 0; from < images.size(); from += chunkSize) {
             int to = Math.min(images.size(), from + chunkSize);
-            int[] chunkLabels = labels == null ? null : java.util.Arrays.copyOfRange(labels, from, to);
-            out.addAll(encodeChunk(images.subList(from, to), chunkLabels));
+            out.addAll(encodeChunk(images.subList(from, to), slice(labels, from, to)));
         }
         return out;
     }
@@ -198,12 +219,18 @@ public final class ModelRunner implements AutoCloseable {
         return reverse(z, null, false);
     }
 
+    private static int[] slice(int[] labels, int from, int to) {
+        return labels == null ? null : java.util.Arrays.copyOfRange(labels, from, to);
+    }
+
     private List<byte[]> reverse(List<float[][]> latents, int[] labels, boolean standardised) {
+        if (Lanes.splits(lanes, latents.size())) {
+            return lanes.map(latents.size(), (from, to) -> reverseChunk(latents.subList(from, to), slice(labels, from, to), standardised));
+        }
         List<byte[]> out = new ArrayList<>(latents.size());
         for (int from = 0; from < latents.size(); from += chunkSize) {
             int to = Math.min(latents.size(), from + chunkSize);
-            int[] chunkLabels = labels == null ? null : java.util.Arrays.copyOfRange(labels, from, to);
-            out.addAll(reverseChunk(latents.subList(from, to), chunkLabels, standardised));
+            out.addAll(reverseChunk(latents.subList(from, to), slice(labels, from, to), standardised));
         }
         return out;
     }
@@ -264,6 +291,9 @@ public final class ModelRunner implements AutoCloseable {
 
     @Override
     public void close() {
+        if (lanes != null) {
+            lanes.close();
+        }
         glow.close();
     }
 }
