@@ -104,9 +104,10 @@ public final class Lanes implements AutoCloseable {
      * Runs the calls on the lanes while the caller waits. MKL's thread count is one setting for the whole
      * process: left at the caller's count, a lane's GEMM would start a thread team of its own, and the
      * extra OpenMP threads make libgomp stop spinning between parallel regions, which slows every later
-     * small pass (batch 1: 21 vs 12 ms). So it is 1 while the lanes run and the caller's count after.
+     * small pass (batch 1: 21 vs 12 ms). So it is 1 while the lanes run and the caller's count after;
+     * callers take turns (the lanes are busy anyway).
      */
-    private <T> List<T> runAll(List<Callable<T>> calls) {
+    private synchronized <T> List<T> runAll(List<Callable<T>> calls) {
         int callers = JniUtils.getNumThreads();
         JniUtils.setNumThreads(1);
         try {
