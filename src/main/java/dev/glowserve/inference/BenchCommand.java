@@ -177,14 +177,10 @@ public final class BenchCommand implements Callable<Integer> {
     /** The ceiling: one matMul, and with several workers or lanes also that many side by side (summed); the larger. */
     private double ceiling() {
         double one = matmulGflops();
-        if (lanes != null) {
-            return Math.max(one, lanes.onEach(BenchCommand::matmulGflops).stream().mapToDouble(Double::doubleValue).sum());
-        }
-        if (workers == 1) {
-            return one;
-        }
-        List<Callable<Double>> each = java.util.Collections.nCopies(workers, BenchCommand::matmulGflops);
-        return Math.max(one, Workers.invokeAll(pool, each).stream().mapToDouble(Double::doubleValue).sum());
+        List<Double> sideBySide = lanes != null ? lanes.onEach(BenchCommand::matmulGflops)
+                : workers > 1 ? Workers.invokeAll(pool, java.util.Collections.nCopies(workers, BenchCommand::matmulGflops))
+                : List.of();
+        return Math.max(one, sideBySide.stream().mapToDouble(Double::doubleValue).sum());
     }
 
     private int trainBench() throws java.io.IOException {

@@ -157,13 +157,17 @@ public final class ModelRunner implements AutoCloseable {
 
     /** Latents and score per image; {@code labels} null on a conditional model means "unknown class". */
     public List<Encoded> encode(List<byte[]> images, int[] labels) {
-        if (Lanes.splits(lanes, images.size())) {
-            return lanes.map(images.size(), (from, to) -> encodeChunk(images.subList(from, to), slice(labels, from, to)));
+        return inChunks(images.size(), (from, to) -> encodeChunk(images.subList(from, to), slice(labels, from, to)));
+    }
+
+    /** {@code part(from, to)} over {@code [0, n)}: on the lanes when they split n, else in chunks of {@link #chunkSize} here. */
+    private <T> List<T> inChunks(int n, java.util.function.BiFunction<Integer, Integer, List<T>> part) {
+        if (Lanes.splits(lanes, n)) {
+            return lanes.map(n, part);
         }
-        List<Encoded> out = new ArrayList<>(images.size());
-        for (int from = 0; from < images.size(); from += chunkSize) {
-            int to = Math.min(images.size(), from + chunkSize);
-            out.addAll(encodeChunk(images.subList(from, to), slice(labels, from, to)));
+        List<T> out = new ArrayList<>(n);
+        for (int from = 0; from < n; from += chunkSize) {
+            out.addAll(part.apply(from, Math.min(n, from + chunkSize)));
         }
         return out;
     }
@@ -224,15 +228,7 @@ public final class ModelRunner implements AutoCloseable {
     }
 
     private List<byte[]> reverse(List<float[][]> latents, int[] labels, boolean standardised) {
-        if (Lanes.splits(lanes, latents.size())) {
-            return lanes.map(latents.size(), (from, to) -> reverseChunk(latents.subList(from, to), slice(labels, from, to), standardised));
-        }
-        List<byte[]> out = new ArrayList<>(latents.size());
-        for (int from = 0; from < latents.size(); from += chunkSize) {
-            int to = Math.min(latents.size(), from + chunkSize);
-            out.addAll(reverseChunk(latents.subList(from, to), slice(labels, from, to), standardised));
-        }
-        return out;
+        return inChunks(latents.size(), (from, to) -> reverseChunk(latents.subList(from, to), slice(labels, from, to), standardised));
     }
 
     private List<byte[]> reverseChunk(List<float[][]> latents, int[] labels, boolean standardised) {
