@@ -50,6 +50,13 @@ public final class GlowServe implements Runnable {
             System.arraycopy(args, 0, serveArgs, 1, args.length);
             args = serveArgs;
         }
+        if ("serve".equals(args[0])) {
+            String tmpDir = ServeCommand.unwritableTmpDir();
+            if (tmpDir != null) {
+                System.err.println("glow-serve serve: " + tmpDir);
+                System.exit(1);
+            }
+        }
         Engines.configureDefaults("serve".equals(args[0]));
         CommandLine cli = commandLine();
         TrainCommand.recordInvocation(args);

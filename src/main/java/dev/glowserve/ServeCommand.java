@@ -4,6 +4,9 @@ import org.springframework.boot.SpringApplication;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Unmatched;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -15,6 +18,23 @@ public final class ServeCommand implements Runnable {
 
     @Unmatched
     List<String> springArgs = new ArrayList<>();
+
+    /**
+     * The service writes to java.io.tmpdir (Tomcat's work folder, uploads, JNA's library): a folder it cannot
+     * write stops start-up at once with one line naming it, instead of a failure deep inside Tomcat.
+     */
+    static String unwritableTmpDir() {
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        try {
+            Files.delete(Files.createTempFile(tmp, "glow-serve", ".check"));
+            return null;
+        } catch (IOException | RuntimeException e) {
+            String reason = e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason()
+                    : e instanceof java.nio.file.AccessDeniedException ? "permission denied" : e.toString();
+            return "java.io.tmpdir=" + tmp + " is not writable (" + reason + "): mount a writable volume there "
+                    + "(the Helm chart mounts an emptyDir at /tmp) or point -Djava.io.tmpdir at a writable folder";
+        }
+    }
 
     @Override
     public void run() {

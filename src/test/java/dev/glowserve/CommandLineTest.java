@@ -44,6 +44,20 @@ class CommandLineTest {
     }
 
     @Test
+    void serveStopsAtOnceWhenItsTemporaryFolderIsNotWritable() {
+        String before = System.getProperty("java.io.tmpdir");
+        try {
+            assertThat(ServeCommand.unwritableTmpDir()).isNull();
+            Path missing = tmp.resolve("not-mounted");
+            System.setProperty("java.io.tmpdir", missing.toString());
+            assertThat(ServeCommand.unwritableTmpDir()).startsWith("java.io.tmpdir=" + missing + " is not writable (")
+                    .contains("emptyDir").doesNotContain("\n");
+        } finally {
+            System.setProperty("java.io.tmpdir", before);
+        }
+    }
+
+    @Test
     void everyCommandHasHelp() {
         for (String cmd : new String[] {"serve", "score", "sample", "bench", "train"}) {
             Run r = run(cmd, "--help");

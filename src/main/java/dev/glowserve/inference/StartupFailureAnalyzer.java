@@ -1,11 +1,15 @@
 package dev.glowserve.inference;
 
+import ai.djl.engine.EngineException;
 import org.springframework.boot.diagnostics.AbstractFailureAnalyzer;
 import org.springframework.boot.diagnostics.FailureAnalysis;
 
+import java.nio.file.FileSystemException;
+
 /**
- * Turns a model or device failure at start-up into one clear line instead of a stack trace:
- * a model that will not load, or {@code glow.device=gpu} where there is none.
+ * Turns a start-up failure an operator can fix into one clear line instead of a stack trace: a model
+ * that will not load, {@code glow.device=gpu} where there is none, or a file the process could not
+ * write (a read-only root without the chart's writable mounts, natives not prepared in the image).
  */
 public class StartupFailureAnalyzer extends AbstractFailureAnalyzer<RuntimeException> {
 
@@ -21,7 +25,33 @@ public class StartupFailureAnalyzer extends AbstractFailureAnalyzer<RuntimeExcep
             if (t instanceof IllegalArgumentException e && e.getMessage() != null && e.getMessage().startsWith("glow.device=")) {
                 return new FailureAnalysis(e.getMessage(), "Use auto, cpu, gpu or gpu:N.", e);
             }
+            if (t instanceof FileSystemException e) {
+                return fileSystem(e, causedByEngine(root));
+            }
         }
         return null;
+    }
+
+    private static FailureAnalysis fileSystem(FileSystemException e, boolean natives) {
+        String reason = e.getReason() != null ? e.getReason()
+                : e instanceof java.nio.file.AccessDeniedException ? "permission denied" : e.getClass().getSimpleName();
+        if (natives) {
+            return new FailureAnalysis("PyTorch's native libraries are not in place: could not write " + e.getFile() + " ("
+                    + reason + ") to unpack them into ENGINE_CACHE_DIR=" + System.getenv("ENGINE_CACHE_DIR"),
+                    "Use an image whose natives were prepared at build time (see the Dockerfile), or point ENGINE_CACHE_DIR "
+                            + "at a writable folder.", e);
+        }
+        return new FailureAnalysis("could not write " + e.getFile() + " (" + reason + ")",
+                "Mount a writable volume there (the Helm chart mounts emptyDirs at /tmp and /var/cache/djl), or point "
+                        + "java.io.tmpdir at a writable folder.", e);
+    }
+
+    private static boolean causedByEngine(Throwable root) {
+        for (Throwable t = root; t != null; t = t.getCause()) {
+            if (t instanceof EngineException) {
+                return true;
+            }
+        }
+        return false;
     }
 }

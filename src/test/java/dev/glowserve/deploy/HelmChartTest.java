@@ -3,7 +3,24 @@ package dev.glowserve.deploy;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.networking.v1.Ingress;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import io.fabric8.openshift.api.model.monitoring.v1.ServiceMonitor;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.yaml.snakeyaml.Yaml;
 
 import java.nio.file.Files;
@@ -12,11 +29,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** helm lint and helm template (through helm-java, offline) with assertions on what renders. */
+/**
+ * helm lint and helm template (through helm-java, offline): every rendered variant read strictly into Kubernetes's
+ * own types, and the pod checked against what the image (Dockerfile) and its smoke test (docker/smoke-test.sh) need.
+ */
 class HelmChartTest {
 
     static final Path CHART = Path.of("helm/glow-serve");
@@ -25,9 +46,7 @@ class HelmChartTest {
 
     @SuppressWarnings("unchecked")
     static List<Map<String, Object>> render(Map<String, Object> sets) {
-        TemplateCommand t = new Helm(CHART).template().withName("glow");
-        sets.forEach(t::set);
-        String out = t.call();
+        String out = renderText(sets);
         List<Map<String, Object>> docs = new ArrayList<>();
         for (Object o : new Yaml().loadAll(out)) {
             if (o != null) {
@@ -146,27 +165,195 @@ class HelmChartTest {
         assertThatThrownBy(() -> render(Map.of("apiKey.enabled", "true"))).hasMessageContaining("apiKey.value");
     }
 
-    @Test
-    void dockerfileIsPinnedNonRootAndCopiesTheJarTheBuildMakes() throws Exception {
-        String dockerfile = Files.readString(Path.of("Dockerfile"));
-        List<String> froms = dockerfile.lines().filter(l -> l.startsWith("FROM ")).toList();
-        assertThat(froms).hasSize(2);
-        for (String from : froms) {
-            String image = from.split("\\s+")[1];
-            assertThat(image).as("base image pinned to a version").matches("[a-z0-9./-]+:\\d+\\.\\d+\\.\\d+[^\\s]*|[^\\s]+@sha256:[0-9a-f]{64}");
+    /** Every variant a user can switch on, rendered: each document must be a valid Kubernetes object. */
+    static Stream<Arguments> variants() {
+        return Stream.of(
+                Arguments.of("defaults", Map.of()),
+                Arguments.of("GPU", Map.of("gpu.enabled", "true", "gpu.nodeSelector.accelerator", "nvidia-h100")),
+                Arguments.of("autoscaling", Map.of("autoscaling.enabled", "true")),
+                Arguments.of("ingress with TLS", Map.of("ingress.enabled", "true", "ingress.className", "nginx",
+                        "ingress.tls[0].secretName", "glow-tls", "ingress.tls[0].hosts[0]", "glow.example.com")),
+                Arguments.of("no PDB", Map.of("podDisruptionBudget.enabled", "false")),
+                Arguments.of("ServiceMonitor", Map.of("metrics.serviceMonitor.enabled", "true")),
+                Arguments.of("API key secret", Map.of("apiKey.enabled", "true", "apiKey.value", "k3y")),
+                Arguments.of("existing API key secret", Map.of("apiKey.enabled", "true", "apiKey.existingSecret", "mine")),
+                Arguments.of("model volume", Map.of("models.source", "volume",
+                        "models.volume.persistentVolumeClaim.claimName", "glow-models")),
+                Arguments.of("everything", Map.of("gpu.enabled", "true", "autoscaling.enabled", "true", "ingress.enabled", "true",
+                        "metrics.serviceMonitor.enabled", "true", "apiKey.enabled", "true", "apiKey.value", "k3y",
+                        "models.source", "volume", "models.volume.persistentVolumeClaim.claimName", "glow-models",
+                        "cors.allowedOrigins[0]", "https://app.example")));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("variants")
+    void everyRenderedManifestIsAValidKubernetesObject(String variant, Map<String, Object> sets) {
+        List<HasMetadata> resources = KubernetesManifests.parse(renderText(sets));
+        assertThat(resources).extracting(HasMetadata::getKind).contains("Deployment", "Service", "ConfigMap", "ServiceAccount");
+        for (HasMetadata r : resources) {
+            assertThat(r).as("%s is typed, not generic", r.getKind()).isNotInstanceOf(GenericKubernetesResource.class);
         }
+        Deployment deployment = only(resources, Deployment.class);
+        assertThat(deployment.getSpec().getTemplate().getSpec().getContainers()).hasSize(1);
+        if (sets.containsKey("metrics.serviceMonitor.enabled")) {
+            ServiceMonitor monitor = only(resources, ServiceMonitor.class);
+            assertThat(monitor.getApiVersion()).isEqualTo("monitoring.coreos.com/v1");
+            assertThat(monitor.getSpec().getSelector().getMatchLabels())
+                    .isEqualTo(deployment.getSpec().getSelector().getMatchLabels());
+            var endpoint = monitor.getSpec().getEndpoints().get(0);
+            assertThat(endpoint.getPort()).isEqualTo("http");
+            assertThat(endpoint.getPath()).isEqualTo("/actuator/prometheus");
+            assertThat(endpoint.getInterval()).isEqualTo("30s");
+            assertThat(endpoint.getScrapeTimeout()).isEqualTo("10s");
+        }
+        if (sets.containsKey("autoscaling.enabled")) {
+            HorizontalPodAutoscaler hpa = only(resources, HorizontalPodAutoscaler.class);
+            assertThat(hpa.getSpec().getScaleTargetRef().getName()).isEqualTo(deployment.getMetadata().getName());
+            assertThat(deployment.getSpec().getReplicas()).isNull();
+        }
+        if (sets.containsKey("ingress.enabled")) {
+            Ingress ingress = only(resources, Ingress.class);
+            assertThat(ingress.getSpec().getRules().get(0).getHttp().getPaths().get(0).getBackend().getService().getName())
+                    .isEqualTo(only(resources, Service.class).getMetadata().getName());
+        }
+        assertThat(resources.stream().anyMatch(PodDisruptionBudget.class::isInstance))
+                .isEqualTo(!sets.containsKey("podDisruptionBudget.enabled"));
+        assertThat(resources.stream().anyMatch(Secret.class::isInstance))
+                .isEqualTo("k3y".equals(sets.get("apiKey.value")));
+    }
+
+    @Test
+    void theStrictReadingRejectsUnknownFieldsAndWrongTypes() {
+        String good = renderText(Map.of());
+        assertThat(KubernetesManifests.parse(good)).isNotEmpty();
+        String unknownField = good.replace("readOnlyRootFilesystem: true", "readOnlyRootFilesystem: true\n            readOnlyRoot: true");
+        assertThatThrownBy(() -> KubernetesManifests.parse(unknownField)).hasMessageContaining("readOnlyRoot");
+        String wrongType = good.replace("containerPort: 8080", "containerPort: [8080]");
+        assertThat(wrongType).isNotEqualTo(good);
+        assertThatThrownBy(() -> KubernetesManifests.parse(wrongType)).isInstanceOfAny(AssertionError.class, RuntimeException.class);
+        String misplaced = good.replace("terminationGracePeriodSeconds: 45", "terminationGracePeriodSeconds: 45\n      grace: 45");
+        assertThatThrownBy(() -> KubernetesManifests.parse(misplaced)).hasMessageContaining("grace");
+        String notABoolean = good.replace("runAsNonRoot: true", "runAsNonRoot: sometimes");
+        assertThatThrownBy(() -> KubernetesManifests.parse(notABoolean)).isInstanceOfAny(AssertionError.class, RuntimeException.class);
+    }
+
+    /** The pod as the image needs it: the image's user, its only writable paths as emptyDirs, its health endpoint and port. */
+    @Test
+    void thePodRunsTheImageTheWayTheImageAndTheSmokeTestExpect() throws Exception {
+        Deployment deployment = only(KubernetesManifests.parse(renderText(Map.of())), Deployment.class);
+        PodSpec pod = deployment.getSpec().getTemplate().getSpec();
+        Container container = pod.getContainers().get(0);
+        String dockerfile = Files.readString(Path.of("Dockerfile"));
+        Map<String, String> smoke = shellAssignments(Files.readString(Path.of("docker/smoke-test.sh")));
+
+        // the user and group the image runs as, which the smoke test runs it as too
+        String user = dockerfile.lines().filter(l -> l.startsWith("USER ")).findFirst().orElseThrow().substring(5).trim();
+        assertThat(user).isEqualTo(pod.getSecurityContext().getRunAsUser() + ":" + pod.getSecurityContext().getRunAsGroup());
+        assertThat(pod.getSecurityContext().getRunAsUser()).isNotZero().hasToString(smoke.get("RUN_AS_USER"));
+        assertThat(pod.getSecurityContext().getRunAsGroup()).hasToString(smoke.get("RUN_AS_GROUP"));
+        assertThat(pod.getSecurityContext().getFsGroup()).isEqualTo(pod.getSecurityContext().getRunAsGroup());
+        assertThat(pod.getSecurityContext().getRunAsNonRoot()).isTrue();
+        SecurityContext sc = container.getSecurityContext();
+        assertThat(sc.getReadOnlyRootFilesystem()).isTrue();
+        assertThat(sc.getAllowPrivilegeEscalation()).isFalse();
+        assertThat(sc.getCapabilities().getDrop()).containsExactly("ALL");
+
+        // read-only root: the paths the image writes to are exactly the chart's emptyDirs
+        Map<String, String> volumeOf = new java.util.HashMap<>();
+        container.getVolumeMounts().forEach(m -> volumeOf.put(m.getMountPath(), m.getName()));
+        List<String> emptyDirs = pod.getVolumes().stream().filter(v -> v.getEmptyDir() != null).map(Volume::getName).toList();
+        List<String> writable = container.getVolumeMounts().stream().filter(m -> emptyDirs.contains(m.getName()))
+                .map(VolumeMount::getMountPath).sorted().toList();
+        assertThat(writable).containsExactly("/tmp", "/var/cache/djl");
+        assertThat(List.of(smoke.get("EMPTY_DIRS").split(" "))).containsExactlyInAnyOrderElementsOf(writable);
+        assertThat(dockerfile).contains("-Djava.io.tmpdir=/tmp").contains("DJL_CACHE_DIR=/var/cache/djl")
+                .contains("chown 10001:10001 /var/cache/djl");
+        Map<String, String> env = new java.util.HashMap<>();
+        container.getEnv().forEach(e -> env.put(e.getName(), e.getValue()));
+        assertThat(env.get("DJL_CACHE_DIR")).isEqualTo("/var/cache/djl");
+        assertThat(env.get("JAVA_TOOL_OPTIONS")).isEqualTo(smoke.get("JAVA_OPTS"))
+                .isEqualTo(dockerfile.replaceAll("(?s).*JAVA_TOOL_OPTIONS=\"([^\"]+)\".*", "$1"));
+        assertThat(env).doesNotContainKeys("ENGINE_CACHE_DIR", "PYTORCH_LIBRARY_PATH");
+
+        // probes and HEALTHCHECK on the same endpoints and port
+        String healthcheck = dockerfile.lines().filter(l -> l.startsWith("HEALTHCHECK")).findFirst().orElseThrow();
+        assertThat(healthcheck).contains("\"" + container.getReadinessProbe().getHttpGet().getPath() + "\"");
+        assertThat(smoke.get("READINESS_PATH")).isEqualTo(container.getReadinessProbe().getHttpGet().getPath());
+        assertThat(PROBE_PATHS).contains(container.getStartupProbe().getHttpGet().getPath(),
+                container.getLivenessProbe().getHttpGet().getPath());
+        int port = container.getPorts().get(0).getContainerPort();
+        assertThat(dockerfile).contains("EXPOSE " + port);
+        assertThat(Files.readString(Path.of("docker/healthcheck.sh"))).contains("port=${2:-" + port + "}");
+        assertThat(smoke.get("CONTAINER_PORT")).isEqualTo(Integer.toString(port));
+
+        // resources and the shutdown the smoke test reproduces
+        assertThat(container.getResources().getLimits().get("memory")).hasToString(smoke.get("MEMORY_LIMIT"));
+        assertThat(pod.getTerminationGracePeriodSeconds()).hasToString(smoke.get("GRACE_SECONDS"));
+        Map<String, Object> config = new Yaml().load((String) at(kind(render(Map.of()), "ConfigMap"), "data", "application.yaml"));
+        String appGrace = at(config, "glow", "batching", "shutdown-grace");
+        assertThat(java.time.Duration.parse("PT" + appGrace.toUpperCase()).getSeconds())
+                .as("the app drains before the pod is killed").isLessThan(pod.getTerminationGracePeriodSeconds());
+        assertThat(container.getArgs()).containsExactly("serve");
+        assertThat(dockerfile).contains("ENTRYPOINT [\"java\", \"-jar\", \"/app/glow-serve.jar\"]");
+    }
+
+    @Test
+    void dockerfileBuildsFromSourceOrPacksTheBuiltJarOnPinnedBases() throws Exception {
+        String dockerfile = Files.readString(Path.of("Dockerfile"));
+        assertThat(dockerfile).doesNotContain("# syntax").as("BuildKit would pull a frontend image");
+        for (String arg : new String[] {"BUILD_IMAGE", "RUNTIME_IMAGE"}) {
+            String image = dockerfile.replaceAll("(?s).*\nARG " + arg + "=(\\S+).*", "$1");
+            assertThat(image).as(arg + " pinned to a version").matches("[a-z0-9./-]+:\\d+\\.\\d+\\.\\d+[^\\s]*|[^\\s]+@sha256:[0-9a-f]{64}");
+        }
+        List<String> stages = dockerfile.lines().filter(l -> l.startsWith("FROM ")).toList();
+        assertThat(stages).contains("FROM ${BUILD_IMAGE} AS build", "FROM runtime-base AS prebuilt", "FROM runtime-base AS runtime");
+        assertThat(stages.get(stages.size() - 1)).as("the default target builds from source").endsWith("AS runtime");
         List<String> users = dockerfile.lines().filter(l -> l.startsWith("USER ")).toList();
         assertThat(users).hasSize(1);
-        String user = users.get(0).substring(5).trim();
-        assertThat(user).doesNotStartWith("0").isNotEqualTo("root");
+        assertThat(users.get(0).substring(5).trim()).doesNotStartWith("0").isNotEqualTo("root");
         String pom = Files.readString(Path.of("pom.xml"));
         String finalName = pom.replaceAll("(?s).*<finalName>([^<]+)</finalName>.*", "$1");
-        assertThat(dockerfile).contains("COPY --from=build /src/target/" + finalName + ".jar");
-        String readme = Files.readString(Path.of("README.md"));
+        assertThat(dockerfile).contains("COPY --from=build /src/target/" + finalName + ".jar")
+                .contains("COPY target/" + finalName + ".jar");
+        assertThat(Files.readString(Path.of(".dockerignore"))).contains("!target/" + finalName + ".jar");
         // the image builds with the same command the README gives (and CI runs through ./mvnw)
         assertThat(dockerfile).contains("RUN ./mvnw -B -q -DskipTests package");
-        assertThat(readme).contains("./mvnw -B -q -DskipTests package");
-        assertThat(dockerfile).contains("HEALTHCHECK").contains("/actuator/health/readiness");
-        assertThat(dockerfile).contains("ENGINE_CACHE_DIR").contains("ARG PYTORCH_FLAVOR=cpu");
+        assertThat(Files.readString(Path.of("README.md"))).contains("./mvnw -B -q -DskipTests package");
+        // the natives the image prepares are the ones the jar carries
+        String pytorch = pom.replaceAll("(?s).*<pytorch.version>([^<]+)</pytorch.version>.*", "$1");
+        assertThat(dockerfile).contains("ARG PYTORCH_VERSION=" + pytorch).contains("ARG PYTORCH_FLAVOR=cpu")
+                .contains("PYTORCH_LIBRARY_PATH=/opt/djl/pytorch/${PYTORCH_VERSION}-${PYTORCH_FLAVOR}-linux-x86_64");
+        // the prebuilt and the source image are laid out alike: the same copies from their unpack stages
+        List<String> prebuilt = copies(dockerfile, "prebuilt", "unpack-prebuilt");
+        assertThat(prebuilt).hasSizeGreaterThanOrEqualTo(5).isEqualTo(copies(dockerfile, "runtime", "unpack-source"));
+    }
+
+    private static List<String> copies(String dockerfile, String stage, String from) {
+        String body = dockerfile.substring(dockerfile.indexOf("AS " + stage + "\n"));
+        int next = body.indexOf("\nFROM ");
+        return (next < 0 ? body : body.substring(0, next)).lines().filter(l -> l.startsWith("COPY ") || l.startsWith("RUN "))
+                .map(l -> l.replace("--from=" + from + " ", "--from=UNPACKED ")).toList();
+    }
+
+    /** NAME=value lines of a shell script (values unquoted). */
+    static Map<String, String> shellAssignments(String script) {
+        Map<String, String> out = new java.util.HashMap<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^([A-Z_]+)=(\"([^\"]*)\"|(\\S*))$").matcher(script);
+        while (m.find()) {
+            out.put(m.group(1), m.group(3) != null ? m.group(3) : m.group(4));
+        }
+        return out;
+    }
+
+    static <T> T only(List<HasMetadata> resources, Class<T> type) {
+        List<T> of = resources.stream().filter(type::isInstance).map(type::cast).toList();
+        assertThat(of).as(type.getSimpleName()).hasSize(1);
+        return of.get(0);
+    }
+
+    static String renderText(Map<String, Object> sets) {
+        TemplateCommand t = new Helm(CHART).template().withName("glow");
+        sets.forEach(t::set);
+        return t.call();
     }
 }
