@@ -16,4 +16,4 @@ mmdebstrap --quiet --variant=minbase --hook-dir=/usr/share/mmdebstrap/hooks/merg
   bookworm "$tar"
 $DOCKER import "$tar" debian-minbase:bookworm >/dev/null
 DOCKER_BUILDKIT=1 $DOCKER build --quiet --network host -t "$TAG" docker/java17-base >/dev/null
-$DOCKER run --rm "$TAG" java -version 2>&1 | head -n 1
+$DOCKER run --rm "$TAG" java -version
