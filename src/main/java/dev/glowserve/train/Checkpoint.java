@@ -24,8 +24,8 @@ import java.util.Map;
 
 /**
  * One file holding all a resumed run needs: the model's tensors under their own names, Adam's
- * moments under {@code adam.mean.*} and {@code adam.variance.*}, and the trainer's state as JSON
- * bytes in the tensor {@code trainer.state}. Written atomically, so a kill mid-write leaves the
+ * moments under {@code adam.mean.*} and {@code adam.variance.*}, the weight average's trained tensors
+ * under {@code ema.*}, and the trainer's state as JSON bytes in the tensor {@code trainer.state}. Written atomically, so a kill mid-write leaves the
  * previous checkpoint whole.
  */
 public final class Checkpoint {
@@ -34,6 +34,7 @@ public final class Checkpoint {
     private static final String STATE = "trainer.state";
     private static final String MEAN = "adam.mean.";
     private static final String VARIANCE = "adam.variance.";
+    private static final String AVERAGE = "ema.";
 
     /** Trainer state besides tensors. */
     public record State(
@@ -46,12 +47,14 @@ public final class Checkpoint {
             @JsonProperty("architecture") Architecture architecture,
             @JsonProperty("history") List<HistoryPoint> history) {}
 
-    /** A checkpoint read back: state, model tensors and moments (arrays in the given manager). */
-    public record Loaded(State state, Map<String, NDArray> model, Map<String, NDArray> mean, Map<String, NDArray> variance) {}
+    /** A checkpoint read back: state, model tensors, moments and the weight average (arrays in the given manager). */
+    public record Loaded(State state, Map<String, NDArray> model, Map<String, NDArray> mean, Map<String, NDArray> variance,
+            Map<String, NDArray> average) {}
 
     private Checkpoint() {}
 
-    public static void write(Path file, State state, FlowParameters params, Adam adam) throws IOException {
+    public static void write(Path file, State state, FlowParameters params, Adam adam, Map<String, NDArray> average)
+            throws IOException {
         NDList list = new NDList();
         List<NDArray> temporary = new ArrayList<>();
         for (Map.Entry<String, FlowParameters.Entry> e : params.entries().entrySet()) {
@@ -60,6 +63,7 @@ public final class Checkpoint {
         }
         addMoments(list, temporary, MEAN, adam.mean());
         addMoments(list, temporary, VARIANCE, adam.variance());
+        addMoments(list, temporary, AVERAGE, average);
         byte[] json = ModelArtifact.JSON.writeValueAsBytes(state);
         NDArray stateBytes = params.manager().create(ByteBuffer.wrap(json), new Shape(json.length), DataType.UINT8);
         stateBytes.setName(STATE);
@@ -72,7 +76,7 @@ public final class Checkpoint {
         }
     }
 
-    /** Moments carry the parameter's name, so they are named through a view rather than renamed. */
+    /** Moments and averages carry the parameter's name, so they are named through a view rather than renamed. */
     private static void addMoments(NDList list, List<NDArray> temporary, String prefix, Map<String, NDArray> moments) {
         moments.forEach((name, a) -> {
             NDArray view = a.reshape(a.getShape());
@@ -92,15 +96,18 @@ public final class Checkpoint {
         Map<String, NDArray> model = new LinkedHashMap<>();
         Map<String, NDArray> mean = new LinkedHashMap<>();
         Map<String, NDArray> variance = new LinkedHashMap<>();
+        Map<String, NDArray> average = new LinkedHashMap<>();
         all.forEach((name, a) -> {
             if (name.startsWith(MEAN)) {
                 mean.put(name.substring(MEAN.length()), a);
             } else if (name.startsWith(VARIANCE)) {
                 variance.put(name.substring(VARIANCE.length()), a);
+            } else if (name.startsWith(AVERAGE)) {
+                average.put(name.substring(AVERAGE.length()), a);
             } else {
                 model.put(name, a);
             }
         });
-        return new Loaded(state, model, mean, variance);
+        return new Loaded(state, model, mean, variance, average);
     }
 }

@@ -7,6 +7,9 @@ import dev.glowserve.data.Datasets;
 import dev.glowserve.data.ImageSet;
 import dev.glowserve.data.Png;
 import dev.glowserve.data.Quantization;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.glowserve.flow.Glow;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.Latents;
 import dev.glowserve.inference.CliLogging;
@@ -119,6 +122,15 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue from OUT/checkpoint.safetensors")
     boolean resume;
 
+    @Option(names = "--init", paramLabel = "MODEL", description = "Start from this trained model's weights (folder or "
+            + "classpath:DIR, the same architecture flags) with a fresh optimizer and schedule, instead of a fresh "
+            + "initialisation: continued training")
+    String init;
+
+    @Option(names = "--ema", paramLabel = "DECAY", description = "Keep a moving average of the weights with this decay per "
+            + "step and evaluate, plot and ship it instead of the live weights (0 = off). Default: ${DEFAULT-VALUE}")
+    double ema = 0.999;
+
     @Option(names = "--workers", description = "Threads that each train on a slice of every batch, with cores/workers "
             + "intra-op threads each (0 = one per core on CPU; one on a GPU). Default: ${DEFAULT-VALUE}")
     int workers;
@@ -132,7 +144,10 @@ public final class TrainCommand implements Callable<Integer> {
         Trainer.configureWorkers(workers); // before the engine starts
         Path dir = out != null ? out : Path.of("runs", Instant.now().toString().replace(':', '-'));
         TrainOptions o = new TrainOptions(flows, levels, hidden, !additive, !plain, nBits, conditional, batch, lr, warmup,
-                schedule, steps, minutes * 60, gradClip, seed, evalEvery, evalImages, checkpointEvery, maxBadSteps, trainLimit);
+                schedule, steps, minutes * 60, gradClip, seed, evalEvery, evalImages, checkpointEvery, maxBadSteps, trainLimit, ema);
+        if (resume && init != null) {
+            throw new IllegalArgumentException("--init starts a run and --resume continues one: give one of them");
+        }
         if (resume) {
             Path ck = dir.resolve(Checkpoint.FILE);
             if (!Files.exists(ck)) {
@@ -158,6 +173,13 @@ public final class TrainCommand implements Callable<Integer> {
                     System.getProperty("ai.djl.pytorch.num_threads"));
             if (resume) {
                 trainer.resume();
+            } else if (init != null) {
+                try (NDManager scratch = NDManager.newBaseManager()) {
+                    ModelArtifact.Loaded from = ModelArtifact.load(ModelArtifact.Source.parse(init), scratch, DataType.FLOAT32);
+                    trainer.initializeFrom(from.glow().parameters().entries().entrySet().stream().collect(
+                            java.util.stream.Collectors.toMap(Map.Entry::getKey, e -> e.getValue().array())), init);
+                    from.glow().close();
+                }
             }
             trainer.run();
             progress.close();
@@ -175,7 +197,8 @@ public final class TrainCommand implements Callable<Integer> {
     /** Final full test evaluation, the artifact, and the PNGs. */
     private void report(Trainer trainer, ImageSet train, ImageSet test, Path dir, Duration wall) throws Exception {
         ImageSet finalTest = finalEvalImages > 0 ? test.head(finalEvalImages) : test;
-        System.err.printf(Locale.ROOT, "scoring %d test images...%n", finalTest.count());
+        System.err.printf(Locale.ROOT, "scoring %d test images (%s)...%n", finalTest.count(),
+                ema > 0 ? "the weight average" : "the live weights");
         double[] bpd = trainer.perImageBitsPerDim(finalTest);
         double mean = Arrays.stream(bpd).average().orElse(Double.NaN);
         Map<String, Double> quantiles = quantiles(bpd);
@@ -187,14 +210,15 @@ public final class TrainCommand implements Callable<Integer> {
                 train.source().contains("fashion") ? "fashion-mnist" : train.source(), m.classNames(),
                 m.testBitsPerDim(), m.testBitsPerDimQuantiles(), m.training());
         Path modelDir = dir.resolve("model");
-        ModelArtifact.save(modelDir, m, trainer.glow());
-        if (trainer.glow().config().conditional()) {
-            ClassMeans.write(modelDir, trainer.glow().config(), classMeans(new ModelRunner(name, m, trainer.glow(), 100), train),
-                    trainer.glow().manager());
+        Glow shipped = trainer.evaluated();
+        ModelArtifact.save(modelDir, m, shipped);
+        if (shipped.config().conditional()) {
+            ClassMeans.write(modelDir, shipped.config(), classMeans(new ModelRunner(name, m, shipped, 100), train),
+                    shipped.manager());
         }
-        Plots.bitsPerDim(trainer.history(), describe(trainer.glow().config()) + String.format(Locale.ROOT,
+        Plots.bitsPerDim(trainer.history(), describe(shipped.config()) + String.format(Locale.ROOT,
                 " — test %.3f bits/dim", mean), dir.resolve("bpd.png"));
-        ModelRunner runner = new ModelRunner(name, m, trainer.glow(), 64);
+        ModelRunner runner = new ModelRunner(name, m, shipped, 64);
         writeSamples(runner, dir.resolve("samples.png"));
         writeReconstructions(runner, finalTest, dir.resolve("reconstructions.png"));
         System.err.printf(Locale.ROOT, "done: %d steps, %.0f s training (%.0f s wall in this run), test %.4f bits/dim on %d images%n",

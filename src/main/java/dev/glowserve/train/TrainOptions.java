@@ -5,7 +5,8 @@ import dev.glowserve.flow.GlowConfig;
 
 /**
  * Everything that decides a training run. Stored in each checkpoint so that {@code --resume}
- * continues the same run. Budgets: {@code maxSteps} and/or {@code maxSeconds} (0 = none).
+ * continues the same run. Budgets: {@code maxSteps} and/or {@code maxSeconds} (0 = none). {@code emaDecay}: the
+ * weight average's decay per step (0 = no average: the live weights are evaluated and shipped).
  */
 public record TrainOptions(
         @JsonProperty("flows_per_level") int flowsPerLevel,
@@ -27,7 +28,8 @@ public record TrainOptions(
         @JsonProperty("eval_images") int evalImages,
         @JsonProperty("checkpoint_every") int checkpointEvery,
         @JsonProperty("max_bad_steps") int maxBadSteps,
-        @JsonProperty("train_limit") int trainLimit) {
+        @JsonProperty("train_limit") int trainLimit,
+        @JsonProperty("ema_decay") double emaDecay) {
 
     public TrainOptions {
         if (maxSteps <= 0 && maxSeconds <= 0) {
@@ -41,6 +43,9 @@ public record TrainOptions(
         }
         if (!schedule.equals("constant") && !schedule.equals("cosine")) {
             throw new IllegalArgumentException("schedule must be constant or cosine, got " + schedule);
+        }
+        if (!(emaDecay >= 0 && emaDecay < 1)) {
+            throw new IllegalArgumentException("EMA decay must be in [0, 1) (0 = off), got " + emaDecay);
         }
         if (warmupSteps < AUTO_WARMUP || evalEvery < 0 || checkpointEvery < 0 || maxBadSteps < 1 || trainLimit < 0) {
             throw new IllegalArgumentException("counts must not be negative (max_bad_steps at least 1, warmup -1 for auto)");

@@ -4,7 +4,6 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
@@ -19,7 +18,6 @@ import dev.glowserve.flow.Glow;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.Pass;
 import dev.glowserve.flow.Tensors;
-import dev.glowserve.inference.ModelRunner;
 import dev.glowserve.inference.Workers;
 
 import java.io.IOException;
@@ -30,9 +28,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 /**
  * The training loop: bits/dim loss, Adam with linear warmup and an optional cosine decay,
@@ -83,7 +78,7 @@ public final class Trainer implements AutoCloseable {
     }
 
     public int workers() {
-        return workers;
+        return workers.workers();
     }
 
     private final TrainOptions options;
@@ -93,10 +88,10 @@ public final class Trainer implements AutoCloseable {
     private final Listener listener;
     private final Glow glow;
     private final Adam adam = new Adam(0.9, 0.999, 1e-8);
-    private final int workers;
-    private final ExecutorService pool;
-    /** Worker w > 0 trains on its own copy of the model, synchronised before every step. */
-    private final List<Glow> replicas = new ArrayList<>();
+    private final DataParallel workers;
+    private final Evaluation evaluation;
+    /** The moving average of the weights, evaluated and shipped instead of them; null with {@code --ema 0}. */
+    private final WeightAverage average;
     private final List<String> names = new ArrayList<>();
     private final List<NDArray> trainable = new ArrayList<>();
     private final List<HistoryPoint> history = new ArrayList<>();
@@ -121,12 +116,6 @@ public final class Trainer implements AutoCloseable {
         if (workers < 1) {
             throw new IllegalArgumentException("workers must be at least 1, got " + workers);
         }
-        this.workers = Math.min(workers, options.batchSize());
-        this.pool = this.workers > 1 ? Executors.newFixedThreadPool(this.workers, r -> {
-            Thread t = new Thread(r, "train-worker");
-            t.setDaemon(true);
-            return t;
-        }) : null;
         this.options = options;
         this.data = data;
         this.test = test;
@@ -143,9 +132,9 @@ public final class Trainer implements AutoCloseable {
             }
         });
         adam.initialize(namedTrainable());
-        for (int w = 1; w < this.workers; w++) {
-            replicas.add(Glow.create(config, NDManager.newBaseManager(), DataType.FLOAT32, options.seed()));
-        }
+        this.workers = new DataParallel(glow, Math.min(workers, options.batchSize()), options.seed());
+        this.evaluation = new Evaluation(this.workers);
+        this.average = options.emaDecay() > 0 ? new WeightAverage(glow, options.emaDecay(), options.seed()) : null;
         try {
             Files.createDirectories(outDir);
         } catch (IOException e) {
@@ -154,8 +143,14 @@ public final class Trainer implements AutoCloseable {
         this.log = new TrainingLog(outDir.resolve("train.jsonl"));
     }
 
+    /** The live weights, the ones the optimizer moves. */
     public Glow glow() {
         return glow;
+    }
+
+    /** The model that is evaluated and shipped: the moving average of the weights, or the live ones without EMA. */
+    public Glow evaluated() {
+        return average != null ? average.glow() : glow;
     }
 
     public long step() {
@@ -203,6 +198,13 @@ public final class Trainer implements AutoCloseable {
                 src.copyTo(e.getValue().array());
             }
             adam.restore(ck.mean(), ck.variance(), s.adamUpdates());
+            if (average != null) {
+                if (ck.average().isEmpty()) {
+                    throw new ArtifactException(checkpointFile() + ": no weight average in the checkpoint; resume with the "
+                            + "run's own --ema (0 for a run without one)");
+                }
+                average.restore(ck.average());
+            }
             step = s.step();
             seconds = s.seconds();
             badStreak = s.badStreak();
@@ -215,6 +217,31 @@ public final class Trainer implements AutoCloseable {
         glow.markInitialized();
         glow.parameters().markUpdated();
         listener.onMessage("resumed at step " + step + " (" + Math.round(seconds) + " s trained)");
+    }
+
+    /**
+     * Starts from a trained model's weights instead of a fresh initialisation (ActNorm then keeps them), with
+     * fresh optimizer state and schedule: continued training. The architecture must be the options' one.
+     */
+    public void initializeFrom(Map<String, NDArray> weights, String source) {
+        for (Map.Entry<String, FlowParameters.Entry> e : glow.parameters().entries().entrySet()) {
+            NDArray src = weights.get(e.getKey());
+            if (src == null) {
+                throw new ArtifactException(source + ": no tensor '" + e.getKey() + "' for " + Architecture.of(glow.config())
+                        + "; give the architecture flags of the model it continues");
+            }
+            if (!src.getShape().equals(e.getValue().array().getShape())) {
+                throw new ArtifactException(source + ": '" + e.getKey() + "' is " + src.getShape() + ", this model's is "
+                        + e.getValue().array().getShape() + "; give the architecture flags of the model it continues");
+            }
+            src.copyTo(e.getValue().array());
+        }
+        glow.markInitialized();
+        glow.parameters().markUpdated();
+        if (average != null) {
+            average.copyAll();
+        }
+        listener.onMessage("initialised from " + source);
     }
 
     /** Runs {@code n} more steps past the budget (for benchmarks that time single steps). */
@@ -232,6 +259,9 @@ public final class Trainer implements AutoCloseable {
     public void run() {
         if (!glow.initialized()) {
             initializeActNorm();
+            if (average != null) {
+                average.copyAll();
+            }
         }
         glow.parameters().requireGradients();
         long totalSteps = options.maxSteps() > 0 ? options.maxSteps() : -1;
@@ -272,7 +302,7 @@ public final class Trainer implements AutoCloseable {
             }
             double trainBpd = counted == 0 ? Double.NaN : sumBpd / counted;
             if (step % LOG_EVERY == 0 && counted > 0) {
-                history.add(new HistoryPoint(step, seconds, trainBpd, null, lr));
+                history.add(new HistoryPoint(step, seconds, trainBpd, null, lr, null));
                 log.write(Map.of("event", "train", "step", step, "seconds", round(seconds), "train_bpd", round(trainBpd),
                         "learning_rate", lr, "grad_norm", round(r.gradNorm()), "images_per_second", round(rate)));
                 sumBpd = 0;
@@ -348,10 +378,10 @@ public final class Trainer implements AutoCloseable {
                 loss += part;
             }
             if (!Double.isFinite(loss)) {
-                zeroGradients();
+                workers.zeroGradients(trainable);
                 return new StepResult(true, "loss is " + loss, loss, Double.NaN);
             }
-            List<NDArray> grads = gradients();
+            List<NDArray> grads = workers.gradients(names, trainable);
             NDArray sumSquares = null;
             for (NDArray g : grads) {
                 NDArray s = g.square().sum();
@@ -359,13 +389,16 @@ public final class Trainer implements AutoCloseable {
             }
             double norm = Math.sqrt(sumSquares.toType(DataType.FLOAT64, false).toDoubleArray()[0]);
             if (!Double.isFinite(norm)) {
-                zeroGradients();
+                workers.zeroGradients(trainable);
                 return new StepResult(true, "gradient norm is " + norm, loss, norm);
             }
             double scale = options.gradClip() > 0 && norm > options.gradClip() ? options.gradClip() / norm : 1;
             adam.update(names, trainable, grads, lr, scale);
-            zeroGradients();
+            workers.zeroGradients(trainable);
             glow.parameters().markUpdated();
+            if (average != null) {
+                average.update();
+            }
             return new StepResult(false, null, loss, norm);
         }
     }
@@ -379,36 +412,19 @@ public final class Trainer implements AutoCloseable {
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             double loss = Arrays.stream(forwardBackward(batch)).sum();
-            List<NDArray> grads = gradients();
+            List<NDArray> grads = workers.gradients(names, trainable);
             for (int i = 0; i < trainable.size(); i++) {
                 out.put(names.get(i), Tensors.toDoubles(grads.get(i)));
             }
-            zeroGradients();
+            workers.zeroGradients(trainable);
             return loss;
         }
     }
 
-    /**
-     * Each worker's share of the batch's mean bits/dim, after back-propagating it into its own
-     * model's gradients; a share that is not finite is not back-propagated (the caller then skips
-     * the step). Each worker back-propagates into its own replica's parameters and the gradients
-     * are added in worker order afterwards, so a step's result does not depend on which thread
-     * finished first (with shared parameters, three or more workers would add in arrival order).
-     */
+    /** Each worker's share of the batch's mean bits/dim, back-propagated; a share that is not finite is not. */
     private double[] forwardBackward(TrainingData.Batch batch) {
         int n = batch.x().length / glow.config().dimensions();
-        if (workers == 1) {
-            return new double[] {slice(glow, batch, 0, n, n)};
-        }
-        synchroniseReplicas();
-        List<Callable<Double>> parts = new ArrayList<>(workers);
-        for (int w = 0; w < workers; w++) {
-            Glow model = w == 0 ? glow : replicas.get(w - 1);
-            int from = n * w / workers;
-            int to = n * (w + 1) / workers;
-            parts.add(() -> slice(model, batch, from, to, n));
-        }
-        return Workers.invokeAll(pool, parts).stream().mapToDouble(Double::doubleValue).toArray();
+        return workers.forwardBackward(n, (model, from, to) -> slice(model, batch, from, to, n));
     }
 
     /** Images [from, to) of the batch: forward, Σ bits/dim / batch size, backward. Grad mode is per thread. */
@@ -436,97 +452,29 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    /** The batch's gradient per trainable parameter: the workers' gradients added in worker order. */
-    private List<NDArray> gradients() {
-        List<NDArray> grads = new ArrayList<>(trainable.size());
-        for (NDArray p : trainable) {
-            grads.add(p.getGradient());
-        }
-        for (Glow replica : replicas) {
-            Map<String, FlowParameters.Entry> entries = replica.parameters().entries();
-            for (int i = 0; i < names.size(); i++) {
-                grads.set(i, grads.get(i).add(entries.get(names.get(i)).array().getGradient()));
-            }
-        }
-        return grads;
-    }
-
     /**
-     * Copies the main model into each replica (in place, outside autograd): every tensor the first
-     * time, afterwards only the trainable ones, the only ones an update changes.
+     * Mean test bits/dim (mid-bin, marginal over classes) on the first {@code eval_images} test images, of the
+     * evaluated model (the weight average) and, with EMA on, of the live weights beside it.
      */
-    private void synchroniseReplicas() {
-        boolean gradMode = JniUtils.isGradMode();
-        JniUtils.setGradMode(false);
-        try {
-            Map<String, FlowParameters.Entry> main = glow.parameters().entries();
-            for (Glow replica : replicas) {
-                boolean first = !replica.initialized();
-                for (Map.Entry<String, FlowParameters.Entry> e : replica.parameters().entries().entrySet()) {
-                    if (first || e.getValue().trainable()) {
-                        e.getValue().array().set(ALL, main.get(e.getKey()).array());
-                    }
-                }
-                if (first) {
-                    replica.markInitialized();
-                    replica.parameters().requireGradients();
-                }
-                replica.parameters().markUpdated();
-            }
-        } finally {
-            JniUtils.setGradMode(gradMode);
-        }
-    }
-
-    private static final NDIndex ALL = new NDIndex("...");
-
-    private void zeroGradients() {
-        for (NDArray p : trainable) {
-            JniUtils.zeroGrad((PtNDArray) p);
-        }
-        for (Glow replica : replicas) {
-            replica.parameters().entries().values().stream().filter(FlowParameters.Entry::trainable)
-                    .forEach(e -> JniUtils.zeroGrad((PtNDArray) e.array()));
-        }
-    }
-
-    /** Mean test bits/dim (mid-bin, marginal over classes) on the first {@code eval_images} test images. */
     public double evaluate() {
-        double bpd = testBitsPerDim(test.head(options.evalImages() > 0 ? options.evalImages() : test.count()));
+        ImageSet images = test.head(options.evalImages() > 0 ? options.evalImages() : test.count());
+        double live = evaluation.meanBitsPerDim(glow, manifest(), images);
+        Double averaged = average != null ? evaluation.meanBitsPerDim(average.glow(), manifest(), images) : null;
+        double bpd = averaged != null ? averaged : live;
         lastTestBpd = bpd;
-        history.add(new HistoryPoint(step, seconds, null, bpd, null));
-        log.write(Map.of("event", "eval", "step", step, "seconds", round(seconds), "test_bpd", round(bpd)));
+        history.add(new HistoryPoint(step, seconds, null, live, null, averaged));
+        Map<String, Object> event = new java.util.LinkedHashMap<>(Map.of("event", "eval", "step", step,
+                "seconds", round(seconds), "test_bpd", round(live)));
+        if (averaged != null) {
+            event.put("ema_test_bpd", round(averaged));
+        }
+        log.write(event);
         return bpd;
     }
 
-    /** Per-image test bits/dim on the given images. */
+    /** Per-image test bits/dim of the evaluated model (the weight average, or the live weights without EMA). */
     public double[] perImageBitsPerDim(ImageSet images) {
-        ModelRunner runner = new ModelRunner("training", manifest(), glow, 100);
-        List<byte[]> list = new ArrayList<>(images.count());
-        for (int i = 0; i < images.count(); i++) {
-            list.add(images.image(i));
-        }
-        if (workers == 1 || list.size() < workers) {
-            return runner.score(list, null).stream().mapToDouble(ModelRunner.Score::bitsPerDim).toArray();
-        }
-        List<Callable<List<ModelRunner.Score>>> parts = new ArrayList<>(workers);
-        for (int w = 0; w < workers; w++) {
-            List<byte[]> part = list.subList(list.size() * w / workers, list.size() * (w + 1) / workers);
-            parts.add(() -> {
-                JniUtils.setGradMode(false);
-                return runner.score(part, null);
-            });
-        }
-        return Workers.invokeAll(pool, parts).stream().flatMap(List::stream).mapToDouble(ModelRunner.Score::bitsPerDim).toArray();
-    }
-
-    private double testBitsPerDim(ImageSet images) {
-        double[] v = perImageBitsPerDim(images);
-        double s = 0;
-        for (double x : v) {
-            s += x;
-        }
-        return s / v.length;
+        return evaluation.perImageBitsPerDim(evaluated(), manifest(), images);
     }
 
     public Manifest manifest() {
@@ -548,7 +496,8 @@ public final class Trainer implements AutoCloseable {
         }
         try {
             Checkpoint.write(checkpointFile(), new Checkpoint.State(step, adam.updates(), seconds, badStreak, skipped,
-                    options, Architecture.of(glow.config()), List.copyOf(history)), glow.parameters(), adam);
+                    options, Architecture.of(glow.config()), List.copyOf(history)), glow.parameters(), adam,
+                    average == null ? Map.of() : average.trainedTensors());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write checkpoint " + checkpointFile(), e);
         }
@@ -556,10 +505,10 @@ public final class Trainer implements AutoCloseable {
 
     @Override
     public void close() {
-        if (pool != null) {
-            pool.shutdownNow();
+        workers.close();
+        if (average != null) {
+            average.close();
         }
-        replicas.forEach(Glow::close);
         log.close();
         adam.close();
         glow.close();

@@ -65,6 +65,59 @@ class TrainCommandTest {
     }
 
     @Test
+    void continuedTrainingWithAWeightAverageShipsAnExactlyInvertibleModel() throws Exception {
+        Path first = tmp.resolve("first");
+        Path second = tmp.resolve("second");
+        String[] common = {"-K", "2", "--hidden", "16", "--batch", "32", "--warmup", "2", "--train-limit", "512",
+                "--eval-images", "100", "--final-eval-images", "100"};
+        assertThat(train(first, common, "--steps", "6", "--ema", "0", "--eval-every", "0")).isZero();
+        assertThat(train(second, common, "--steps", "6", "--ema", "0.9", "--eval-every", "3", "--init",
+                first.resolve("model").toString())).isZero();
+        assertThat(readLog(second)).contains("\"ema_test_bpd\"");
+        Manifest m = ModelArtifact.readManifest(second.resolve("model"));
+        try (ModelRunner shipped = ModelLoader.open(second.resolve("model").toString(), Device.cpu(), 64)) {
+            var test = dev.glowserve.data.Datasets.load(dev.glowserve.data.Datasets.FASHION_MNIST,
+                    dev.glowserve.data.Datasets.Split.TEST).head(100);
+            java.util.List<byte[]> images = new java.util.ArrayList<>();
+            for (int i = 0; i < test.count(); i++) {
+                images.add(test.image(i));
+            }
+            java.util.List<ModelRunner.Encoded> enc = shipped.encode(images, null);
+            double mean = enc.stream().mapToDouble(e -> e.score().bitsPerDim()).average().orElseThrow();
+            assertThat(mean).as("the manifest's figure is the shipped (averaged) weights' score")
+                    .isCloseTo(m.testBitsPerDim(), org.assertj.core.data.Offset.offset(1e-4));
+            java.util.List<byte[]> back = shipped.decode(enc.stream().map(ModelRunner.Encoded::eps).toList(), null);
+            for (int i = 0; i < images.size(); i++) {
+                assertThat(back.get(i)).as("decode(encode(x)) of test image " + i).containsExactly(images.get(i));
+            }
+        }
+        StringWriter err = new StringWriter();
+        assertThat(GlowServe.commandLine().setErr(new PrintWriter(err)).execute("train", "--out", tmp.resolve("x").toString(),
+                "--steps", "1", "--resume", "--init", first.resolve("model").toString())).isNotZero();
+        assertThat(err.toString()).contains("give one of them");
+    }
+
+    private static int train(Path out, String[] common, String... extra) {
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("train", "--out", out.toString()));
+        args.addAll(java.util.List.of(common));
+        args.addAll(java.util.List.of(extra));
+        String threads = System.getProperty("ai.djl.pytorch.num_threads");
+        try {
+            return GlowServe.commandLine().setErr(new PrintWriter(new StringWriter())).execute(args.toArray(new String[0]));
+        } finally {
+            if (threads == null) {
+                System.clearProperty("ai.djl.pytorch.num_threads");
+            } else {
+                System.setProperty("ai.djl.pytorch.num_threads", threads);
+            }
+        }
+    }
+
+    private static String readLog(Path dir) throws java.io.IOException {
+        return Files.readString(dir.resolve("train.jsonl"));
+    }
+
+    @Test
     void negativeWorkersAreRefused() {
         StringWriter err = new StringWriter();
         int code = GlowServe.commandLine().setErr(new PrintWriter(err))

@@ -34,8 +34,12 @@ class TrainerTest {
     }
 
     static TrainOptions options(long steps, boolean conditional) {
+        return options(steps, conditional, 0);
+    }
+
+    static TrainOptions options(long steps, boolean conditional, double ema) {
         return new TrainOptions(2, 2, 32, true, true, 8, conditional, 32, 2e-3, 5, "constant", steps, 0,
-                50, 7, 0, 256, 0, 3, 0);
+                50, 7, 0, 256, 0, 3, 0, ema);
     }
 
     /** Largest |a - b| over all tensors (b null: largest |a|). */
@@ -52,8 +56,12 @@ class TrainerTest {
     }
 
     private static Map<String, double[]> weights(Trainer t) {
+        return weights(t.glow());
+    }
+
+    private static Map<String, double[]> weights(dev.glowserve.flow.Glow glow) {
         Map<String, double[]> w = new LinkedHashMap<>();
-        for (Map.Entry<String, FlowParameters.Entry> e : t.glow().parameters().entries().entrySet()) {
+        for (Map.Entry<String, FlowParameters.Entry> e : glow.parameters().entries().entrySet()) {
             if (e.getValue().trainable()) {
                 w.put(e.getKey(), Tensors.toDoubles(e.getValue().array()));
             }
@@ -116,6 +124,7 @@ class TrainerTest {
         try (Trainer t = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("a"), null, workers)) {
             t.run();
             continuous = weights(t);
+            assertThat(t.evaluated()).as("no weight average without --ema").isSameAs(t.glow());
         }
         TrainOptions firstHalf = options(7, false);
         try (Trainer t = new Trainer(firstHalf, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("b"), null, workers)) {
@@ -133,6 +142,76 @@ class TrainerTest {
             }
             assertThat(maxMoved).as("training moved the weights").isGreaterThan(1e-3);
             assertThat(maxDiff).as("resumed vs continuous").isLessThan(1e-4);
+        }
+    }
+
+    @Test
+    void theWeightAverageFollowsItsRecurrenceAndResumesExactly() {
+        TrainOptions o = options(12, false, 0.8);
+        Map<String, double[]> continuousLive;
+        Map<String, double[]> continuousAverage;
+        try (Trainer t = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("a"), null, 1)) {
+            t.run();
+            continuousLive = weights(t);
+            continuousAverage = weights(t.evaluated());
+            assertThat(t.evaluated()).isNotSameAs(t.glow());
+            assertThat(maxAbsDiff(continuousLive, continuousAverage)).as("the average lags the live weights").isGreaterThan(1e-4);
+            // the average's W and W^-1 come from its own factors: it still inverts exactly
+            assertThat(t.evaluate()).isBetween(1.0, 9.0);
+        }
+        try (Trainer t = new Trainer(options(5, false, 0.8), new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("b"), null, 1)) {
+            t.run();
+        }
+        try (Trainer t = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("b"), null, 1)) {
+            t.resume();
+            t.run();
+            assertThat(maxAbsDiff(continuousLive, weights(t))).as("live weights, resumed vs continuous").isLessThan(1e-4);
+            assertThat(maxAbsDiff(continuousAverage, weights(t.evaluated()))).as("average, resumed vs continuous").isLessThan(1e-4);
+        }
+        // a checkpoint without an average cannot silently start one
+        try (Trainer t = new Trainer(options(2, false), new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("c"), null, 1)) {
+            t.run();
+        }
+        try (Trainer t = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp.resolve("c"), null, 1)) {
+            assertThatThrownBy(t::resume).hasMessageContaining("no weight average");
+        }
+    }
+
+    @Test
+    void oneAverageStepIsDecayTimesTheAveragePlusTheRestTimesTheLiveWeights() {
+        TrainOptions o = options(1, true);
+        try (Trainer t = new Trainer(o, new TrainingData(train, new Quantization(8), o.batchSize(), o.seed()), test, tmp, null, 1)) {
+            t.run();
+            dev.glowserve.flow.Glow live = t.glow();
+            for (double decay : new double[] {0, 0.75}) {
+                try (WeightAverage average = new WeightAverage(live, decay, 3)) {
+                    Map<String, double[]> before = weights(average.glow());
+                    // move the live weights, as an update would
+                    try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+                        scope.suppressNotUsedWarning();
+                        live.parameters().entries().values().stream().filter(FlowParameters.Entry::trainable)
+                                .forEach(e -> e.array().addi(0.01));
+                    }
+                    live.parameters().markUpdated();
+                    average.update();
+                    Map<String, double[]> moved = weights(live);
+                    Map<String, double[]> after = weights(average.glow());
+                    for (String name : moved.keySet()) {
+                        double[] expected = new double[moved.get(name).length];
+                        for (int i = 0; i < expected.length; i++) {
+                            expected[i] = decay * before.get(name)[i] + (1 - decay) * moved.get(name)[i];
+                        }
+                        if (decay == 0) {
+                            assertThat(after.get(name)).as(name + " with decay 0 is the live weight").containsExactly(moved.get(name));
+                        } else {
+                            assertThat(after.get(name)).as(name).containsExactly(expected, org.assertj.core.data.Offset.offset(1e-6));
+                        }
+                    }
+                    // buffers (masks, permutation) are the live model's
+                    assertThat(Tensors.toDoubles(average.glow().parameters().get("blocks.0.flows.0.invconv.w_p")))
+                            .containsExactly(Tensors.toDoubles(live.parameters().get("blocks.0.flows.0.invconv.w_p")));
+                }
+            }
         }
     }
 
