@@ -8,8 +8,6 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Random;
 
 /**
@@ -95,7 +93,7 @@ public final class Coupling implements FlowLayer {
     /**
      * Channels-last convolutions. {@code a} goes in as it is (a channel slice of an NCHW tensor):
      * with the channels-last weight oneDNN converts it inside the op and its output is channels-last
-     * (1.3 vs 1.8 ms at batch 64 against converting it first). Small maps ({@link ZeroConv#smallMap}) take
+     * (1.3 vs 1.8 ms at batch 64 against converting it first). Small maps ({@link InferenceRoutes#smallMap}) take
      * the 1×1 conv and the ZeroConv as GEMMs over the rows view of that output, which is free in
      * channels-last memory.
      */
@@ -103,7 +101,7 @@ public final class Coupling implements FlowLayer {
         NDArray h = Conv2d.conv2d(a, w.w0(), b0, ONE, PAD_ONE, ONE).singletonOrThrow();
         h = Activation.relu(h);
         Shape s = h.getShape();
-        if (ZeroConv.smallMap(s.get(2), s.get(3))) {
+        if (InferenceRoutes.smallMap(s.get(2), s.get(3))) {
             // (B, H, W, hidden): a view of channels-last memory; linear works on its last axis
             NDArray rows = h.transpose(0, 2, 3, 1);
             rows = Activation.relu(Linear.linear(rows, w.w2Rows(), b2).singletonOrThrow());
@@ -114,20 +112,13 @@ public final class Coupling implements FlowLayer {
         return out.apply(h, pass);
     }
 
-    /**
-     * For {@link ScriptedInference}, at a (h, w) map: the 3×3 kernel and bias, the 1×1 kernel (as a
-     * matrix on small maps) and bias, then the ZeroConv's {@link ZeroConv#scriptTensors}.
-     */
-    List<NDArray> scriptTensors(long h, long w) {
-        Hidden k = hidden(Pass.INFERENCE);
-        List<NDArray> t = new ArrayList<>(
-                List.of(k.w0(), b0, ZeroConv.smallMap(h, w) ? k.w2Rows() : k.w2(), b2));
-        t.addAll(out.scriptTensors(h, w));
-        return t;
-    }
+    /** The weights the inference passes read at (h, w), for the scripted pass's binder. */
+    record Weights(NDArray inKernel, NDArray inBias, NDArray hiddenKernel, NDArray hiddenBias, ZeroConv.Weights out) {}
 
-    ZeroConv out() {
-        return out;
+    /** At a (h, w) map: the 3×3 kernel and bias, the 1×1 kernel (as a matrix on small maps) and bias, the ZeroConv's. */
+    Weights inferenceWeights(long h, long w) {
+        Hidden k = hidden(Pass.INFERENCE);
+        return new Weights(k.w0(), b0, InferenceRoutes.smallMap(h, w) ? k.w2Rows() : k.w2(), b2, out.inferenceWeights(h, w));
     }
 
     /**

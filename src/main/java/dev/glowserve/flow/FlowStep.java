@@ -4,8 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Random;
 
 /**
@@ -47,14 +45,6 @@ public final class FlowStep implements FlowLayer {
         return actNorm;
     }
 
-    Coupling coupling() {
-        return coupling;
-    }
-
-    FlowLayer invConv() {
-        return invConv;
-    }
-
     @Override
     public NDArray forward(NDArray x, Pass pass, LogDet logDet) {
         return Scopes.one(() -> {
@@ -83,14 +73,14 @@ public final class FlowStep implements FlowLayer {
     }
 
     /**
-     * For {@link ScriptedInference}, at a (h, w) map: the folded kernel, bias, inverse kernel and
-     * inverse bias, then {@link Coupling#scriptTensors}. Initialized models only.
+     * The weights the inference passes read at (h, w), for the scripted pass's binder: ActNorm folded into the 1×1
+     * conv and its inverse, then the coupling's. Initialized models only.
      */
-    List<NDArray> scriptTensors(long h, long w) {
+    record Weights(NDArray mix, NDArray mixBias, NDArray unmix, NDArray unmixBias, Coupling.Weights coupling) {}
+
+    Weights inferenceWeights(long h, long w) {
         Folded f = folded.get(this::fold);
-        List<NDArray> t = new ArrayList<>(List.of(f.kernel(), f.bias(), f.inverseKernel(), f.inverseBias()));
-        t.addAll(coupling.scriptTensors(h, w));
-        return t;
+        return new Weights(f.kernel(), f.bias(), f.inverseKernel(), f.inverseBias(), coupling.inferenceWeights(h, w));
     }
 
     /** The forward log-det per position that does not depend on the input (ActNorm and 1x1 conv). */

@@ -33,11 +33,6 @@ public final class Glow implements AutoCloseable {
     private final List<ZeroConv> priors = new ArrayList<>();
     private final NDArray classShift;
     private final VersionedCache<NDList> topPriorTable;
-    private volatile boolean scriptAllowed;
-    private volatile ScriptedInference scripted;
-    private volatile String scriptSource;
-    /** Why the scripted pass could not be built on this libtorch (inference then runs eager); null if it could. */
-    private volatile String scriptFailure;
 
     private Glow(GlowConfig config, NDManager manager, DataType dataType, long seed) {
         this.config = config;
@@ -63,7 +58,6 @@ public final class Glow implements AutoCloseable {
             classShift = null;
         }
         this.topPriorTable = new VersionedCache<>(params);
-        this.scriptAllowed = ScriptedInference.enabled(manager);
     }
 
     /** A freshly initialised model (random rotations, N(0, 0.05²) coupling weights, zero priors). */
@@ -97,16 +91,28 @@ public final class Glow implements AutoCloseable {
         return levels.get(level);
     }
 
-    /** x (B, C, H, W) → latents. {@code labels} (B) are required for class-conditional models. */
+    /** The split prior of a level above the last. */
+    ZeroConv prior(int level) {
+        return priors.get(level);
+    }
+
+    /** (mean, logSd) of the top prior for inference, cached per weight version (see {@link #buildTopTable}). */
+    NDList topPriorTable() {
+        return topPriorTable.get(() -> buildTopTable(Pass.INFERENCE));
+    }
+
+    /**
+     * x (B, C, H, W) → latents, through the layers: training passes, and the eager reference for inference
+     * ({@link InferencePass} is what serves). {@code labels} (B) are required for class-conditional models.
+     */
     public Encoding encode(NDArray x, int[] labels, Pass pass) {
         checkLabels(labels, x.getShape().get(0));
         return encodeWith(x, pass, zTop -> labels);
     }
 
     /**
-     * A class-conditional model's encoding when the class is unknown: the top level is scored
-     * under every class, the most probable class is used for the latents, and the log-density is
-     * the mixture over classes with a uniform class prior, log Σ_k p(x|k)/K.
+     * A class-conditional model's encoding when the class is unknown, through the layers: the top level is scored
+     * under every class, the most probable class is used for the latents (see {@link Marginal}).
      */
     public Marginal encodeMarginal(NDArray x) {
         if (!config.conditional()) {
@@ -130,128 +136,11 @@ public final class Glow implements AutoCloseable {
             chosen[0] = best;
             return best;
         });
-        double[] byClass = holder[0];
-        int[] best = chosen[0];
-        int batch = best.length;
-        double[] logPx = Tensors.toDoubles(enc.logPx());
-        double[] marginal = new double[batch];
-        double[][] posterior = new double[batch][k];
-        for (int i = 0; i < batch; i++) {
-            double top = byClass[i * k + best[i]];
-            double sum = 0;
-            for (int c = 0; c < k; c++) {
-                sum += Math.exp(byClass[i * k + c] - top);
-            }
-            double lse = top + Math.log(sum);
-            for (int c = 0; c < k; c++) {
-                posterior[i][c] = Math.exp(byClass[i * k + c] - lse);
-            }
-            // p(x) = p(x | best) · Σ_k p_top(z|k) / p_top(z|best) / K
-            marginal[i] = logPx[i] + (lse - top) - Math.log(k);
-        }
-        return new Marginal(enc, best, marginal, posterior);
-    }
-
-    /** Encoding under the most probable class, per image log p(x) marginal over classes and p(class | x). */
-    public record Marginal(Encoding encoding, int[] labels, double[] logPx, double[][] classPosterior) {}
-
-    /**
-     * Runs inference through the eager layers instead of {@link ScriptedInference} (the reference
-     * the scripted pass is tested against; also what {@code -Dglowserve.inference.script=false} gives).
-     */
-    void useEagerInference() {
-        scriptAllowed = false;
-    }
-
-    /**
-     * The scripted pass of this (initialized) model's inference (tests: whether there is one, its
-     * large-batch threshold, whether it runs prepacked convs); null when inference runs eager.
-     */
-    ScriptedInference scriptedPass() {
-        return scripted(Pass.INFERENCE);
-    }
-
-    /**
-     * Builds the scripted pass from this TorchScript source instead of the shipped one (tests: sources
-     * this libtorch cannot compile or bind, as one without oneDNN's ops would see the shipped one).
-     */
-    void useScriptSource(String source) {
-        scriptSource = source;
-    }
-
-    /**
-     * Which pass serves inference: {@code torchscript+onednn} (prepacked oneDNN kernels),
-     * {@code torchscript}, or {@code eager} (disabled, not yet initialized, or, with the reason, a script
-     * this libtorch could not build). Builds the scripted pass if it is due.
-     */
-    public String inferencePass() {
-        ScriptedInference s = scripted(Pass.INFERENCE);
-        if (s != null) {
-            return s.prepacked() ? "torchscript+onednn" : "torchscript";
-        }
-        String failure = scriptFailure;
-        return failure == null ? "eager" : "eager (TorchScript pass unavailable: " + failure + ")";
-    }
-
-    /**
-     * The TorchScript pass for an initialized model's inference, created (compiled and bound to the
-     * weights) on first use; null when disabled. A libtorch that cannot compile or bind it, e.g. one
-     * built without oneDNN, leaves inference on the eager layers: slower, the same results to rounding.
-     */
-    private ScriptedInference scripted(Pass pass) {
-        if (pass.training() || !scriptAllowed || !initialized()) {
-            return null;
-        }
-        ScriptedInference s = scripted;
-        if (s == null) {
-            synchronized (this) {
-                if (scripted == null && scriptAllowed) {
-                    scripted = buildScript();
-                }
-                s = scripted;
-            }
-        }
-        return s;
-    }
-
-    private ScriptedInference buildScript() {
-        ScriptedInference s = null;
-        try {
-            s = new ScriptedInference(config, params, levels, priors, scriptSource);
-            s.prepacked(); // binds the weights: prepacking fails here, not in a request
-            return s;
-        } catch (RuntimeException e) {
-            if (s != null) {
-                s.close();
-            }
-            scriptFailure = libtorchReason(e);
-            scriptAllowed = false;
-            LOG.warn("TorchScript inference pass unavailable on this libtorch, inference runs on the eager layers "
-                    + "(slower, same results to rounding): {}", scriptFailure);
-            LOG.debug("TorchScript pass failure", e);
-            return null;
-        }
-    }
-
-    /**
-     * One line from libtorch's multi-line message: the compiler's first line (e.g. "Unknown builtin op:
-     * ...") or, for an error raised while running, its last line (the error, after the script's traceback).
-     */
-    private static String libtorchReason(RuntimeException e) {
-        List<String> lines = String.valueOf(e.getMessage()).lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
-        if (lines.isEmpty()) {
-            return e.getClass().getSimpleName();
-        }
-        boolean raised = lines.get(0).startsWith("The following operation failed in the TorchScript interpreter");
-        return raised ? lines.get(lines.size() - 1) : lines.get(0);
+        return Marginal.of(enc, chosen[0], holder[0], k);
     }
 
     private Encoding encodeWith(NDArray x, Pass pass, java.util.function.Function<NDArray, int[]> labelsFor) {
-        ScriptedInference script = scripted(pass);
         NDList out = Scopes.run(() -> {
-            if (script != null) {
-                return scriptedEncode(script, x, labelsFor);
-            }
             LogDet logDet = new LogDet(x);
             NDArray h = x;
             NDArray priorLogP = null;
@@ -289,21 +178,6 @@ public final class Glow implements AutoCloseable {
         return new Encoding(out.subNDList(2, 2 + n), out.subNDList(2 + n), out.get(0), out.get(1));
     }
 
-    /** The flows in one TorchScript call, the top level here: the same values as the eager loop. */
-    private NDList scriptedEncode(ScriptedInference script, NDArray x, java.util.function.Function<NDArray, int[]> labelsFor) {
-        ScriptedInference.Flows f = script.encode(x);
-        NDArray z = f.top();
-        NDList meanLogSd = topPrior(labelsFor.apply(z), x.getManager(), Pass.INFERENCE);
-        NDArray e = standardise(z, meanLogSd);
-        NDArray lp = gaussianLogP(e, meanLogSd.get(1));
-        NDList result = new NDList(f.logDet(), f.lowerLogP() == null ? lp : f.lowerLogP().add(lp));
-        result.addAll(f.eps());
-        result.add(e);
-        result.addAll(f.z());
-        result.add(z);
-        return result;
-    }
-
     /** eps = (z - mean) / exp(logSd). */
     private static NDArray standardise(NDArray z, NDList meanLogSd) {
         return z.sub(meanLogSd.get(0)).mul(meanLogSd.get(1).neg().exp());
@@ -316,13 +190,19 @@ public final class Glow implements AutoCloseable {
 
     /** Σ over C, H, W of log N(z; mean, exp(logSd)) written through eps = (z - mean)/exp(logSd). */
     private static NDArray gaussianLogP(NDArray eps, NDArray logSd) {
-        Shape s = eps.getShape();
-        long n = s.get(1) * s.get(2) * s.get(3);
-        NDArray perElement = Tensors.times(eps.square(), 0.5).add(logSd);
-        return Tensors.plus(perElement.sum(new int[] {1, 2, 3}).neg(), -n * HALF_LOG_2PI);
+        return gaussianLogP(eps, logSd, 1, 2, 3);
     }
 
-    /** eps per level (B, C_l, H_l, W_l) → x; the exact inverse of {@link #encode}. */
+    /** The same sum over the last three axes, whatever comes before them (classes, for the top level). */
+    private static NDArray gaussianLogP(NDArray eps, NDArray logSd, int... axes) {
+        Shape s = eps.getShape();
+        int d = s.dimension();
+        long n = s.get(d - 3) * s.get(d - 2) * s.get(d - 1);
+        NDArray perElement = Tensors.times(eps.square(), 0.5).add(logSd);
+        return Tensors.plus(perElement.sum(axes).neg(), -n * HALF_LOG_2PI);
+    }
+
+    /** eps per level (B, C_l, H_l, W_l) → x through the layers; the exact inverse of {@link #encode}. */
     public NDArray decode(List<NDArray> eps, int[] labels) {
         return reverse(eps, labels, true);
     }
@@ -333,26 +213,12 @@ public final class Glow implements AutoCloseable {
     }
 
     private NDArray reverse(List<NDArray> latents, int[] labels, boolean standardised) {
-        if (latents.size() != config.levels()) {
-            throw new IllegalArgumentException("expected " + config.levels() + " latent levels, got " + latents.size());
-        }
+        checkLatents(latents);
         long batch = latents.get(0).getShape().get(0);
         if (standardised) {
             checkLabels(labels, batch);
         }
         NDManager manager = latents.get(0).getManager();
-        ScriptedInference script = scripted(Pass.INFERENCE);
-        if (script != null) {
-            return Scopes.one(() -> {
-                int last = config.levels() - 1;
-                NDArray top = latents.get(last);
-                if (standardised) {
-                    NDList meanLogSd = topPrior(labels, manager, Pass.INFERENCE);
-                    top = unstandardise(top, meanLogSd);
-                }
-                return script.decode(top, latents.subList(0, last), standardised);
-            });
-        }
         return Scopes.one(() -> {
             int last = config.levels() - 1;
             NDArray h = null;
@@ -383,16 +249,14 @@ public final class Glow implements AutoCloseable {
             throw new IllegalStateException("model is not class-conditional");
         }
         return Scopes.one(() -> {
-            NDList table = topPriorTable.get(() -> buildTopTable(Pass.INFERENCE));
+            NDList table = topPriorTable();
             Shape s = zTop.getShape();
             long k = config.numClasses();
             NDArray z = zTop.expandDims(1);
             NDArray mean = table.get(0).expandDims(0);
             NDArray logSd = table.get(1).expandDims(0);
             NDArray e = z.sub(mean).mul(logSd.neg().exp());
-            long n = s.get(1) * s.get(2) * s.get(3);
-            return e.square().mul(0.5).add(logSd).sum(new int[] {2, 3, 4}).neg().sub(n * HALF_LOG_2PI)
-                    .reshape(s.get(0), k);
+            return gaussianLogP(e, logSd, 2, 3, 4).reshape(s.get(0), k);
         });
     }
 
@@ -403,7 +267,7 @@ public final class Glow implements AutoCloseable {
         }
         try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
             scope.suppressNotUsedWarning();
-            NDList table = topPriorTable.get(() -> buildTopTable(Pass.INFERENCE));
+            NDList table = topPriorTable();
             float[] means = table.get(0).toType(DataType.FLOAT32, false).toFloatArray();
             int k = config.numClasses();
             int per = means.length / k;
@@ -417,7 +281,7 @@ public final class Glow implements AutoCloseable {
 
     /** Mean and log-sd of the top level, broadcastable to (B, C, H, W). */
     private NDList topPrior(int[] labels, NDManager manager, Pass pass) {
-        NDList table = pass.training() ? buildTopTable(pass) : topPriorTable.get(() -> buildTopTable(pass));
+        NDList table = pass.training() ? buildTopTable(pass) : topPriorTable();
         if (!config.conditional()) {
             return table;
         }
@@ -457,7 +321,14 @@ public final class Glow implements AutoCloseable {
         return table;
     }
 
-    private void checkLabels(int[] labels, long batch) {
+    /** Latents of every level, as many as the model has. */
+    void checkLatents(List<NDArray> latents) {
+        if (latents.size() != config.levels()) {
+            throw new IllegalArgumentException("expected " + config.levels() + " latent levels, got " + latents.size());
+        }
+    }
+
+    void checkLabels(int[] labels, long batch) {
         if (!config.conditional()) {
             if (labels != null) {
                 throw new IllegalArgumentException("model is unconditional: no class labels allowed");
@@ -476,10 +347,6 @@ public final class Glow implements AutoCloseable {
 
     @Override
     public void close() {
-        ScriptedInference s = scripted;
-        if (s != null) {
-            s.close();
-        }
         params.close();
     }
 }

@@ -46,53 +46,22 @@ final class ZeroConv {
     private static final Shape ONE = new Shape(1, 1);
     private static final Shape PAD = new Shape(1, 1);
     private static final Shape NO_PAD = new Shape(0, 0);
-    private static final int MIN_DIRECT_OUT = 8;
+
+    /** The weights the inference passes read at (h, w), by route (for the scripted pass's binder). */
+    record Weights(InferenceRoutes.ZeroConv route, NDArray taps, NDArray shift, NDArray kernel, NDArray constant) {}
 
     /**
-     * Feature maps of at most this many positions (per image, never per batch: an image must get the
-     * same bits alone and inside any batch) run the 1×1 conv and the ZeroConv as GEMMs over rows.
-     * oneDNN's convolutions differed in the last bits between batch 1 and larger batches at 7×7 (not
-     * at 14×14); MKL's GEMMs did not. Larger maps keep the convolutions, faster at batch 64.
+     * Inference weights at (h, w): the taps and the shift matrix (rows GEMM), the taps in scatter order (col2im),
+     * or the direct kernel; and the constant.
      */
-    static final long MAX_GEMM_POSITIONS = 64;
-
-    static boolean smallMap(long h, long w) {
-        return h * w <= MAX_GEMM_POSITIONS;
-    }
-
-    /** How it is computed at a map size; the numbers are the ones {@code GlowInference.torchscript} dispatches on. */
-    static final int ROWS_GEMM = 0;
-    static final int TAPS = 1;
-    static final int DIRECT_CONV = 2;
-
-    /**
-     * The route at (h, w), one rule for every pass: inference on small maps as GEMMs over rows (the
-     * taps, then the shift matrix); below {@link #MIN_DIRECT_OUT} outputs the 9 taps then a fold;
-     * otherwise the direct 3×3 conv.
-     */
-    private int route(long h, long w, boolean training) {
-        if (!training && smallMap(h, w)) {
-            return ROWS_GEMM;
-        }
-        return out < MIN_DIRECT_OUT && h * w > 1 ? TAPS : DIRECT_CONV;
-    }
-
-    /** The route inference takes at (h, w), eager or scripted. */
-    int inferenceMode(long h, long w) {
-        return route(h, w, false);
-    }
-
-    /**
-     * For {@link ScriptedInference}: the two weights of {@link #inferenceMode} (taps and shift
-     * matrix; taps kernel and fold kernel; the direct kernel twice) and the constant, at (h, w).
-     */
-    List<NDArray> scriptTensors(long h, long w) {
+    Weights inferenceWeights(long h, long w) {
         Effective e = effective(Pass.INFERENCE);
         NDArray c = constant(e, h, w, Pass.INFERENCE);
-        return switch (inferenceMode(h, w)) {
-            case ROWS_GEMM -> List.of(e.taps(), shift(h, w), c);
-            case TAPS -> List.of(e.scatterTaps(), e.scatterTaps(), c);
-            default -> List.of(e.weight(), e.weight(), c);
+        InferenceRoutes.ZeroConv route = InferenceRoutes.zeroConv(h, w, out, false);
+        return switch (route) {
+            case ROWS_GEMM -> new Weights(route, e.taps(), shift(h, w), null, c);
+            case TAPS -> new Weights(route, e.scatterTaps(), null, null, c);
+            case DIRECT -> new Weights(route, null, null, e.weight(), c);
         };
     }
 
@@ -135,12 +104,13 @@ final class ZeroConv {
     NDArray apply(NDArray x, Pass pass) {
         long h = x.getShape().get(2);
         long w = x.getShape().get(3);
-        int route = route(h, w, pass.training());
-        if (route == ROWS_GEMM) {
+        InferenceRoutes.ZeroConv route = InferenceRoutes.zeroConv(h, w, out, pass.training());
+        if (route == InferenceRoutes.ZeroConv.ROWS_GEMM) {
             return applyRows(x.transpose(0, 2, 3, 1), x.getShape().get(0), h, w, pass);
         }
         Effective e = effective(pass);
-        NDArray y = route == TAPS ? foldGrouped(conv(x, e.tapsKernel(), NO_PAD, 1)) : conv(x, e.weight(), PAD, 1);
+        NDArray y = route == InferenceRoutes.ZeroConv.TAPS ? foldGrouped(conv(x, e.tapsKernel(), NO_PAD, 1))
+                : conv(x, e.weight(), PAD, 1);
         return constant(e, h, w, pass).add(y);
     }
 
@@ -155,12 +125,12 @@ final class ZeroConv {
         Effective e = effective(pass);
         boolean flat = rows.getShape().dimension() == 2;
         NDArray y;
-        int route = route(h, w, pass.training());
-        if (route == ROWS_GEMM) {
+        InferenceRoutes.ZeroConv route = InferenceRoutes.zeroConv(h, w, out, pass.training());
+        if (route == InferenceRoutes.ZeroConv.ROWS_GEMM) {
             // (9·out, in) · (B, in, H·W) → (B, 9·out, H·W) = (B, out, 9·H·W); · shift → (B, out, H·W)
             NDArray t = e.taps().matMul(rows.reshape(n, h * w, in).transpose(0, 2, 1));
             y = t.reshape(n, out, 9 * h * w).matMul(shift(h, w)).reshape(n, out, h, w);
-        } else if (route == TAPS) {
+        } else if (route == InferenceRoutes.ZeroConv.TAPS) {
             NDArray t = Linear.linear(rows, e.taps()).singletonOrThrow();
             y = foldGrouped((flat ? t.reshape(n, h, w, out * 9L) : t).transpose(0, 3, 1, 2));
         } else {
@@ -210,10 +180,10 @@ final class ZeroConv {
         }
         NDArray borderWeight = w.sum(new int[] {1}, true);
         // row o·9 + t: tap t = ky·3 + kx of output o
-        NDArray taps = training && out >= MIN_DIRECT_OUT
+        NDArray taps = training && out >= InferenceRoutes.MIN_DIRECT_OUT
                 ? null
                 : w.reshape(out, in, 9).transpose(0, 2, 1).reshape(out * 9L, in);
-        NDArray tapsKernel = out < MIN_DIRECT_OUT ? ChannelsLast.of(taps.reshape(out * 9L, in, 1, 1)) : null;
+        NDArray tapsKernel = out < InferenceRoutes.MIN_DIRECT_OUT ? ChannelsLast.of(taps.reshape(out * 9L, in, 1, 1)) : null;
         NDArray direct = ChannelsLast.of(w);
         if (training) {
             return new Effective(direct, taps, tapsKernel, null, borderWeight, b, Map.of());

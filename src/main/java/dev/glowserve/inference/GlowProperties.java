@@ -1,5 +1,6 @@
 package dev.glowserve.inference;
 
+import dev.glowserve.flow.InferenceSettings;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.DecimalMax;
 import jakarta.validation.constraints.DecimalMin;
@@ -25,7 +26,20 @@ public record GlowProperties(
         @NotBlank String device,
         @NotEmpty @Valid List<ModelSpec> models,
         @NotNull @Valid Limits limits,
-        @NotNull @Valid Batching batching) {
+        @NotNull @Valid Batching batching,
+        @NotNull @Valid Inference inference) {
+
+    /**
+     * How models run, chosen once at model load: each pass as one TorchScript call ({@code script}, else the eager
+     * layers), oneDNN's prepacked kernels on CPU in float32 ({@code prepack}), and whether glibc keeps freed tensor
+     * memory instead of unmapping it ({@code malloc-tuning}).
+     */
+    public record Inference(boolean script, boolean prepack, boolean mallocTuning) {
+
+        public InferenceSettings settings() {
+            return new InferenceSettings(script, prepack);
+        }
+    }
 
     /** A model to serve: its artifact ("classpath:dir" or a folder) and an optional name overriding the manifest's. */
     public record ModelSpec(@NotBlank String path, String name) {}

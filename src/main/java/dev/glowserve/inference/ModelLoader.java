@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.glowserve.artifact.ModelArtifact;
+import dev.glowserve.flow.InferenceSettings;
 
 /** Opens a model artifact ("classpath:dir" or a folder) on a device, ready to serve. */
 public final class ModelLoader {
@@ -13,10 +14,21 @@ public final class ModelLoader {
 
     private ModelLoader() {}
 
+    /** The model on the default inference pass. */
     public static ModelRunner open(String spec, Device device, int chunkSize) {
+        return open(spec, device, chunkSize, InferenceSettings.DEFAULT);
+    }
+
+    /** The model on the inference pass {@code settings} choose, under its manifest's name. */
+    public static ModelRunner open(String spec, Device device, int chunkSize, InferenceSettings settings) {
         ModelArtifact.Loaded loaded = ModelArtifact.load(ModelArtifact.Source.parse(spec),
                 NDManager.newBaseManager(device), DataType.FLOAT32);
-        String name = loaded.manifest().name();
-        return new ModelRunner(name, loaded.manifest(), loaded.glow(), chunkSize, loaded.classMeans());
+        try {
+            return new ModelRunner(loaded.manifest().name(), loaded.manifest(), loaded.glow(), chunkSize, loaded.classMeans(),
+                    settings);
+        } catch (RuntimeException e) {
+            loaded.glow().close();
+            throw e;
+        }
     }
 }

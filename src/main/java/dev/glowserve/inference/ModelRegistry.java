@@ -63,6 +63,8 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
 
     public ModelRegistry(GlowProperties properties, MeterRegistry meters) {
         this.properties = properties;
+        // before the first tensor: how the C allocator keeps freed memory
+        NativeAllocator.tune(properties.inference().mallocTuning());
         this.device = Devices.select(properties.device());
         LOG.info("glow-serve device: {} (glow.device={}, {} engine {}, {} GPU(s) visible)", Devices.describe(device),
                 properties.device(), Engine.getInstance().getEngineName(), Engine.getInstance().getVersion(),
@@ -80,13 +82,13 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
             ModelRunner runner = null;
             try {
                 long t0 = System.nanoTime();
-                runner = ModelLoader.open(spec.path(), device, 64);
+                runner = ModelLoader.open(spec.path(), device, 64, properties.inference().settings());
                 String name = spec.name() != null ? spec.name() : runner.manifest().name();
                 if (entries.containsKey(name)) {
                     throw new IllegalArgumentException("two models are named '" + name + "'; set glow.models[" + i + "].name");
                 }
                 if (spec.name() != null) {
-                    runner = new ModelRunner(name, runner.manifest(), runner.glow(), 64, null).withClassMeansOf(runner);
+                    runner = runner.named(name);
                 }
                 warmUp(runner);
                 entries.put(name, new Entry(name, spec.path(), new BatchScheduler(runner, settings, meters), null));

@@ -11,8 +11,10 @@ import dev.glowserve.data.Quantization;
 import dev.glowserve.flow.Encoding;
 import dev.glowserve.flow.Glow;
 import dev.glowserve.flow.GlowConfig;
+import dev.glowserve.flow.InferencePass;
+import dev.glowserve.flow.InferenceSettings;
 import dev.glowserve.flow.Latents;
-import dev.glowserve.flow.Pass;
+import dev.glowserve.flow.Marginal;
 import dev.glowserve.flow.Tensors;
 
 import java.util.ArrayList;
@@ -20,8 +22,9 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * A loaded model behind a Java-array API: 8-bit images in, scores and latents out, and back.
- * Every call runs in its own native scope and sub-manager, so no native memory outlives it, and
+ * A loaded model behind a Java-array API: 8-bit images in, scores and latents out, and back, through the inference
+ * pass chosen when the model was opened. Every call runs in its own native scope and sub-manager, so no native
+ * memory outlives it, and
  * large batches run in chunks of {@link #chunkSize} (the fastest size for the CPU caches), or, with
  * {@link Lanes} (the command line), in chunks of {@link Lanes#CHUNK} on one single-threaded lane per core.
  */
@@ -36,37 +39,43 @@ public final class ModelRunner implements AutoCloseable {
     private final String name;
     private final Manifest manifest;
     private final Glow glow;
+    private final InferencePass pass;
     private final Quantization quantization;
     private final int chunkSize;
     private final float[][][] classMeans;
     private final Lanes lanes;
 
+    /** The model on the default inference pass ({@link InferenceSettings#DEFAULT}), without measured class means. */
     public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize) {
-        this(name, manifest, glow, chunkSize, null);
+        this(name, manifest, glow, chunkSize, null, InferenceSettings.DEFAULT);
     }
 
-    public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize, float[][][] classMeans) {
-        this(name, manifest, glow, chunkSize, classMeans, null);
+    /** Opens the inference pass {@code settings} ask for on {@code glow}, which must be initialized. */
+    public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize, float[][][] classMeans,
+            InferenceSettings settings) {
+        this(name, manifest, glow, InferencePass.open(glow, settings), chunkSize, classMeans, null);
     }
 
-    private ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize, float[][][] classMeans, Lanes lanes) {
+    private ModelRunner(String name, Manifest manifest, Glow glow, InferencePass pass, int chunkSize, float[][][] classMeans,
+            Lanes lanes) {
         this.name = name;
         this.manifest = manifest;
         this.glow = glow;
+        this.pass = pass;
         this.quantization = new Quantization(manifest.bits());
         this.chunkSize = Math.max(1, chunkSize);
         this.classMeans = classMeans;
         this.lanes = lanes;
     }
 
-    /** This runner under another name, keeping {@code other}'s class means. */
-    public ModelRunner withClassMeansOf(ModelRunner other) {
-        return new ModelRunner(name, manifest, glow, chunkSize, other.classMeans, lanes);
+    /** The same model and pass under another name. */
+    public ModelRunner named(String other) {
+        return new ModelRunner(other, manifest, glow, pass, chunkSize, classMeans, lanes);
     }
 
     /** The same model with another chunk size (the batching scheduler runs whole batches as one pass). */
     public ModelRunner withChunkSize(int size) {
-        return new ModelRunner(name, manifest, glow, size, classMeans, lanes);
+        return new ModelRunner(name, manifest, glow, pass, size, classMeans, lanes);
     }
 
     /**
@@ -74,7 +83,12 @@ public final class ModelRunner implements AutoCloseable {
      * (null: every batch as passes on the calling thread); the returned runner closes the lanes.
      */
     public ModelRunner withLanes(Lanes lanes) {
-        return new ModelRunner(name, manifest, glow, chunkSize, classMeans, lanes);
+        return new ModelRunner(name, manifest, glow, pass, chunkSize, classMeans, lanes);
+    }
+
+    /** Which inference pass runs the model ({@link InferencePass#name()}). */
+    public String inferencePass() {
+        return pass.name();
     }
 
     public Lanes lanes() {
@@ -191,13 +205,13 @@ public final class ModelRunner implements AutoCloseable {
             int[] used = labels;
             double[][] posterior = null;
             if (c.conditional() && labels == null) {
-                Glow.Marginal marginal = glow.encodeMarginal(input);
+                Marginal marginal = pass.encodeMarginal(input);
                 enc = marginal.encoding();
                 logPx = marginal.logPx();
                 used = marginal.labels();
                 posterior = marginal.classPosterior();
             } else {
-                enc = glow.encode(input, labels, Pass.INFERENCE);
+                enc = pass.encode(input, labels);
                 logPx = Tensors.toDoubles(enc.logPx());
             }
             List<float[][]> eps = Latents.fromTensors(enc.eps());
@@ -236,7 +250,7 @@ public final class ModelRunner implements AutoCloseable {
         try (NDScope scope = new NDScope(); NDManager m = glow.manager().newSubManager()) {
             scope.suppressNotUsedWarning();
             NDList tensors = Latents.toTensors(m, config(), latents, glow.parameters().dataType());
-            NDArray x = standardised ? glow.decode(tensors, labels) : glow.decodeZ(tensors);
+            NDArray x = standardised ? pass.decode(tensors, labels) : pass.decodeZ(tensors);
             float[] values = x.toType(DataType.FLOAT32, false).toFloatArray();
             for (int i = 0; i < values.length; i++) {
                 if (!Float.isFinite(values[i])) {
@@ -290,6 +304,7 @@ public final class ModelRunner implements AutoCloseable {
         if (lanes != null) {
             lanes.close();
         }
+        pass.close();
         glow.close();
     }
 }

@@ -26,7 +26,7 @@ public class ModelsInfoContributor implements InfoContributor {
                 var manifest = e.scheduler().runner().manifest();
                 m.put("version", manifest.versionOrDefault());
                 m.put("dataset", manifest.dataset());
-                m.put("inference", e.scheduler().runner().glow().inferencePass());
+                m.put("inference", e.scheduler().runner().inferencePass());
                 if (manifest.testBitsPerDim() != null) {
                     m.put("test_bits_per_dim", manifest.testBitsPerDim());
                 }

@@ -17,9 +17,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class NativeAllocator {
 
-    /** Off switch, e.g. to compare: {@code -Dglowserve.malloc-tuning=false}. */
-    public static final String PROPERTY = "glowserve.malloc-tuning";
-
     static final int M_TRIM_THRESHOLD = -1;
     static final int M_MMAP_THRESHOLD = -3;
     /** glibc refuses a larger mmap threshold (HEAP_MAX_SIZE / 2 on 64-bit). */
@@ -36,21 +33,22 @@ public final class NativeAllocator {
     private NativeAllocator() {}
 
     /**
-     * Applies the settings once per process, before the first tensor is made.
+     * Applies the settings once per process, before the first tensor is made ({@code glow.inference.malloc-tuning},
+     * the command line's {@code --[no-]malloc-tuning}); the first call decides.
      *
      * @return whether glibc accepted both settings (false when switched off or not on glibc)
      */
-    public static synchronized boolean tune() {
+    public static synchronized boolean tune(boolean enabled) {
         if (tuned != null) {
             return tuned;
         }
-        tuned = apply();
+        tuned = apply(enabled);
         return tuned;
     }
 
-    private static boolean apply() {
-        if (!Boolean.parseBoolean(System.getProperty(PROPERTY, "true"))) {
-            log.info("malloc tuning switched off ({}=false)", PROPERTY);
+    private static boolean apply(boolean enabled) {
+        if (!enabled) {
+            log.info("malloc tuning switched off");
             return false;
         }
         if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) {

@@ -81,6 +81,10 @@ public final class Trainer implements AutoCloseable {
         return workers.workers();
     }
 
+    public TrainOptions options() {
+        return options;
+    }
+
     private final TrainOptions options;
     private final TrainingData data;
     private final ImageSet test;

@@ -8,11 +8,12 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.glowserve.data.Quantization;
 import dev.glowserve.flow.Encoding;
-import dev.glowserve.flow.Glow;
-import dev.glowserve.flow.Pass;
+import dev.glowserve.flow.InferencePass;
+import dev.glowserve.flow.InferenceSettings;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import tools.jackson.databind.JsonNode;
 
 import java.nio.file.Path;
@@ -54,14 +55,16 @@ class PeerReferenceTest {
         return x;
     }
 
-    @Test
-    void reproducesLogLikelihoodLatentsAndImages() {
-        Glow glow = model.glow();
+    /** The served (TorchScript) pass and the eager reference alike. */
+    @ParameterizedTest(name = "script={0}")
+    @ValueSource(booleans = {true, false})
+    void reproducesLogLikelihoodLatentsAndImages(boolean script) {
         Quantization q = new Quantization(8);
         int n = reference.get("images_u8").size();
-        try (NDScope scope = new NDScope(); NDManager m = glow.manager().newSubManager()) {
+        try (InferencePass glow = InferencePass.open(model.glow(), new InferenceSettings(script, true));
+                NDScope scope = new NDScope(); NDManager m = model.glow().manager().newSubManager()) {
             NDArray x = m.create(midBinImages(q), new Shape(n, 1, 28, 28));
-            Encoding enc = glow.encode(x, null, Pass.INFERENCE);
+            Encoding enc = glow.encode(x, null);
             float[] logDet = enc.logDet().toFloatArray();
             float[] prior = enc.priorLogP().toFloatArray();
             for (int i = 0; i < n; i++) {

@@ -34,20 +34,18 @@ class InferencePathsTest {
                 NDScope scope = new NDScope();
                 NDManager m = glow.manager().newSubManager()) {
             scope.suppressNotUsedWarning();
-            if (!scripted) {
-                glow.useEagerInference();
-            }
-            assertThat(glow.scriptedPass() != null).isEqualTo(scripted);
+            InferencePass pass = InferencePass.open(glow, scripted ? InferenceSettings.DEFAULT : InferenceSettings.EAGER);
+            assertThat(pass instanceof ScriptedPass).isEqualTo(scripted);
             float[] input = FlowTestSupport.randomInput(batch * config.dimensions(), new Random(3));
             NDArray all = m.create(input, new Shape(batch, 1, 28, 28));
-            Encoding batched = glow.encode(all, labels, Pass.INFERENCE);
+            Encoding batched = pass.encode(all, labels);
             float[] batchedLogP = batched.logPx().toFloatArray();
-            float[] decoded = glow.decode(batched.eps(), labels).toFloatArray();
+            float[] decoded = pass.decode(batched.eps(), labels).toFloatArray();
             int perImage = config.dimensions();
             for (int[] slice : new int[][] {{0, 1}, {7, 8}, {19, 20}, {3, 8}}) {
                 String range = slice[0] + ":" + slice[1];
                 int[] partLabels = labels == null ? null : java.util.Arrays.copyOfRange(labels, slice[0], slice[1]);
-                Encoding part = glow.encode(all.get(range), partLabels, Pass.INFERENCE);
+                Encoding part = pass.encode(all.get(range), partLabels);
                 float[] logP = part.logPx().toFloatArray();
                 for (int i = 0; i < logP.length; i++) {
                     assertThat(logP[i]).as("log p of image %d, batch %s vs %d", slice[0] + i, range, batch)
@@ -57,7 +55,7 @@ class InferencePathsTest {
                     assertThat(part.eps().get(l).toFloatArray()).as("eps level %d, batch %s", l, range)
                             .containsExactly(batched.eps().get(l).get(range).toFloatArray());
                 }
-                float[] partDecoded = glow.decode(part.eps(), partLabels).toFloatArray();
+                float[] partDecoded = pass.decode(part.eps(), partLabels).toFloatArray();
                 for (int k = 0; k < partDecoded.length; k++) {
                     assertThat(partDecoded[k]).as("decoded value %d, batch %s", k, range)
                             .isEqualTo(decoded[slice[0] * perImage + k]);

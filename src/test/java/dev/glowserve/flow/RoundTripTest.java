@@ -37,18 +37,16 @@ class RoundTripTest {
         try (Glow glow = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 11 + levels, 0.05);
                 NDScope scope = new NDScope();
                 NDManager m = glow.manager().newSubManager()) {
-            if (!scripted) {
-                glow.useEagerInference();
-            }
-            assertThat(glow.scriptedPass() != null).isEqualTo(scripted);
+            InferencePass pass = InferencePass.open(glow, scripted ? InferenceSettings.DEFAULT : InferenceSettings.EAGER);
+            assertThat(pass instanceof ScriptedPass).isEqualTo(scripted);
             float[] input = FlowTestSupport.randomInput(4 * config.dimensions(), new Random(levels));
             NDArray x = m.create(input, new Shape(4, 2, 16, 16));
-            Encoding enc = glow.encode(x, null, Pass.INFERENCE);
+            Encoding enc = pass.encode(x, null);
             for (int l = 0; l < levels; l++) {
                 int[] s = config.latentShapes().get(l);
                 assertThat(enc.eps().get(l).getShape()).isEqualTo(new Shape(4, s[0], s[1], s[2]));
             }
-            float[] back = glow.decode(enc.eps(), null).toFloatArray();
+            float[] back = pass.decode(enc.eps(), null).toFloatArray();
             double maxErr = 0;
             for (int i = 0; i < input.length; i++) {
                 maxErr = Math.max(maxErr, Math.abs(back[i] - input[i]));

@@ -47,25 +47,26 @@ class ScriptedInferenceTest {
     @MethodSource("models")
     void scriptedPassAgreesWithTheEagerLayers(String name, GlowConfig config, DataType dataType, boolean largeBatch) {
         double tolerance = dataType == DataType.FLOAT64 ? 1e-9 : 1e-5;
-        try (Glow scripted = FlowTestSupport.perturbedModel(config, dataType, 21, 0.05);
-                Glow eager = FlowTestSupport.perturbedModel(config, dataType, 21, 0.05);
+        try (Glow scriptedModel = FlowTestSupport.perturbedModel(config, dataType, 21, 0.05);
+                Glow eagerModel = FlowTestSupport.perturbedModel(config, dataType, 21, 0.05);
+                InferencePass scripted = InferencePass.open(scriptedModel, InferenceSettings.DEFAULT);
+                InferencePass eager = InferencePass.open(eagerModel, InferenceSettings.EAGER);
                 NDScope scope = new NDScope();
-                NDManager m = scripted.manager().newSubManager()) {
+                NDManager m = scriptedModel.manager().newSubManager()) {
             scope.suppressNotUsedWarning();
-            eager.useEagerInference();
-            assertThat(scripted.scriptedPass()).isNotNull();
-            assertThat(eager.scriptedPass()).isNull();
+            assertThat(scripted).isInstanceOf(ScriptedPass.class);
+            assertThat(eager).isInstanceOf(EagerPass.class);
             // oneDNN's prepacked convs on CPU in float32; the plain ones otherwise
-            assertThat(scripted.scriptedPass().prepacked()).isEqualTo(dataType == DataType.FLOAT32);
+            assertThat(scripted.name()).isEqualTo(dataType == DataType.FLOAT32 ? "torchscript+onednn" : "torchscript");
             // large batches take the fold by in-place adds and the prepacked 3x3 conv (at 256 channels over windows)
-            int batch = largeBatch ? scripted.scriptedPass().largeBatch() + 1 : 3;
+            int batch = largeBatch ? InferenceRoutes.LARGE_BATCH + 1 : 3;
             int[] labels = config.conditional() ? IntStream.range(0, batch).map(i -> i % config.numClasses()).toArray() : null;
             float[] input = FlowTestSupport.randomInput(batch * config.dimensions(), new Random(5));
             NDArray x = m.create(input, new Shape(batch, config.inChannels(), config.height(), config.width()))
                     .toType(dataType, false);
 
-            Encoding s = scripted.encode(x, labels, Pass.INFERENCE);
-            Encoding e = eager.encode(x, labels, Pass.INFERENCE);
+            Encoding s = scripted.encode(x, labels);
+            Encoding e = eager.encode(x, labels);
             assertClose("log-det", s.logDet(), e.logDet(), tolerance);
             assertClose("log p(x)", s.logPx(), e.logPx(), tolerance);
             assertThat(s.eps()).hasSize(config.levels());
@@ -93,15 +94,16 @@ class ScriptedInferenceTest {
     @Test
     void marginalOverClassesIsTheEagerOne() {
         GlowConfig config = new GlowConfig(1, 28, 28, 2, 2, 32, true, true, 4);
-        try (Glow scripted = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 8, 0.05);
-                Glow eager = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 8, 0.05);
+        try (Glow scriptedModel = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 8, 0.05);
+                Glow eagerModel = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 8, 0.05);
+                InferencePass scripted = InferencePass.open(scriptedModel, InferenceSettings.DEFAULT);
+                InferencePass eager = InferencePass.open(eagerModel, InferenceSettings.EAGER);
                 NDScope scope = new NDScope();
-                NDManager m = scripted.manager().newSubManager()) {
+                NDManager m = scriptedModel.manager().newSubManager()) {
             scope.suppressNotUsedWarning();
-            eager.useEagerInference();
             NDArray x = m.create(FlowTestSupport.randomInput(5 * 784, new Random(9)), new Shape(5, 1, 28, 28));
-            Glow.Marginal s = scripted.encodeMarginal(x);
-            Glow.Marginal e = eager.encodeMarginal(x);
+            Marginal s = scripted.encodeMarginal(x);
+            Marginal e = eager.encodeMarginal(x);
             assertThat(s.labels()).containsExactly(e.labels());
             for (int i = 0; i < 5; i++) {
                 assertThat(s.logPx()[i]).isCloseTo(e.logPx()[i], org.assertj.core.api.Assertions.within(1e-5 * Math.abs(e.logPx()[i])));
@@ -125,21 +127,19 @@ class ScriptedInferenceTest {
     }
 
     private static void comparePrepackedWithPlain(GlowConfig config, boolean sameBits) {
-        String before = System.getProperty(ScriptedInference.PREPACK_PROPERTY);
-        try (Glow packed = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 6, 0.05);
-                Glow plain = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 6, 0.05);
+        try (Glow packedModel = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 6, 0.05);
+                Glow plainModel = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 6, 0.05);
+                InferencePass packed = InferencePass.open(packedModel, InferenceSettings.DEFAULT);
+                InferencePass plain = InferencePass.open(plainModel, new InferenceSettings(true, false));
                 NDScope scope = new NDScope();
-                NDManager m = packed.manager().newSubManager()) {
+                NDManager m = packedModel.manager().newSubManager()) {
             scope.suppressNotUsedWarning();
-            // read when a model binds its weights
-            System.setProperty(ScriptedInference.PREPACK_PROPERTY, "false");
-            assertThat(plain.scriptedPass().prepacked()).isFalse();
-            System.clearProperty(ScriptedInference.PREPACK_PROPERTY);
-            assertThat(packed.scriptedPass().prepacked()).isTrue();
-            for (int batch : new int[] {1, packed.scriptedPass().largeBatch() + 1}) {
+            assertThat(plain.name()).isEqualTo("torchscript");
+            assertThat(packed.name()).isEqualTo("torchscript+onednn");
+            for (int batch : new int[] {1, InferenceRoutes.LARGE_BATCH + 1}) {
                 NDArray x = m.create(FlowTestSupport.randomInput(batch * 784, new Random(batch)), new Shape(batch, 1, 28, 28));
-                Encoding p = packed.encode(x, null, Pass.INFERENCE);
-                Encoding q = plain.encode(x, null, Pass.INFERENCE);
+                Encoding p = packed.encode(x, null);
+                Encoding q = plain.encode(x, null);
                 NDArray decoded = packed.decode(p.eps(), null);
                 NDArray reference = plain.decode(q.eps(), null);
                 if (sameBits) {
@@ -150,12 +150,6 @@ class ScriptedInferenceTest {
                     assertClose("decode, batch " + batch, decoded, reference, 1e-5);
                 }
             }
-        } finally {
-            if (before == null) {
-                System.clearProperty(ScriptedInference.PREPACK_PROPERTY);
-            } else {
-                System.setProperty(ScriptedInference.PREPACK_PROPERTY, before);
-            }
         }
     }
 
@@ -163,13 +157,14 @@ class ScriptedInferenceTest {
     void weightsChangeReachesTheScriptedPass() {
         GlowConfig config = new GlowConfig(1, 28, 28, 2, 2, 16, true, true, 0);
         try (Glow glow = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 4, 0.05);
+                InferencePass pass = InferencePass.open(glow, InferenceSettings.DEFAULT);
                 NDScope scope = new NDScope();
                 NDManager m = glow.manager().newSubManager()) {
             scope.suppressNotUsedWarning();
             NDArray x = m.create(FlowTestSupport.randomInput(2 * 784, new Random(1)), new Shape(2, 1, 28, 28));
-            float before = glow.encode(x, null, Pass.INFERENCE).logPx().toFloatArray()[0];
+            float before = pass.encode(x, null).logPx().toFloatArray()[0];
             FlowTestSupport.perturb(glow, 99, 0.05);
-            float after = glow.encode(x, null, Pass.INFERENCE).logPx().toFloatArray()[0];
+            float after = pass.encode(x, null).logPx().toFloatArray()[0];
             try (Glow reference = Glow.create(config, NDManager.newBaseManager(), DataType.FLOAT32, 4)) {
                 // same weights as glow now, built fresh: nothing stale in the scripted pass's bound tensors
                 for (var entry : glow.parameters().entries().entrySet()) {
@@ -180,7 +175,10 @@ class ScriptedInferenceTest {
                 }
                 reference.markInitialized();
                 reference.parameters().markUpdated();
-                float fresh = reference.encode(x, null, Pass.INFERENCE).logPx().toFloatArray()[0];
+                float fresh;
+                try (InferencePass referencePass = InferencePass.open(reference, InferenceSettings.DEFAULT)) {
+                    fresh = referencePass.encode(x, null).logPx().toFloatArray()[0];
+                }
                 assertThat(after).isNotEqualTo(before).isEqualTo(fresh);
             }
         }
@@ -203,8 +201,8 @@ class ScriptedInferenceTest {
     }
 
     static Stream<Arguments> scriptsThisLibtorchCannotBuild() {
-        String shipped = ScriptedInference.shippedSource();
-        String packedStart = "    packed = annotate(List[__torch__.torch.classes.mkldnn.ConvOpContext], [])";
+        String shipped = ScriptedPass.shippedSource();
+        String packedStart = "    convs = annotate(List[List[List[__torch__.torch.classes.mkldnn.ConvOpContext]]], [])";
         assertThat(shipped).contains("ops.mkldnn_prepacked.conv2d_run(").contains(packedStart);
         return Stream.of(
                 // as a libtorch without oneDNN's prepacked ops would see the shipped script
@@ -219,19 +217,19 @@ class ScriptedInferenceTest {
     @MethodSource("scriptsThisLibtorchCannotBuild")
     void aScriptThisLibtorchCannotBuildLeavesInferenceOnTheEagerLayers(String name, String source, String reason) {
         GlowConfig config = new GlowConfig(1, 28, 28, 2, 2, 32, true, true, 0);
-        try (Glow glow = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 8, 0.05);
-                Glow eager = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 8, 0.05);
+        try (Glow glowModel = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 8, 0.05);
+                Glow eagerModel = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 8, 0.05);
+                InferencePass glow = InferencePass.open(glowModel, InferenceSettings.DEFAULT, source);
+                InferencePass eager = InferencePass.open(eagerModel, InferenceSettings.EAGER);
                 NDScope scope = new NDScope();
-                NDManager m = glow.manager().newSubManager()) {
+                NDManager m = glowModel.manager().newSubManager()) {
             scope.suppressNotUsedWarning();
-            glow.useScriptSource(source);
-            eager.useEagerInference();
             NDArray x = m.create(FlowTestSupport.randomInput(3 * 784, new Random(2)), new Shape(3, 1, 28, 28));
-            Encoding enc = glow.encode(x, null, Pass.INFERENCE);
-            assertThat(glow.scriptedPass()).isNull();
-            assertThat(glow.inferencePass()).startsWith("eager (TorchScript pass unavailable: ").contains(reason);
-            assertThat(eager.inferencePass()).isEqualTo("eager");
-            Encoding expected = eager.encode(x, null, Pass.INFERENCE);
+            Encoding enc = glow.encode(x, null);
+            assertThat(glow).isInstanceOf(EagerPass.class);
+            assertThat(glow.name()).startsWith("eager (TorchScript pass unavailable: ").contains(reason);
+            assertThat(eager.name()).isEqualTo("eager");
+            Encoding expected = eager.encode(x, null);
             assertThat(enc.logPx().toFloatArray()).containsExactly(expected.logPx().toFloatArray());
             for (int l = 0; l < config.levels(); l++) {
                 assertThat(enc.eps().get(l).toFloatArray()).containsExactly(expected.eps().get(l).toFloatArray());
@@ -246,9 +244,11 @@ class ScriptedInferenceTest {
         try (Glow f32 = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 3, 0.05);
                 Glow f64 = FlowTestSupport.perturbedModel(config, DataType.FLOAT64, 3, 0.05);
                 Glow fresh = Glow.create(config, NDManager.newBaseManager(), DataType.FLOAT32, 3)) {
-            assertThat(f32.inferencePass()).isEqualTo("torchscript+onednn");
-            assertThat(f64.inferencePass()).isEqualTo("torchscript");
-            assertThat(fresh.inferencePass()).as("not initialized yet").isEqualTo("eager");
+            for (Object[] expected : new Object[][] {{f32, "torchscript+onednn"}, {f64, "torchscript"}, {fresh, "eager"}}) {
+                try (InferencePass pass = InferencePass.open((Glow) expected[0], InferenceSettings.DEFAULT)) {
+                    assertThat(pass.name()).as(expected[0] == fresh ? "not initialized yet" : "").isEqualTo(expected[1]);
+                }
+            }
         }
     }
 

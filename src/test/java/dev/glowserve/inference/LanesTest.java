@@ -3,6 +3,7 @@ package dev.glowserve.inference;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.ndarray.types.DataType;
 import dev.glowserve.artifact.Architecture;
+import dev.glowserve.cli.BenchCommand;
 import dev.glowserve.artifact.Manifest;
 import dev.glowserve.flow.FlowTestSupport;
 import dev.glowserve.flow.Glow;

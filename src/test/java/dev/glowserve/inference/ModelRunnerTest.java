@@ -71,7 +71,7 @@ class ModelRunnerTest {
             NDList eps = Latents.toTensors(m, CONDITIONAL, zero, DataType.FLOAT32);
             int[] labels = {1, 2};
             NDArray x = runner.glow().decode(eps, labels);
-            var enc = runner.glow().encode(x, labels, dev.glowserve.flow.Pass.INFERENCE);
+            var enc = runner.glow().encode(x, labels, dev.glowserve.flow.Pass.INFERENCE); // the eager layers
             for (NDArray level : enc.eps()) {
                 for (float v : level.toFloatArray()) {
                     assertThat(v).isCloseTo(0f, within(1e-4f));

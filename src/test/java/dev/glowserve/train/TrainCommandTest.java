@@ -1,7 +1,7 @@
 package dev.glowserve.train;
 
 import ai.djl.Device;
-import dev.glowserve.GlowServe;
+import dev.glowserve.cli.GlowServe;
 import dev.glowserve.artifact.Manifest;
 import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.data.Png;
@@ -28,7 +28,7 @@ class TrainCommandTest {
         String[] args = {"train", "--out", tmp.toString(), "--name", "mini", "--conditional", "-K", "2", "--hidden", "16",
                 "--steps", "30", "--batch", "32", "--warmup", "5", "--train-limit", "1024", "--eval-every", "15",
                 "--eval-images", "200", "--final-eval-images", "300", "--checkpoint-every", "10"};
-        TrainCommand.recordInvocation(args);
+        dev.glowserve.cli.TrainCommand.recordInvocation(args);
         StringWriter err = new StringWriter();
         String threads = System.getProperty("ai.djl.pytorch.num_threads");
         int code;

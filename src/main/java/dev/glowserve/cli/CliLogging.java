@@ -1,4 +1,4 @@
-package dev.glowserve.inference;
+package dev.glowserve.cli;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;

@@ -1,12 +1,5 @@
-package dev.glowserve;
+package dev.glowserve.cli;
 
-import dev.glowserve.inference.BenchCommand;
-import dev.glowserve.inference.EngineCommand;
-import dev.glowserve.inference.LoadCommand;
-import dev.glowserve.inference.Engines;
-import dev.glowserve.inference.SampleCommand;
-import dev.glowserve.inference.ScoreCommand;
-import dev.glowserve.train.TrainCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 

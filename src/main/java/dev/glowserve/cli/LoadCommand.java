@@ -1,4 +1,4 @@
-package dev.glowserve.inference;
+package dev.glowserve.cli;
 
 import dev.glowserve.artifact.ModelArtifact;
 import picocli.CommandLine.Command;

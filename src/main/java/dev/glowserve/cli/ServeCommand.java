@@ -1,5 +1,6 @@
-package dev.glowserve;
+package dev.glowserve.cli;
 
+import dev.glowserve.GlowServeApplication;
 import org.springframework.boot.SpringApplication;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Unmatched;

@@ -1,4 +1,4 @@
-package dev.glowserve.inference;
+package dev.glowserve.cli;
 
 /**
  * Engine settings that must be in place before DJL starts: offline natives, intra-op threads per
@@ -8,10 +8,6 @@ package dev.glowserve.inference;
 public final class Engines {
 
     private Engines() {}
-
-    public static void configureDefaults() {
-        configureDefaults(false);
-    }
 
     /**
      * @param serving leave one core to the web layer: on 2 cores, one intra-op thread served more
@@ -27,7 +23,6 @@ public final class Engines {
         // DJL's switch for its own TorchScript blocks (none here; it also silences DJL's start-up note):
         // the model's TorchScript pass turns the optimizer off on its calling thread itself
         setIfAbsent("ai.djl.pytorch.graph_optimizer", "false");
-        NativeAllocator.tune();
     }
 
     private static void setIfAbsent(String key, String value) {

@@ -1,4 +1,4 @@
-package dev.glowserve;
+package dev.glowserve.cli;
 
 import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.data.Png;

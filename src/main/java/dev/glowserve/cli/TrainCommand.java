@@ -1,19 +1,16 @@
-package dev.glowserve.train;
+package dev.glowserve.cli;
 
-import dev.glowserve.artifact.ClassMeans;
-import dev.glowserve.artifact.Manifest;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.data.Datasets;
 import dev.glowserve.data.ImageSet;
-import dev.glowserve.data.Png;
 import dev.glowserve.data.Quantization;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import dev.glowserve.flow.Glow;
-import dev.glowserve.flow.GlowConfig;
-import dev.glowserve.flow.Latents;
-import dev.glowserve.inference.CliLogging;
-import dev.glowserve.inference.ModelRunner;
+import dev.glowserve.train.Checkpoint;
+import dev.glowserve.train.TrainOptions;
+import dev.glowserve.train.Trainer;
+import dev.glowserve.train.TrainingData;
+import dev.glowserve.train.TrainingReport;
 import me.tongfei.progressbar.DelegatingProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -25,10 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -83,7 +77,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", description = "Peak learning rate (Adam). Default: ${DEFAULT-VALUE}")
     double lr = 1e-3;
 
-    @Option(names = "--warmup", description = "Linear warmup steps; -1 = auto: 10% of the budget, at most 200. Default: ${DEFAULT-VALUE}")
+    @Option(names = "--warmup", description = "Linear warmup steps; -1 = auto: 10%% of the budget, at most 200. Default: ${DEFAULT-VALUE}")
     int warmup = TrainOptions.AUTO_WARMUP;
 
     @Option(names = "--schedule", description = "constant or cosine (decay over the budget). Default: ${DEFAULT-VALUE}")
@@ -169,7 +163,7 @@ public final class TrainCommand implements Callable<Integer> {
         try (ProgressDisplay progress = new ProgressDisplay(o);
                 Trainer trainer = new Trainer(o, batches, test, dir, progress)) {
             System.err.printf(Locale.ROOT, "%s: %,d parameters; %d worker(s) × %s intra-op thread(s)%n",
-                    describe(trainer.glow().config()), trainer.glow().parameters().trainableCount(), trainer.workers(),
+                    TrainingReport.describe(trainer.glow().config()), trainer.glow().parameters().trainableCount(), trainer.workers(),
                     System.getProperty("ai.djl.pytorch.num_threads"));
             if (resume) {
                 trainer.resume();
@@ -183,141 +177,17 @@ public final class TrainCommand implements Callable<Integer> {
             }
             trainer.run();
             progress.close();
-            report(trainer, train, test, dir, Duration.ofNanos(System.nanoTime() - started));
+            ImageSet finalTest = finalEvalImages > 0 ? test.head(finalEvalImages) : test;
+            System.err.printf(Locale.ROOT, "scoring %d test images (%s)...%n", finalTest.count(),
+                    ema > 0 ? "the weight average" : "the live weights");
+            TrainingReport.Result r = TrainingReport.write(trainer, train, finalTest, dir, name,
+                    "glow-serve train " + String.join(" ", invocation));
+            System.err.printf(Locale.ROOT, "done: %d steps, %.0f s training (%.0f s wall in this run), test %.4f bits/dim on %d images%n",
+                    trainer.step(), trainer.seconds(), Duration.ofNanos(System.nanoTime() - started).toMillis() / 1e3,
+                    r.testBitsPerDim(), r.testImages());
+            System.err.println("model: " + r.modelDir() + "  plots: " + dir.resolve("bpd.png") + ", " + dir.resolve("samples.png"));
         }
         return 0;
-    }
-
-    static String describe(GlowConfig c) {
-        return String.format(Locale.ROOT, "Glow K=%d L=%d hidden=%d %s %s%s", c.flowsPerLevel(), c.levels(),
-                c.hiddenChannels(), c.affine() ? "affine" : "additive", c.lu() ? "LU" : "plain-W",
-                c.conditional() ? ", " + c.numClasses() + " classes" : "");
-    }
-
-    /** Final full test evaluation, the artifact, and the PNGs. */
-    private void report(Trainer trainer, ImageSet train, ImageSet test, Path dir, Duration wall) throws Exception {
-        ImageSet finalTest = finalEvalImages > 0 ? test.head(finalEvalImages) : test;
-        System.err.printf(Locale.ROOT, "scoring %d test images (%s)...%n", finalTest.count(),
-                ema > 0 ? "the weight average" : "the live weights");
-        double[] bpd = trainer.perImageBitsPerDim(finalTest);
-        double mean = Arrays.stream(bpd).average().orElse(Double.NaN);
-        Map<String, Double> quantiles = quantiles(bpd);
-        Manifest m = trainer.manifest().withName(name)
-                .withTestResult(mean, quantiles)
-                .withTraining(new Manifest.Training(trainer.step(), trainer.step() * batch, trainer.seconds(), batch, lr, seed,
-                        "glow-serve train " + String.join(" ", invocation), Instant.now().toString()));
-        m = new Manifest(m.name(), m.version(), m.architecture(), m.nBits(),
-                train.source().contains("fashion") ? "fashion-mnist" : train.source(), m.classNames(),
-                m.testBitsPerDim(), m.testBitsPerDimQuantiles(), m.training());
-        Path modelDir = dir.resolve("model");
-        Glow shipped = trainer.evaluated();
-        ModelArtifact.save(modelDir, m, shipped);
-        if (shipped.config().conditional()) {
-            ClassMeans.write(modelDir, shipped.config(), classMeans(new ModelRunner(name, m, shipped, 100), train),
-                    shipped.manager());
-        }
-        Plots.bitsPerDim(trainer.history(), describe(shipped.config()) + String.format(Locale.ROOT,
-                " — test %.3f bits/dim", mean), dir.resolve("bpd.png"));
-        ModelRunner runner = new ModelRunner(name, m, shipped, 64);
-        writeSamples(runner, dir.resolve("samples.png"));
-        writeReconstructions(runner, finalTest, dir.resolve("reconstructions.png"));
-        System.err.printf(Locale.ROOT, "done: %d steps, %.0f s training (%.0f s wall in this run), test %.4f bits/dim on %d images%n",
-                trainer.step(), trainer.seconds(), wall.toMillis() / 1e3, mean, finalTest.count());
-        System.err.println("model: " + modelDir + "  plots: " + dir.resolve("bpd.png") + ", " + dir.resolve("samples.png"));
-    }
-
-    /** Per class, the mean raw latent z of up to 10,000 training images (for attribute manipulation). */
-    static float[][][] classMeans(ModelRunner runner, ImageSet train) {
-        GlowConfig c = runner.config();
-        int n = Math.min(10_000, train.count());
-        System.err.printf(Locale.ROOT, "measuring class means on %d training images...%n", n);
-        int[] sizes = Latents.sizes(c);
-        double[][][] sum = new double[c.numClasses()][sizes.length][];
-        int[] count = new int[c.numClasses()];
-        for (int k = 0; k < c.numClasses(); k++) {
-            for (int l = 0; l < sizes.length; l++) {
-                sum[k][l] = new double[sizes[l]];
-            }
-        }
-        for (int from = 0; from < n; from += 500) {
-            int to = Math.min(n, from + 500);
-            List<byte[]> images = new ArrayList<>();
-            int[] labels = Arrays.copyOfRange(train.labels(), from, to);
-            for (int i = from; i < to; i++) {
-                images.add(train.image(i));
-            }
-            List<ModelRunner.Encoded> enc = runner.encode(images, labels);
-            for (int i = 0; i < enc.size(); i++) {
-                float[][] z = enc.get(i).z();
-                int k = labels[i];
-                count[k]++;
-                for (int l = 0; l < sizes.length; l++) {
-                    for (int j = 0; j < sizes[l]; j++) {
-                        sum[k][l][j] += z[l][j];
-                    }
-                }
-            }
-        }
-        float[][][] means = new float[c.numClasses()][sizes.length][];
-        for (int k = 0; k < c.numClasses(); k++) {
-            for (int l = 0; l < sizes.length; l++) {
-                means[k][l] = new float[sizes[l]];
-                for (int j = 0; j < sizes[l]; j++) {
-                    means[k][l][j] = count[k] == 0 ? 0 : (float) (sum[k][l][j] / count[k]);
-                }
-            }
-        }
-        return means;
-    }
-
-    static Map<String, Double> quantiles(double[] values) {
-        double[] sorted = values.clone();
-        Arrays.sort(sorted);
-        Map<String, Double> q = new LinkedHashMap<>();
-        for (int p : new int[] {1, 5, 10, 25, 50, 75, 90, 95, 99}) {
-            int i = (int) Math.min(sorted.length - 1, Math.round(p / 100.0 * (sorted.length - 1)));
-            q.put("p" + p, Math.round(sorted[i] * 1e4) / 1e4);
-        }
-        return q;
-    }
-
-    /** T = 0.7; a conditional model gets one row per class. */
-    static void writeSamples(ModelRunner runner, Path file) throws Exception {
-        GlowConfig c = runner.config();
-        int perRow = 10;
-        int rows = c.conditional() ? c.numClasses() : 8;
-        int[] labels = null;
-        if (c.conditional()) {
-            labels = new int[rows * perRow];
-            for (int i = 0; i < labels.length; i++) {
-                labels[i] = i / perRow;
-            }
-        }
-        List<byte[]> images = runner.decode(Latents.sample(c, rows * perRow, 0.7, 1), labels);
-        Files.write(file, Png.grid(images, c.inChannels(), c.height(), c.width(), perRow, 1));
-    }
-
-    /** Pairs of test image and decode(encode(image)), which must match exactly. */
-    static void writeReconstructions(ModelRunner runner, ImageSet test, Path file) throws Exception {
-        GlowConfig c = runner.config();
-        int n = Math.min(20, test.count());
-        List<byte[]> originals = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            originals.add(test.image(i));
-        }
-        List<ModelRunner.Encoded> enc = runner.encode(originals, null);
-        List<float[][]> eps = enc.stream().map(ModelRunner.Encoded::eps).toList();
-        int[] labels = c.conditional() ? enc.stream().mapToInt(e -> e.score().label()).toArray() : null;
-        List<byte[]> back = runner.decode(eps, labels);
-        List<byte[]> tiles = new ArrayList<>();
-        int exact = 0;
-        for (int i = 0; i < n; i++) {
-            tiles.add(originals.get(i));
-            tiles.add(back.get(i));
-            exact += Arrays.equals(originals.get(i), back.get(i)) ? 1 : 0;
-        }
-        Files.write(file, Png.grid(tiles, c.inChannels(), c.height(), c.width(), 10, 1));
-        System.err.printf(Locale.ROOT, "reconstructions: %d of %d decode(encode(x)) identical to x%n", exact, n);
     }
 
     /** A live progress bar on a terminal; a line every 30 s in a log file. */

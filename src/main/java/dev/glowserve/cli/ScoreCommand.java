@@ -1,9 +1,10 @@
-package dev.glowserve.inference;
+package dev.glowserve.cli;
 
 import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.data.Idx;
 import dev.glowserve.data.ImageSet;
 import dev.glowserve.data.Png;
+import dev.glowserve.inference.ModelRunner;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -1,6 +1,10 @@
-package dev.glowserve.inference;
+package dev.glowserve.cli;
 
 import ai.djl.Device;
+import dev.glowserve.inference.Devices;
+import dev.glowserve.inference.Lanes;
+import dev.glowserve.inference.ModelLoader;
+import dev.glowserve.inference.ModelRunner;
 import picocli.CommandLine.Option;
 
 /** The --model and --device options shared by the commands that load a model. */

@@ -1,4 +1,4 @@
-package dev.glowserve.inference;
+package dev.glowserve.cli;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
@@ -13,6 +13,11 @@ import dev.glowserve.flow.FlopCount;
 import dev.glowserve.flow.Glow;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.Pass;
+import dev.glowserve.inference.Devices;
+import dev.glowserve.inference.Lanes;
+import dev.glowserve.inference.ModelLoader;
+import dev.glowserve.inference.ModelRunner;
+import dev.glowserve.inference.Workers;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -114,7 +119,7 @@ public final class BenchCommand implements Callable<Integer> {
             String threads = System.getProperty("ai.djl.pytorch.num_threads");
             System.out.printf(Locale.ROOT, "glow-serve bench: %s K=%d L=%d hidden=%d %dx%dx%d on %s, %s pass, %s%n",
                     model != null ? model : "random model", config.flowsPerLevel(), config.levels(), config.hiddenChannels(),
-                    config.inChannels(), config.height(), config.width(), Devices.describe(d), runner.glow().inferencePass(),
+                    config.inChannels(), config.height(), config.width(), Devices.describe(d), runner.inferencePass(),
                     lanes != null
                             ? String.format(Locale.ROOT, "batches below %d as one pass on %s threads, larger ones in chunks of %d on %d single-threaded lanes",
                                     2 * Lanes.CHUNK, threads, Lanes.CHUNK, lanes.count())
@@ -253,7 +258,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /** n random 8-bit images of the runner's size. */
-    static List<byte[]> images(ModelRunner runner, int n, long seed) {
+    public static List<byte[]> images(ModelRunner runner, int n, long seed) {
         Random r = new Random(seed);
         List<byte[]> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {

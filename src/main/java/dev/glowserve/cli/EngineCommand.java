@@ -1,6 +1,7 @@
-package dev.glowserve.inference;
+package dev.glowserve.cli;
 
 import ai.djl.engine.Engine;
+import dev.glowserve.inference.Devices;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
