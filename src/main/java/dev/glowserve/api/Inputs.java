@@ -89,18 +89,7 @@ final class Inputs {
 
     /** A class id for a conditional model; absent is allowed where the model can do without. */
     static Integer cls(String field, Integer value, ModelRunner runner) {
-        GlowConfig c = runner.config();
-        if (value == null) {
-            return null;
-        }
-        if (!c.conditional()) {
-            throw ApiException.unprocessable("out-of-range", field + ": model '" + runner.name()
-                    + "' is unconditional and takes no class");
-        }
-        if (value < 0 || value >= c.numClasses()) {
-            throw ApiException.unprocessable("out-of-range", field + " = " + value + " is outside 0.." + (c.numClasses() - 1));
-        }
-        return value;
+        return runner.checkedClass(field, value);
     }
 
     /** Per-image classes, or null; the list must match the images one to one. */
@@ -120,6 +109,34 @@ final class Inputs {
             out[i] = k;
         }
         return out;
+    }
+
+    /** A decode request's latents and, for a class-conditional model, each item's class. */
+    record Items(List<float[][]> eps, int[] labels) {}
+
+    static Items items(Dtos.DecodeRequest body, ModelRunner r, GlowProperties.Limits limits) {
+        if (body == null || body.items() == null || body.items().isEmpty()) {
+            throw ApiException.badRequest("malformed-request", "items is missing or empty");
+        }
+        count("items", body.items().size(), limits.maxImages());
+        List<float[][]> eps = new ArrayList<>();
+        int[] labels = r.config().conditional() ? new int[body.items().size()] : null;
+        for (int i = 0; i < body.items().size(); i++) {
+            Dtos.DecodeItem item = body.items().get(i);
+            if (item == null) {
+                throw ApiException.badRequest("malformed-request", "items[" + i + "] is null");
+            }
+            eps.add(latents("items[" + i + "].latents", item.latents(), r, limits));
+            Integer k = cls("items[" + i + "].class", item.cls(), r);
+            if (labels != null) {
+                if (k == null) {
+                    throw ApiException.unprocessable("missing-class", "items[" + i + "].class is required: model '" + r.name()
+                            + "' is class-conditional and its latents are relative to a class");
+                }
+                labels[i] = k;
+            }
+        }
+        return new Items(eps, labels);
     }
 
     /** One image's latents, checked level by level against the model's shapes, finite and bounded. */

@@ -1,6 +1,7 @@
 package dev.glowserve.api;
 
 import dev.glowserve.data.DataException;
+import dev.glowserve.inference.InvalidRequest;
 import dev.glowserve.inference.ModelRegistry;
 import dev.glowserve.inference.ModelRunner;
 import dev.glowserve.inference.Overload;
@@ -48,6 +49,11 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     @ExceptionHandler(ApiException.class)
     ResponseEntity<Object> api(ApiException e) {
         return respond(problem(e.status(), e.type(), e.getMessage()));
+    }
+
+    @ExceptionHandler(InvalidRequest.class)
+    ResponseEntity<Object> invalidRequest(InvalidRequest e) {
+        return respond(problem(e.malformed() ? HttpStatus.BAD_REQUEST : HttpStatus.UNPROCESSABLE_CONTENT, e.type(), e.getMessage()));
     }
 
     @ExceptionHandler(DataException.class)
@@ -118,6 +124,8 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     private ResponseEntity<Object> dispatch(Exception e, WebRequest request) throws Exception {
         if (e instanceof ApiException a) {
             return api(a);
+        } else if (e instanceof InvalidRequest r) {
+            return invalidRequest(r);
         } else if (e instanceof DataException d) {
             return data(d);
         } else if (e instanceof Overload.QueueFull q) {

@@ -1,5 +1,6 @@
 package dev.glowserve.api;
 
+import dev.glowserve.inference.RequestWork;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.web.context.request.NativeWebRequest;
 import org.springframework.web.context.request.RequestAttributes;
@@ -10,9 +11,6 @@ import org.springframework.web.servlet.config.annotation.AsyncSupportConfigurer;
 import org.springframework.web.servlet.config.annotation.CorsRegistry;
 import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * CORS for {@code /v1/**} (closed unless {@code glow.security.cors-allowed-origins} lists origins),
@@ -27,27 +25,25 @@ public class WebConfig implements WebMvcConfigurer {
         this.security = security;
     }
 
-    private static final String JOBS = WebConfig.class.getName() + ".jobs";
+    private static final String WORK = WebConfig.class.getName() + ".work";
 
-    /** Remembers a request's queued model work so it can be dropped if the request ends first. */
-    static <T> CompletableFuture<T> track(CompletableFuture<T> job) {
+    /** The current request's model work, dropped as a whole if the request ends first (see {@link RequestWork}). */
+    static RequestWork work() {
         RequestAttributes attributes = RequestContextHolder.getRequestAttributes();
-        if (attributes != null) {
-            @SuppressWarnings("unchecked")
-            List<CompletableFuture<?>> jobs = (List<CompletableFuture<?>>) attributes.getAttribute(JOBS, RequestAttributes.SCOPE_REQUEST);
-            if (jobs == null) {
-                jobs = new ArrayList<>();
-                attributes.setAttribute(JOBS, jobs, RequestAttributes.SCOPE_REQUEST);
-            }
-            jobs.add(job);
+        if (attributes == null) {
+            return RequestWork.detached();
         }
-        return job;
+        RequestWork work = (RequestWork) attributes.getAttribute(WORK, RequestAttributes.SCOPE_REQUEST);
+        if (work == null) {
+            work = new RequestWork();
+            attributes.setAttribute(WORK, work, RequestAttributes.SCOPE_REQUEST);
+        }
+        return work;
     }
 
-    private static void cancelJobs(NativeWebRequest request) {
-        Object jobs = request.getAttribute(JOBS, RequestAttributes.SCOPE_REQUEST);
-        if (jobs instanceof List<?> list) {
-            list.forEach(j -> ((CompletableFuture<?>) j).cancel(false)); // the scheduler skips cancelled work
+    private static void cancelWork(NativeWebRequest request) {
+        if (request.getAttribute(WORK, RequestAttributes.SCOPE_REQUEST) instanceof RequestWork work) {
+            work.cancel(); // the scheduler skips cancelled work
         }
     }
 
@@ -56,13 +52,13 @@ public class WebConfig implements WebMvcConfigurer {
         configurer.registerDeferredResultInterceptors(new DeferredResultProcessingInterceptor() {
             @Override
             public <T> boolean handleTimeout(NativeWebRequest request, DeferredResult<T> result) {
-                cancelJobs(request);
+                cancelWork(request);
                 return true;
             }
 
             @Override
             public <T> boolean handleError(NativeWebRequest request, DeferredResult<T> result, Throwable t) {
-                cancelJobs(request);
+                cancelWork(request);
                 return true;
             }
         });

@@ -49,12 +49,7 @@ public final class BatchScheduler implements AutoCloseable {
     }
 
     /** {@code workers}: batches run side by side (each on its own thread), at least 1. */
-    public record Settings(int maxBatchSize, Duration maxQueueDelay, int queueCapacity, Duration requestTimeout, int workers) {
-
-        public Settings(int maxBatchSize, Duration maxQueueDelay, int queueCapacity, Duration requestTimeout) {
-            this(maxBatchSize, maxQueueDelay, queueCapacity, requestTimeout, 1);
-        }
-    }
+    public record Settings(int maxBatchSize, Duration maxQueueDelay, int queueCapacity, Duration requestTimeout, int workers) {}
 
     private final class Job {
         final Operation op;
@@ -293,7 +288,12 @@ public final class BatchScheduler implements AutoCloseable {
         return false;
     }
 
-    private void run(List<Job> batch) {
+    private void run(List<Job> gathered) {
+        // a client may leave while its job waits in a batch for company: its job is not computed
+        List<Job> batch = gathered.stream().filter(j -> !j.result.isDone()).toList();
+        if (batch.isEmpty()) {
+            return;
+        }
         Job first = batch.get(0);
         long start = System.nanoTime();
         String model = runner.name();

@@ -95,6 +95,24 @@ public final class ModelRunner implements AutoCloseable {
         return lanes;
     }
 
+    /**
+     * A class id as a request gives it, checked against the model: absent stays absent (where the model can do
+     * without); a class on an unconditional model, or one out of range, is refused naming {@code field}.
+     */
+    public Integer checkedClass(String field, Integer value) {
+        GlowConfig c = config();
+        if (value == null) {
+            return null;
+        }
+        if (!c.conditional()) {
+            throw InvalidRequest.unprocessable("out-of-range", field + ": model '" + name + "' is unconditional and takes no class");
+        }
+        if (value < 0 || value >= c.numClasses()) {
+            throw InvalidRequest.unprocessable("out-of-range", field + " = " + value + " is outside 0.." + (c.numClasses() - 1));
+        }
+        return value;
+    }
+
     public boolean hasMeasuredClassMeans() {
         return classMeans != null;
     }

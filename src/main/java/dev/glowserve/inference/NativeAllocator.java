@@ -33,24 +33,25 @@ public final class NativeAllocator {
     private NativeAllocator() {}
 
     /**
-     * Applies the settings once per process, before the first tensor is made ({@code glow.inference.malloc-tuning},
-     * the command line's {@code --[no-]malloc-tuning}); the first call decides.
+     * Applies the settings once per process, before the first tensor is made, when {@code enabled}
+     * ({@code glow.inference.malloc-tuning}, the command line's {@code --[no-]malloc-tuning}); disabled, the C
+     * library keeps its defaults.
      *
-     * @return whether glibc accepted both settings (false when switched off or not on glibc)
+     * @return whether glibc's settings are applied (false when switched off or not on glibc)
      */
     public static synchronized boolean tune(boolean enabled) {
         if (tuned != null) {
             return tuned;
         }
-        tuned = apply(enabled);
-        return tuned;
-    }
-
-    private static boolean apply(boolean enabled) {
         if (!enabled) {
             log.info("malloc tuning switched off");
             return false;
         }
+        tuned = apply();
+        return tuned;
+    }
+
+    private static boolean apply() {
         if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
             return false;
         }

@@ -44,7 +44,7 @@ class BatchSchedulerTest {
     }
 
     static BatchScheduler scheduler(int maxBatch, Duration delay, int capacity, Duration timeout, SimpleMeterRegistry meters) {
-        return new BatchScheduler(runner, new BatchScheduler.Settings(maxBatch, delay, capacity, timeout), meters);
+        return new BatchScheduler(runner, new BatchScheduler.Settings(maxBatch, delay, capacity, timeout, 1), meters);
     }
 
     static BatchScheduler scheduler(int maxBatch, Duration delay, int capacity, Duration timeout, int workers, SimpleMeterRegistry meters) {
