@@ -13,7 +13,7 @@ public final class Dtos {
 
     private Dtos() {}
 
-    @Schema(description = "The model's architecture (DESIGN.md §2)")
+    @Schema(description = "The model's architecture")
     public record ArchitectureInfo(
             @JsonProperty("in_channels") int inChannels,
             @JsonProperty("height") int height,
@@ -49,7 +49,7 @@ public final class Dtos {
 
     public record ModelList(@JsonProperty("models") List<ModelInfo> models) {}
 
-    @Schema(description = "One level of standardised latents eps (DESIGN.md §3): a C×H×W nested array")
+    @Schema(description = "One level of standardised latents eps, (z - mean) / sd of its prior: a C×H×W nested array")
     public record Latent(
             @ArraySchema(arraySchema = @Schema(description = "[C, H, W]", example = "[2, 14, 14]"))
             @JsonProperty("shape") List<Integer> shape,

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.glowserve.flow.GlowConfig;
 
-/** The manifest's {@code architecture} object (snake_case on disk, as DESIGN.md §4). */
+/** The manifest's {@code architecture} object (snake_case on disk, as docs/DESIGN.md gives it). */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Architecture(
         @JsonProperty("in_channels") Integer inChannels,

@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * {@code manifest.json} of a model artifact (DESIGN.md §4). Only {@code name} and
+ * {@code manifest.json} of a model artifact (docs/DESIGN.md). Only {@code name} and
  * {@code architecture} are required; the rest describes how the model was made and measured.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)

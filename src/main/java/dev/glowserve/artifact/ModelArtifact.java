@@ -27,7 +27,7 @@ import java.util.TreeSet;
 
 /**
  * A model on disk: a folder with {@code manifest.json} and {@code weights.safetensors} named as
- * rosinality/glow-pytorch's {@code state_dict} (DESIGN.md §4). Loading either yields a complete,
+ * rosinality/glow-pytorch's {@code state_dict} (docs/DESIGN.md). Loading either yields a complete,
  * initialised model or fails with one message naming the file, tensor or field.
  */
 public final class ModelArtifact {

@@ -5,9 +5,10 @@ import dev.glowserve.inference.Devices;
 import dev.glowserve.inference.Lanes;
 import dev.glowserve.inference.ModelLoader;
 import dev.glowserve.inference.ModelRunner;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** The --model and --device options shared by the commands that load a model. */
+/** The --model and --device options, and how the model runs, shared by the commands that load a model. */
 public final class ModelOption {
 
     @Option(names = "--model", paramLabel = "DIR",
@@ -17,10 +18,14 @@ public final class ModelOption {
     @Option(names = "--device", description = "auto, cpu, gpu or gpu:N. Default: ${DEFAULT-VALUE}")
     String device = "auto";
 
+    @Mixin
+    InferenceOptions inference = new InferenceOptions();
+
     /** The model, running batches of 32 images and more as chunks on one single-threaded lane per core ({@link Lanes}). */
     public ModelRunner open(int chunkSize) {
+        inference.tuneAllocator();
         Device d = Devices.select(device);
-        ModelRunner runner = ModelLoader.open(model, d, chunkSize);
+        ModelRunner runner = ModelLoader.open(model, d, chunkSize, inference.settings());
         return runner.withLanes(Lanes.perCore(runner.glow().manager().getDevice()));
     }
 }

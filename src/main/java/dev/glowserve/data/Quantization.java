@@ -3,7 +3,7 @@ package dev.glowserve.data;
 import java.util.Random;
 
 /**
- * Pixels ↔ model inputs and the discrete likelihood, exactly as DESIGN.md §1: {@code q =
+ * Pixels ↔ model inputs and the discrete likelihood, exactly as docs/DESIGN.md, "Pixels in, numbers out": {@code q =
  * floor(u8 / 2^(8-n_bits))}, {@code x = q/n_bins - 0.5 + u}, {@code log p(image) = log p(x) -
  * D·ln(n_bins)}, decoded {@code q = clamp(floor((x + 0.5)·n_bins), 0, n_bins-1)}.
  */

@@ -10,16 +10,11 @@ import ai.djl.ndarray.types.Shape;
  */
 public final class ActNorm implements FlowLayer {
 
-    private record Cached(double logAbsScaleSum) implements AutoCloseable {
-        @Override
-        public void close() {}
-    }
-
     private final FlowParameters params;
     private final NDArray loc;
     private final NDArray scale;
     private final NDArray initializedFlag;
-    private final VersionedCache<Cached> cache;
+    private final VersionedCache<Double> cache;
     private volatile boolean initialized;
 
     ActNorm(FlowParameters params, String prefix, int channels) {
@@ -63,7 +58,7 @@ public final class ActNorm implements FlowLayer {
 
     /** Σ log|scale| (per spatial position), cached per parameter version. */
     double logAbsScaleSum() {
-        return cache.get(this::build).logAbsScaleSum();
+        return cache.get(this::build);
     }
 
     /** loc and scale per channel, in double. */
@@ -71,12 +66,12 @@ public final class ActNorm implements FlowLayer {
         return new double[][] {Tensors.toDoubles(loc), Tensors.toDoubles(scale)};
     }
 
-    private Cached build() {
+    private Double build() {
         double s = 0;
         for (double v : Tensors.toDoubles(scale)) {
             s += Math.log(Math.abs(v));
         }
-        return new Cached(s);
+        return s;
     }
 
     /** loc = -mean, scale = 1/(std + 1e-6) per channel over batch and space (std unbiased, as torch). */

@@ -4,18 +4,16 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 
 /**
- * Channels-last memory for convolution weights. PyTorch's oneDNN convolutions run in NHWC when a
- * weight is channels-last, and their outputs stay so: measured here, the 256→256 1x1 conv ran 2.2×
- * faster and the 3x3 conv from 2 channels 5× faster than in the default NCHW layout.
+ * Channels-last memory for convolution weights: PyTorch's oneDNN convolutions run in NHWC, their fastest
+ * layout on CPU, when a weight is channels-last, and their outputs stay so (docs/PERFORMANCE.md has the figures).
  */
 public final class ChannelsLast {
 
     private ChannelsLast() {}
 
     /**
-     * Same logical (N, C, H, W) tensor laid out as (N, H, W, C) in memory. Inputs must be converted
-     * too: a conv of an NCHW input with a channels-last weight produced an output in a layout that
-     * made the next convolution 2× slower.
+     * Same logical (N, C, H, W) tensor laid out as (N, H, W, C) in memory. Inputs must be converted too: a conv
+     * of an NCHW input with a channels-last weight leaves its output in a layout that slows the next conv.
      */
     public static NDArray of(NDArray x) {
         Shape s = x.getShape();

@@ -61,8 +61,8 @@ public final class Coupling implements FlowLayer {
 
     private Hidden hidden(Pass pass) {
         if (pass.training()) {
-            // a copy in PyTorch's (aligned) memory: read in place from the parameter's Java-allocated
-            // buffer, MKL's GEMM made training steps 10–15% slower (49.5/53.7 vs 57.5/64.5 img/s)
+            // a copy in PyTorch's (aligned) memory: MKL's GEMM reads the parameter's Java-allocated
+            // buffer slower, and training steps with it were slower
             return new Hidden(Im2col.weightRows(w0), w2.reshape(hidden, hidden).duplicate(), null);
         }
         return cache.get(() -> {
@@ -92,8 +92,8 @@ public final class Coupling implements FlowLayer {
 
     /**
      * Channels-last convolutions. {@code a} goes in as it is (a channel slice of an NCHW tensor):
-     * with the channels-last weight oneDNN converts it inside the op and its output is channels-last
-     * (1.3 vs 1.8 ms at batch 64 against converting it first). Small maps ({@link InferenceRoutes#smallMap}) take
+     * with the channels-last weight oneDNN converts it inside the op, faster than converting it first, and
+     * its output is channels-last. Small maps ({@link InferenceRoutes#smallMap}) take
      * the 1×1 conv and the ZeroConv as GEMMs over the rows view of that output, which is free in
      * channels-last memory.
      */
@@ -124,8 +124,7 @@ public final class Coupling implements FlowLayer {
     /**
      * The same net with the hidden activations as (B·H·W, hidden) rows: every layer a GEMM whose
      * backward is two GEMMs, ReLU's backward on contiguous memory, and the first layer an im2col
-     * GEMM (PyTorch's backward of a conv from 2 or 4 channels was the slowest op of a step).
-     * Training steps ran 1.4× faster than with the convolutions.
+     * GEMM: PyTorch's backward of a conv from 2 or 4 channels was the slowest op of a step.
      */
     private NDArray trainingNet(NDArray a, Hidden w) {
         Shape s = a.getShape();

@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Architecture of a multi-scale Glow (DESIGN.md §2). {@code numClasses == 0} means unconditional.
+ * Architecture of a multi-scale Glow (docs/DESIGN.md). {@code numClasses == 0} means unconditional.
  *
  * <p>Level {@code l} (0-based) sees {@code inChannels·2^l} channels before its squeeze and works on
  * {@code 4·inChannels·2^l} channels at {@code height/2^(l+1) × width/2^(l+1)}.
@@ -42,10 +42,6 @@ public record GlowConfig(
         return new GlowConfig(inChannels, height, width, flowsPerLevel, levels, hidden, true, true, 0);
     }
 
-    public GlowConfig withCoupling(boolean affine, boolean lu) {
-        return new GlowConfig(inChannels, height, width, flowsPerLevel, levels, hiddenChannels, affine, lu, numClasses);
-    }
-
     public GlowConfig withClasses(int classes) {
         return new GlowConfig(inChannels, height, width, flowsPerLevel, levels, hiddenChannels, affine, lu, classes);
     }
@@ -72,7 +68,7 @@ public record GlowConfig(
         return width >> (level + 1);
     }
 
-    /** Shape C×H×W of the standardised latent eps of each level (DESIGN.md §3). */
+    /** Shape C×H×W of the standardised latent eps of each level (docs/DESIGN.md, "One latent space"). */
     public List<int[]> latentShapes() {
         List<int[]> shapes = new ArrayList<>(levels);
         for (int l = 0; l < levels; l++) {

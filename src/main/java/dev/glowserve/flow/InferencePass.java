@@ -8,7 +8,7 @@ import java.util.List;
 
 /**
  * The one inference contract of an initialized model: images to latents and scores, latents back to images
- * (DESIGN.md). Two passes keep it, with the same results to rounding and each with the same bits for an image
+ * (docs/DESIGN.md). Two passes keep it, with the same results to rounding and each with the same bits for an image
  * alone and inside any batch: {@link ScriptedPass}, which serves, and {@link EagerPass}, the readable reference.
  * Tensors come back in the input's scope, as {@link Glow}'s do.
  */

@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * The one public latent space (DESIGN.md §3): per image, the standardised eps of every level,
+ * The one public latent space (docs/DESIGN.md): per image, the standardised eps of every level,
  * held as {@code float[level][C·H·W]}. Sampling draws from {@code java.util.Random} one image
  * after another, so a seed gives the same images whatever the batch around it.
  */

@@ -3,7 +3,7 @@ package dev.glowserve.flow;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 
-/** Space-to-depth by 2: (B, C, H, W) → (B, 4C, H/2, W/2), channel-major as in DESIGN.md §2. */
+/** Space-to-depth by 2: (B, C, H, W) → (B, 4C, H/2, W/2), channel-major (docs/DESIGN.md, "Architecture"). */
 public final class Squeeze {
 
     private Squeeze() {}

@@ -4,9 +4,9 @@ import java.util.function.Supplier;
 
 /**
  * A value derived from the parameters (assembled W and W⁻¹, folded convolutions), rebuilt only
- * when {@link FlowParameters#version()} moves. The old value is closed when replaced.
+ * when {@link FlowParameters#version()} moves. An old value that holds native memory is closed when replaced.
  */
-final class VersionedCache<T extends AutoCloseable> {
+final class VersionedCache<T> {
 
     private record Held<T>(long version, T value) {}
 
@@ -30,11 +30,7 @@ final class VersionedCache<T extends AutoCloseable> {
             }
             T value = build.get();
             if (h != null) {
-                try {
-                    h.value().close();
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
+                close(h.value());
             }
             held = new Held<>(v, value);
             return value;
@@ -46,8 +42,14 @@ final class VersionedCache<T extends AutoCloseable> {
         Held<T> h = held;
         held = null;
         if (h != null) {
+            close(h.value());
+        }
+    }
+
+    private static void close(Object value) {
+        if (value instanceof AutoCloseable c) {
             try {
-                h.value().close();
+                c.close();
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }

@@ -18,10 +18,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * the ones-border adds at each output position ({@code conv(border, w)}) plus the bias; for
  * inference that constant, the bias and a fixed output offset (the coupling's {@code +2} before
  * its sigmoid) are one cached tensor per input size, so a call is a convolution and one add. The
- * scale is folded into weight and bias. With fewer than 8 outputs oneDNN's 3×3 kernel wastes most
- * of its vector lanes, so there the 9 taps run as one 1×1 conv (or, from rows, one GEMM) to
- * 9·out channels followed by a fixed one-hot 3×3 conv that shifts and sums them (2.2× faster at
- * 256→4, 14×14).
+ * scale is folded into weight and bias. With few outputs oneDNN's 3×3 kernel wastes most of its
+ * vector lanes, so there the 9 taps run as one 1×1 conv (or, from rows, one GEMM) to 9·out channels
+ * followed by a fixed one-hot 3×3 conv that shifts and sums them ({@link InferenceRoutes}).
  */
 final class ZeroConv {
 
@@ -98,8 +97,8 @@ final class ZeroConv {
 
     /**
      * x (B, in, H, W) → (B, out, H, W), always in plain NCHW memory: the (NCHW) constant is the
-     * first operand of the final add, so PyTorch lays the sum out like it whatever the conv gave
-     * (saves a copy back from channels-last; 0.5 ms of 11 at batch 1).
+     * first operand of the final add, so PyTorch lays the sum out like it whatever the conv gave,
+     * which saves a copy back from channels-last.
      */
     NDArray apply(NDArray x, Pass pass) {
         long h = x.getShape().get(2);
@@ -118,8 +117,7 @@ final class ZeroConv {
      * The same from input rows in (b, y, x) order: (B·H·W, in) in training, (B, H, W, in) in
      * inference. Inference on small maps always goes through the taps, as GEMMs: the 3×3 conv and
      * the 1×1 conv of oneDNN gave an image different last bits alone than inside a batch at 7×7,
-     * GEMMs did not (and then the fold is a GEMM with a fixed shift matrix: at 7×7 as fast as the
-     * direct conv at batch 1, 1.7× faster than the grouped fold).
+     * GEMMs did not; the fold is then a GEMM with a fixed shift matrix, faster than the grouped fold.
      */
     NDArray applyRows(NDArray rows, long n, long h, long w, Pass pass) {
         Effective e = effective(pass);

@@ -23,8 +23,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * bounded queue; a worker thread takes the oldest, gathers queued requests of the same kind
  * until the batch is full or the oldest has waited {@code maxQueueDelay}, runs one batched pass
  * and splits the results back. Several workers run batches side by side, each pass on its own
- * thread: on 2 cores with one intra-op thread, two workers served 30–80% more images/s than one,
- * because one pass alone leaves the second core to the web layer, which does not fill it.
+ * thread: one pass alone leaves the other cores to the web layer, which does not fill them.
  *
  * <p>Results do not depend on the batch: every image's computation is independent and sample
  * noise comes from each request's own seed.

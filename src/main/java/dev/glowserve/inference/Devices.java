@@ -5,7 +5,7 @@ import ai.djl.engine.Engine;
 
 import java.util.Locale;
 
-/** {@code glow.device = auto | cpu | gpu | gpu:N} (DESIGN.md §5). */
+/** {@code glow.device = auto | cpu | gpu | gpu:N} (docs/DESIGN.md). */
 public final class Devices {
 
     private Devices() {}

@@ -15,14 +15,14 @@ import java.util.function.BiFunction;
 /**
  * One single-threaded pass per core, side by side, for the command line's large batches: a batch is cut
  * into chunks of {@link #CHUNK} images that the lanes take one at a time. Single-threaded kernels skip
- * the per-op thread hand-offs, and a core that its host slows down simply takes fewer chunks (on this
- * project's machine each vCPU alternates between two speeds 1.5× apart; a pass split over both threads
- * runs at the slower one's pace). Results are the same bits: an image's result does not depend on its
+ * the per-op thread hand-offs, and a core that its host slows down simply takes fewer chunks, where a pass
+ * split over both cores runs at the slower one's pace. Results are the same bits: an image's result does not
+ * depend on its
  * batch. The server does not use lanes: its batching workers already run one pass per core.
  */
 public final class Lanes implements AutoCloseable {
 
-    /** Images per chunk: 16 beat 8 and 4 at batch 64 (docs/PERFORMANCE.md). */
+    /** Images per chunk, the fastest of the sizes tried (docs/PERFORMANCE.md). */
     public static final int CHUNK = 16;
 
     private final ExecutorService pool;
@@ -104,7 +104,7 @@ public final class Lanes implements AutoCloseable {
      * Runs the calls on the lanes while the caller waits. MKL's thread count is one setting for the whole
      * process: left at the caller's count, a lane's GEMM would start a thread team of its own, and the
      * extra OpenMP threads make libgomp stop spinning between parallel regions, which slows every later
-     * small pass (batch 1: 21 vs 12 ms). So it is 1 while the lanes run and the caller's count after;
+     * small pass. So it is 1 while the lanes run and the caller's count after;
      * callers take turns (the lanes are busy anyway).
      */
     private synchronized <T> List<T> runAll(List<Callable<T>> calls) {

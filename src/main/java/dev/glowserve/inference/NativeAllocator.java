@@ -6,14 +6,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Keeps freed tensor memory in the process instead of handing it back to the kernel.
- *
- * <p>With glibc's defaults, PyTorch's multi-megabyte activations are mmap'd and unmapped on every
- * op (or trimmed off the heap), so each new tensor is faulted in and zeroed page by page: 77,000
- * page faults per batch-64 encode, and ops like ReLU ran 4× slower than from reused memory.
- * Raising the mmap threshold to glibc's maximum (32 MiB) and disabling trimming removed 99% of
- * the faults and made a batch-64 encode 1.4× faster (measured, see docs/PERFORMANCE.md). The
- * process keeps its peak heap instead, which for this service is a few hundred megabytes.
+ * Keeps freed tensor memory in the process instead of handing it back to the kernel: with glibc's defaults
+ * PyTorch's multi-megabyte activations are mmap'd and unmapped on every op, so each new tensor is faulted in and
+ * zeroed page by page. The mmap threshold at glibc's maximum (32 MiB) and no trimming keep the memory for reuse, at
+ * the cost of keeping the process's peak heap (figures in docs/PERFORMANCE.md).
  */
 public final class NativeAllocator {
 
@@ -52,9 +48,6 @@ public final class NativeAllocator {
     }
 
     private static boolean apply() {
-        if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
-            return false;
-        }
         try {
             CLibrary c = Native.load("c", CLibrary.class);
             boolean ok = c.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1

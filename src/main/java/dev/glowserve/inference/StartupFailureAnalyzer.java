@@ -37,7 +37,7 @@ public class StartupFailureAnalyzer extends AbstractFailureAnalyzer<RuntimeExcep
                 : e instanceof java.nio.file.AccessDeniedException ? "permission denied" : e.getClass().getSimpleName();
         if (natives) {
             return new FailureAnalysis("PyTorch's native libraries are not in place: could not write " + e.getFile() + " ("
-                    + reason + ") to unpack them into ENGINE_CACHE_DIR=" + System.getenv("ENGINE_CACHE_DIR"),
+                    + reason + ") to unpack them into ENGINE_CACHE_DIR=" + ai.djl.util.Utils.getEngineCacheDir(),
                     "Use an image whose natives were prepared at build time (see the Dockerfile), or point ENGINE_CACHE_DIR "
                             + "at a writable folder.", e);
         }

@@ -1,5 +1,7 @@
 package dev.glowserve.inference;
 
+import ai.djl.pytorch.jni.JniUtils;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -14,20 +16,18 @@ import java.util.concurrent.Future;
  */
 public final class Workers {
 
-    private static final String THREADS = "ai.djl.pytorch.num_threads";
-
     private Workers() {}
 
-    /** How many workers the cores hold with the configured intra-op threads per pass (at least 1). */
+    /** How many workers the cores hold with the engine's intra-op threads per pass (at least 1); starts the engine. */
     public static int slots() {
         int cores = Runtime.getRuntime().availableProcessors();
-        return Math.max(1, cores / Math.max(1, Integer.getInteger(THREADS, cores)));
+        return Math.max(1, cores / Math.max(1, JniUtils.getNumThreads()));
     }
 
-    /** Gives each of {@code workers} passes its share of the cores; only before the engine starts. */
+    /** Gives each of {@code workers} passes its share of the cores; only before the engine starts (DJL reads it then). */
     public static void splitCores(int workers) {
         int cores = Runtime.getRuntime().availableProcessors();
-        System.setProperty(THREADS, Integer.toString(Math.max(1, cores / Math.max(1, workers))));
+        System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(Math.max(1, cores / Math.max(1, workers))));
     }
 
     /** Runs the calls on the pool at once and returns their results in order; a call's runtime exception is rethrown. */

@@ -60,9 +60,8 @@ public final class Trainer implements AutoCloseable {
     /**
      * Sets the engine's intra-op threads for {@code workers} training workers (0 = one per core on
      * CPU, one on a GPU) before the engine starts; a trainer then picks the count up as
-     * {@link #defaultWorkers}. On 2 cores two workers with one thread each trained at 69 img/s
-     * against 62 for one worker with two threads (medians of three alternating runs): a step's
-     * thousands of small ops left the second thread of a single worker spinning.
+     * {@link #defaultWorkers}. One worker per core beats one worker on every core: a step's thousands
+     * of small ops leave the second thread of a single worker spinning (docs/PERFORMANCE.md).
      */
     public static void configureWorkers(int workers) {
         if (workers == 0 && ai.djl.util.cuda.CudaUtils.getGpuCount() > 0) {
