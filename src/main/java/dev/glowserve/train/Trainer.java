@@ -214,8 +214,9 @@ public final class Trainer implements AutoCloseable {
             skipped = s.skippedSteps();
             history.clear();
             history.addAll(s.history());
-            lastTestBpd = history.stream().map(HistoryPoint::testBpd).filter(java.util.Objects::nonNull)
-                    .reduce((a, b) -> b).orElse(null);
+            // the evaluated model's last score: the average's where there is one
+            lastTestBpd = history.stream().map(p -> p.emaTestBpd() != null ? p.emaTestBpd() : p.testBpd())
+                    .filter(java.util.Objects::nonNull).reduce((a, b) -> b).orElse(null);
         }
         glow.markInitialized();
         glow.parameters().markUpdated();
