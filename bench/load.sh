@@ -4,6 +4,8 @@
 #   bench/load.sh            offline batch-64 baseline, then sample and log-likelihood at 1, 8, 32, 64 clients, 30 s each
 #   bench/load.sh soak       10 minutes at 32 clients, server RSS every 30 s
 #   bench/load.sh overload   256 clients against a queue of 16 for 30 s (429s, health latency), then 4 clients (recovery)
+#   bench/load.sh v2         /v1 and the Open Inference Protocol (binary tensors) side by side at 32 clients: score and
+#                            sample, ROUNDS rounds (default 3) alternating the two, then the medians and their ratio
 #
 # Results go to bench/results/ (JSON lines) and are printed as Markdown tables.
 set -euo pipefail
@@ -83,5 +85,33 @@ PY
     echo "## load dropped to 4 clients"
     load --op sample --concurrency 4 --seconds 10 --health
     ;;
-  *) echo "usage: bench/load.sh [sweep|soak|overload]" >&2; exit 2 ;;
+  v2)
+    rm -f "$OUT/v2.jsonl"
+    start_server
+    for round in $(seq 1 "${ROUNDS:-3}"); do
+      echo "## round $round"
+      for op in log-likelihood v2-log-likelihood sample v2-sample; do
+        load --op "$op" --concurrency 32 --seconds "$SECONDS_PER_RUN"
+      done
+    done
+    python3 - "$OUT" <<'PY'
+import json, statistics, sys
+runs = {}
+for line in open(f"{sys.argv[1]}/v2.jsonl"):
+    r = json.loads(line)
+    runs.setdefault(r["op"], []).append(r)
+print("\n## served images/s at 32 clients, /v1 against V2 with binary tensors (medians of the rounds)")
+print("| op | /v1 img/s | V2 img/s | V2 / v1 | paired ratios | /v1 p99 ms | V2 p99 ms | non-200 |")
+print("|---|---:|---:|---:|---|---:|---:|---:|")
+for op in ("log-likelihood", "sample"):
+    v1, v2 = runs[op], runs["v2-" + op]
+    a = statistics.median(r["imagesPerSecond"] for r in v1)
+    b = statistics.median(r["imagesPerSecond"] for r in v2)
+    paired = " ".join(f"{y['imagesPerSecond'] / x['imagesPerSecond']:.3f}" for x, y in zip(v1, v2))
+    bad = sum(v for r in v1 + v2 for k, v in r["statuses"].items() if k != "200") + sum(r["transportErrors"] for r in v1 + v2)
+    print(f"| {op} | {a:.1f} | {b:.1f} | {b / a:.3f} | {paired} | {statistics.median(r['p99Ms'] for r in v1):.1f} | "
+          f"{statistics.median(r['p99Ms'] for r in v2):.1f} | {bad} |")
+PY
+    ;;
+  *) echo "usage: bench/load.sh [sweep|soak|overload|v2]" >&2; exit 2 ;;
 esac

@@ -73,3 +73,97 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $_ := set $cfg "server" $server }}
 {{- toYaml $cfg }}
 {{- end }}
+
+{{/* The container's environment: JVM options, the ConfigMap's application.yaml, the engine cache */}}
+{{- define "glow-serve.env" -}}
+- name: JAVA_TOOL_OPTIONS
+  value: {{ printf "%s -Djava.io.tmpdir=/tmp" .Values.javaOpts | quote }}
+- name: SPRING_CONFIG_ADDITIONAL_LOCATION
+  value: /etc/glow-serve/config/application.yaml
+- name: DJL_CACHE_DIR
+  value: /var/cache/djl
+{{- with .Values.env }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Resources, with the GPU limit when gpu.enabled */}}
+{{- define "glow-serve.resources" -}}
+{{- $res := deepCopy .Values.resources }}
+{{- if .Values.gpu.enabled }}
+{{- $limits := default dict $res.limits }}
+{{- $_ := set $limits .Values.gpu.resourceName (.Values.gpu.count | int) }}
+{{- $_ := set $res "limits" $limits }}
+{{- end }}
+{{- toYaml $res }}
+{{- end }}
+
+{{/* Mounts: the config, the only writable paths (emptyDirs), the model volume and the API key */}}
+{{- define "glow-serve.volumeMounts" -}}
+- name: config
+  mountPath: /etc/glow-serve/config
+  readOnly: true
+- name: tmp
+  mountPath: /tmp
+- name: engine-cache
+  mountPath: /var/cache/djl
+{{- if eq .Values.models.source "volume" }}
+- name: models
+  mountPath: {{ .Values.models.mountPath }}
+  readOnly: true
+{{- end }}
+{{- if .Values.apiKey.enabled }}
+- name: api-key
+  mountPath: /etc/glow-serve/api-key
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "glow-serve.volumes" -}}
+- name: config
+  configMap:
+    name: {{ include "glow-serve.fullname" . }}
+- name: tmp
+  emptyDir: {}
+- name: engine-cache
+  emptyDir: {}
+{{- if eq .Values.models.source "volume" }}
+- name: models
+  {{- if not .Values.models.volume }}
+  {{- fail "models.volume must name a volume source (e.g. persistentVolumeClaim) when models.source=volume" }}
+  {{- end }}
+  {{- toYaml .Values.models.volume | nindent 2 }}
+{{- end }}
+{{- if .Values.apiKey.enabled }}
+- name: api-key
+  secret:
+    secretName: {{ include "glow-serve.apiKeySecret" . }}
+    items:
+      - key: {{ .Values.apiKey.secretKey }}
+        path: key
+{{- end }}
+{{- end }}
+
+{{/* nodeSelector, tolerations and affinity, with the GPU nodes' when gpu.enabled */}}
+{{- define "glow-serve.scheduling" -}}
+{{- $nodeSelector := .Values.nodeSelector }}
+{{- if .Values.gpu.enabled }}
+{{- $nodeSelector = merge (deepCopy .Values.gpu.nodeSelector) .Values.nodeSelector }}
+{{- end }}
+{{- with $nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- $tolerations := .Values.tolerations }}
+{{- if .Values.gpu.enabled }}
+{{- $tolerations = concat .Values.tolerations .Values.gpu.tolerations }}
+{{- end }}
+{{- with $tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}

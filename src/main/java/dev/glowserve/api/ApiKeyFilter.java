@@ -9,7 +9,6 @@ import org.slf4j.LoggerFactory;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.http.HttpMethod;
-import org.springframework.http.MediaType;
 import org.springframework.stereotype.Component;
 import org.springframework.web.filter.OncePerRequestFilter;
 
@@ -21,8 +20,8 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
 /**
- * API-key authentication for {@code /v1/**}, off unless {@code glow.security.api-key} or
- * {@code glow.security.api-key-file} is set. The key comes in {@code X-API-Key} or as
+ * API-key authentication for {@code /v1/**} and {@code /v2/**} (but its health endpoints), off unless
+ * {@code glow.security.api-key} or {@code glow.security.api-key-file} is set. The key comes in {@code X-API-Key} or as
  * {@code Authorization: Bearer <key>}; keys are compared in constant time (as SHA-256 digests, so
  * not even the length leaks). Health probes, the web page and the API docs stay open.
  */
@@ -47,7 +46,7 @@ public class ApiKeyFilter extends OncePerRequestFilter {
             }
         }
         this.expectedDigest = key == null || key.isBlank() ? null : sha256(key);
-        LOG.info("API key authentication for /v1/**: {}", expectedDigest == null ? "off" : "on");
+        LOG.info("API key authentication for /v1/** and /v2/**: {}", expectedDigest == null ? "off" : "on");
     }
 
     public boolean enabled() {
@@ -65,8 +64,9 @@ public class ApiKeyFilter extends OncePerRequestFilter {
     @Override
     protected boolean shouldNotFilter(HttpServletRequest request) {
         // CORS preflights carry no credentials by design
-        return expectedDigest == null || !request.getRequestURI().startsWith("/v1/")
-                || HttpMethod.OPTIONS.matches(request.getMethod());
+        String uri = request.getRequestURI();
+        boolean guarded = uri.startsWith("/v1/") || (ErrorBodies.isV2(uri) && !uri.startsWith("/v2/health/"));
+        return expectedDigest == null || !guarded || HttpMethod.OPTIONS.matches(request.getMethod());
     }
 
     @Override
@@ -81,13 +81,9 @@ public class ApiKeyFilter extends OncePerRequestFilter {
             chain.doFilter(request, response);
             return;
         }
-        response.setStatus(401);
-        response.setContentType(MediaType.APPLICATION_PROBLEM_JSON_VALUE);
         response.setHeader("WWW-Authenticate", "Bearer realm=\"glow-serve\"");
         String detail = given == null ? "an API key is required: send it as X-API-Key or Authorization: Bearer"
                 : "the API key is not valid";
-        response.getOutputStream().write(("{\"type\":\"" + ProblemHandler.TYPE_PREFIX + "unauthorized\",\"title\":\"Unauthorized\","
-                + "\"status\":401,\"detail\":\"" + detail + "\",\"instance\":\"" + request.getRequestURI().replace("\"", "")
-                + "\"}").getBytes(StandardCharsets.UTF_8));
+        ErrorBodies.write(request, response, 401, "unauthorized", "Unauthorized", detail);
     }
 }

@@ -45,7 +45,7 @@ class ModelViews {
         GlowConfig c = r.config();
         var m = r.manifest();
         List<List<Integer>> latentShapes = c.latentShapes().stream().map(s -> List.of(s[0], s[1], s[2])).toList();
-        return new ModelInfo(e.name(), m.versionOrDefault(), e.scheduler().accepting() ? "available" : "draining", null,
+        return new ModelInfo(e.name(), e.version(), e.scheduler().accepting() ? "available" : "draining", null,
                 new Dtos.ArchitectureInfo(c.inChannels(), c.height(), c.width(), c.flowsPerLevel(), c.levels(),
                         c.hiddenChannels(), c.affine(), c.lu(), c.numClasses()),
                 List.of(c.inChannels(), c.height(), c.width()), latentShapes, m.bits(),

@@ -74,17 +74,18 @@ public class ModelsController implements ModelsApi {
     @Override
     @PostMapping(value = "/{model}/sample", consumes = JSON, produces = JSON)
     public CompletableFuture<SampleResponse> sample(@PathVariable String model, @RequestBody(required = false) SampleRequest body) {
-        Target t = latents.target(model);
-        LatentService.Samples s = sampling(t, body);
-        boolean withLatents = body != null && Boolean.TRUE.equals(body.returnLatents());
-        GlowConfig c = t.runner().config();
-        return latents.respond("sample", t, s.images(), images -> {
-            List<ImageResult> out = new ArrayList<>();
-            for (int i = 0; i < images.size(); i++) {
-                out.add(new ImageResult(ModelViews.png(images.get(i), c), s.labels() == null ? null : s.labels()[i],
-                        withLatents ? Inputs.nested(s.eps().get(i), c) : null));
-            }
-            return new SampleResponse(model, s.seed(), s.temperature(), out);
+        return latents.serve(model, t -> {
+            LatentService.Samples s = sampling(t, body);
+            boolean withLatents = body != null && Boolean.TRUE.equals(body.returnLatents());
+            GlowConfig c = t.runner().config();
+            return latents.respond("sample", t, s.images(), images -> {
+                List<ImageResult> out = new ArrayList<>();
+                for (int i = 0; i < images.size(); i++) {
+                    out.add(new ImageResult(ModelViews.png(images.get(i), c), s.labels() == null ? null : s.labels()[i],
+                            withLatents ? Inputs.nested(s.eps().get(i), c) : null));
+                }
+                return new SampleResponse(model, s.seed(), s.temperatures()[0], out);
+            });
         });
     }
 
@@ -92,10 +93,11 @@ public class ModelsController implements ModelsApi {
     @Operation(hidden = true) // documented with sample
     public CompletableFuture<ResponseEntity<byte[]>> sampleGrid(@PathVariable String model,
             @RequestBody(required = false) SampleRequest body) {
-        Target t = latents.target(model);
-        LatentService.Samples s = sampling(t, body);
-        return latents.respond("sample", t, s.images(), images -> ResponseEntity.ok().contentType(MediaType.IMAGE_PNG)
-                .header("X-Seed", Long.toString(s.seed())).body(ModelViews.grid(images, t.runner().config(), true)));
+        return latents.serve(model, t -> {
+            LatentService.Samples s = sampling(t, body);
+            return latents.respond("sample", t, s.images(), images -> ResponseEntity.ok().contentType(MediaType.IMAGE_PNG)
+                    .header("X-Seed", Long.toString(s.seed())).body(ModelViews.grid(images, t.runner().config(), true)));
+        });
     }
 
     // ---------------------------------------------------------------- encode / score
@@ -103,26 +105,28 @@ public class ModelsController implements ModelsApi {
     @Override
     @PostMapping(value = "/{model}/encode", consumes = JSON, produces = JSON)
     public CompletableFuture<EncodeResponse> encode(@PathVariable String model, @RequestBody ImagesRequest body) {
-        Target t = latents.target(model);
-        List<byte[]> images = Inputs.images(body.images(), t.runner(), latents.limits());
-        return encodeImages(t, images, Inputs.classes(body.classes(), images.size(), t.runner()));
+        return latents.serve(model, t -> {
+            List<byte[]> images = Inputs.images(body.images(), t.runner(), latents.limits());
+            return encodeImages(t, images, Inputs.classes(body.classes(), images.size(), t.runner()));
+        });
     }
 
     @PostMapping(value = "/{model}/encode", consumes = MediaType.MULTIPART_FORM_DATA_VALUE, produces = JSON)
     @Operation(hidden = true) // documented with encode
     public CompletableFuture<EncodeResponse> encodeUpload(@PathVariable String model, @RequestPart("images") List<MultipartFile> files,
             @RequestPart(value = "classes", required = false) List<Integer> classes) {
-        Target t = latents.target(model);
-        Inputs.count("images", files.size(), latents.limits().maxImages());
-        List<byte[]> images = new ArrayList<>();
-        for (int i = 0; i < files.size(); i++) {
-            try {
-                images.add(Inputs.image("images[" + i + "]", files.get(i).getBytes(), t.runner(), latents.limits()));
-            } catch (IOException e) {
-                throw ApiException.badRequest("malformed-request", "images[" + i + "] could not be read");
+        return latents.serve(model, t -> {
+            Inputs.count("images", files.size(), latents.limits().maxImages());
+            List<byte[]> images = new ArrayList<>();
+            for (int i = 0; i < files.size(); i++) {
+                try {
+                    images.add(Inputs.image("images[" + i + "]", files.get(i).getBytes(), t.runner(), latents.limits()));
+                } catch (IOException e) {
+                    throw ApiException.badRequest("malformed-request", "images[" + i + "] could not be read");
+                }
             }
-        }
-        return encodeImages(t, images, Inputs.classes(classes, images.size(), t.runner()));
+            return encodeImages(t, images, Inputs.classes(classes, images.size(), t.runner()));
+        });
     }
 
     private CompletableFuture<EncodeResponse> encodeImages(Target t, List<byte[]> images, int[] labels) {
@@ -135,12 +139,13 @@ public class ModelsController implements ModelsApi {
     @Override
     @PostMapping(value = "/{model}/log-likelihood", consumes = JSON, produces = JSON)
     public CompletableFuture<ScoreResponse> logLikelihood(@PathVariable String model, @RequestBody ImagesRequest body) {
-        Target t = latents.target(model);
-        List<byte[]> images = Inputs.images(body.images(), t.runner(), latents.limits());
-        int[] labels = Inputs.classes(body.classes(), images.size(), t.runner());
-        return latents.respond("log-likelihood", t, latents.encode(t, images, labels, WebConfig.work()), enc -> new ScoreResponse(model,
-                enc.stream().map(e -> new ScoreResult(e.score().logPNats(), e.score().bitsPerDim(), e.score().label(),
-                        e.score().classProbabilities())).toList()));
+        return latents.serve(model, t -> {
+            List<byte[]> images = Inputs.images(body.images(), t.runner(), latents.limits());
+            int[] labels = Inputs.classes(body.classes(), images.size(), t.runner());
+            return latents.respond("log-likelihood", t, latents.encode(t, images, labels, WebConfig.work()), enc -> new ScoreResponse(model,
+                    enc.stream().map(e -> new ScoreResult(e.score().logPNats(), e.score().bitsPerDim(), e.score().label(),
+                            e.score().classProbabilities())).toList()));
+        });
     }
 
     // ---------------------------------------------------------------- decode
@@ -153,15 +158,17 @@ public class ModelsController implements ModelsApi {
     @Override
     @PostMapping(value = "/{model}/decode", consumes = JSON, produces = JSON)
     public CompletableFuture<ImagesResponse> decode(@PathVariable String model, @RequestBody DecodeRequest body) {
-        Target t = latents.target(model);
-        return latents.respond("decode", t, decoding(t, body), images -> ModelViews.images(t, images, null));
+        return latents.serve(model, t -> {
+            return latents.respond("decode", t, decoding(t, body), images -> ModelViews.images(t, images, null));
+        });
     }
 
     @PostMapping(value = "/{model}/decode", consumes = JSON, produces = PNG)
     @Operation(hidden = true) // documented with decode
     public CompletableFuture<ResponseEntity<byte[]>> decodeGrid(@PathVariable String model, @RequestBody DecodeRequest body) {
-        Target t = latents.target(model);
-        return latents.respond("decode", t, decoding(t, body), images -> ModelViews.pngResponse(images, t, true));
+        return latents.serve(model, t -> {
+            return latents.respond("decode", t, decoding(t, body), images -> ModelViews.pngResponse(images, t, true));
+        });
     }
 
     // ---------------------------------------------------------------- interpolate
@@ -189,15 +196,17 @@ public class ModelsController implements ModelsApi {
     @Override
     @PostMapping(value = "/{model}/interpolate", consumes = JSON, produces = JSON)
     public CompletableFuture<ImagesResponse> interpolate(@PathVariable String model, @RequestBody InterpolateRequest body) {
-        Target t = latents.target(model);
-        return latents.respond("interpolate", t, interpolation(t, body), images -> ModelViews.images(t, images, null));
+        return latents.serve(model, t -> {
+            return latents.respond("interpolate", t, interpolation(t, body), images -> ModelViews.images(t, images, null));
+        });
     }
 
     @PostMapping(value = "/{model}/interpolate", consumes = JSON, produces = PNG)
     @Operation(hidden = true) // documented with interpolate
     public CompletableFuture<ResponseEntity<byte[]>> interpolateStrip(@PathVariable String model, @RequestBody InterpolateRequest body) {
-        Target t = latents.target(model);
-        return latents.respond("interpolate", t, interpolation(t, body), images -> ModelViews.pngResponse(images, t, false));
+        return latents.serve(model, t -> {
+            return latents.respond("interpolate", t, interpolation(t, body), images -> ModelViews.pngResponse(images, t, false));
+        });
     }
 
     // ---------------------------------------------------------------- manipulate
@@ -217,15 +226,17 @@ public class ModelsController implements ModelsApi {
     @Override
     @PostMapping(value = "/{model}/manipulate", consumes = JSON, produces = JSON)
     public CompletableFuture<ImagesResponse> manipulate(@PathVariable String model, @RequestBody ManipulateRequest body) {
-        Target t = latents.target(model);
-        LatentService.Manipulation m = manipulation(t, body);
-        return latents.respond("manipulate", t, m.images(), images -> ModelViews.images(t, images, m.directionSource()));
+        return latents.serve(model, t -> {
+            LatentService.Manipulation m = manipulation(t, body);
+            return latents.respond("manipulate", t, m.images(), images -> ModelViews.images(t, images, m.directionSource()));
+        });
     }
 
     @PostMapping(value = "/{model}/manipulate", consumes = JSON, produces = PNG)
     @Operation(hidden = true) // documented with manipulate
     public CompletableFuture<ResponseEntity<byte[]>> manipulateStrip(@PathVariable String model, @RequestBody ManipulateRequest body) {
-        Target t = latents.target(model);
-        return latents.respond("manipulate", t, manipulation(t, body).images(), images -> ModelViews.pngResponse(images, t, false));
+        return latents.serve(model, t -> {
+            return latents.respond("manipulate", t, manipulation(t, body).images(), images -> ModelViews.pngResponse(images, t, false));
+        });
     }
 }

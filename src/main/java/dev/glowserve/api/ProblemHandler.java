@@ -26,7 +26,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
 /**
- * Every error as RFC 9457 {@code application/problem+json} with a detail a person can act on.
+ * Every error with a detail a person can act on: RFC 9457 {@code application/problem+json} under {@code /v1}, the
+ * Open Inference Protocol's {@code {"error": "..."}} under {@code /v2} (where every bad input is a 400).
  * Framework errors (404, 405, 406, 415, ...) come through {@link ResponseEntityExceptionHandler};
  * nothing internal (class names, paths, stack traces) reaches a response.
  */
@@ -43,7 +44,31 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     }
 
     private static ResponseEntity<Object> respond(ProblemDetail p) {
-        return ResponseEntity.status(p.getStatus()).contentType(MediaType.APPLICATION_PROBLEM_JSON).body(p);
+        return respond(p, new HttpHeaders());
+    }
+
+    private static ResponseEntity<Object> respond(ProblemDetail p, HttpHeaders headers) {
+        if (ErrorBodies.isV2(currentPath())) {
+            int status = p.getStatus() == HttpStatus.UNPROCESSABLE_CONTENT.value() ? HttpStatus.BAD_REQUEST.value() : p.getStatus();
+            return ResponseEntity.status(status).headers(headers).contentType(MediaType.APPLICATION_JSON)
+                    .body(java.util.Map.of("error", p.getDetail() == null ? HttpStatus.valueOf(status).getReasonPhrase() : p.getDetail()));
+        }
+        return ResponseEntity.status(p.getStatus()).headers(headers).contentType(MediaType.APPLICATION_PROBLEM_JSON).body(p);
+    }
+
+    private static String currentPath() {
+        return org.springframework.web.context.request.RequestContextHolder.getRequestAttributes()
+                instanceof org.springframework.web.context.request.ServletRequestAttributes a ? a.getRequest().getRequestURI() : null;
+    }
+
+    /** Framework errors (unknown path, wrong method or media type) in the API's own form too. */
+    @Override
+    protected ResponseEntity<Object> createResponseEntity(Object body, HttpHeaders headers, HttpStatusCode statusCode,
+            WebRequest request) {
+        if (body instanceof ProblemDetail p) {
+            return respond(p, headers);
+        }
+        return super.createResponseEntity(body, headers, statusCode, request);
     }
 
     @ExceptionHandler(ApiException.class)
@@ -73,16 +98,16 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
 
     @ExceptionHandler(Overload.QueueFull.class)
     ResponseEntity<Object> queueFull(Overload.QueueFull e) {
-        ProblemDetail p = problem(HttpStatus.TOO_MANY_REQUESTS, "queue-full", e.getMessage());
-        return ResponseEntity.status(HttpStatus.TOO_MANY_REQUESTS).contentType(MediaType.APPLICATION_PROBLEM_JSON)
-                .header(HttpHeaders.RETRY_AFTER, Long.toString(e.retryAfterSeconds())).body(p);
+        HttpHeaders headers = new HttpHeaders();
+        headers.set(HttpHeaders.RETRY_AFTER, Long.toString(e.retryAfterSeconds()));
+        return respond(problem(HttpStatus.TOO_MANY_REQUESTS, "queue-full", e.getMessage()), headers);
     }
 
     @ExceptionHandler(Overload.DeadlineExceeded.class)
     ResponseEntity<Object> deadline(Overload.DeadlineExceeded e) {
-        ProblemDetail p = problem(HttpStatus.SERVICE_UNAVAILABLE, "deadline-exceeded", e.getMessage());
-        return ResponseEntity.status(HttpStatus.SERVICE_UNAVAILABLE).contentType(MediaType.APPLICATION_PROBLEM_JSON)
-                .header(HttpHeaders.RETRY_AFTER, "1").body(p);
+        HttpHeaders headers = new HttpHeaders();
+        headers.set(HttpHeaders.RETRY_AFTER, "1");
+        return respond(problem(HttpStatus.SERVICE_UNAVAILABLE, "deadline-exceeded", e.getMessage()), headers);
     }
 
     @ExceptionHandler(Overload.ShuttingDown.class)
@@ -165,16 +190,66 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
         String detail = "request body is not valid JSON for this endpoint";
         Throwable root = ex.getMostSpecificCause();
         if (root instanceof tools.jackson.core.JacksonException j && j.getOriginalMessage() != null) {
-            detail += ": " + firstLine(j.getOriginalMessage());
+            // a value of the wrong type names its field; broken JSON is not valid JSON wherever it breaks
+            String field = j instanceof tools.jackson.databind.DatabindException ? field(j) : "";
+            detail = field.isEmpty() ? detail + ": " + firstLine(j.getOriginalMessage())
+                    : "field '" + field + "': " + fieldProblem(j);
         }
         return respond(problem(HttpStatus.BAD_REQUEST, "malformed-request", detail));
+    }
+
+    /** The JSON field a mapping error is at, as the client wrote it: items[0].class. */
+    private static String field(tools.jackson.core.JacksonException j) {
+        StringBuilder path = new StringBuilder();
+        for (tools.jackson.core.JacksonException.Reference r : j.getPath()) {
+            if (r.getPropertyName() != null) {
+                path.append(path.isEmpty() ? "" : ".").append(r.getPropertyName());
+            } else if (r.getIndex() >= 0) {
+                path.append('[').append(r.getIndex()).append(']');
+            }
+        }
+        return path.toString();
+    }
+
+    private static String fieldProblem(tools.jackson.core.JacksonException j) {
+        if (j instanceof tools.jackson.databind.exc.InvalidFormatException f && f.getTargetType() != null
+                && (f.getTargetType() == Integer.class || f.getTargetType() == int.class
+                    || f.getTargetType() == Long.class || f.getTargetType() == long.class)) {
+            return f.getValue() + " is not an integer";
+        }
+        if (j instanceof tools.jackson.databind.exc.MismatchedInputException m && m.getTargetType() != null) {
+            return "must be " + jsonKind(m.getTargetType());
+        }
+        return firstLine(j.getOriginalMessage());
+    }
+
+    /** What a Java target type is in JSON's words, so that no Java type reaches the client. */
+    private static String jsonKind(Class<?> t) {
+        if (t == Integer.class || t == int.class || t == Long.class || t == long.class) {
+            return "an integer";
+        }
+        if (Number.class.isAssignableFrom(t) || t == double.class || t == float.class) {
+            return "a number";
+        }
+        if (t == Boolean.class || t == boolean.class) {
+            return "true or false";
+        }
+        if (t == String.class) {
+            return "a string";
+        }
+        if (t.isArray() || java.util.Collection.class.isAssignableFrom(t)) {
+            return "an array";
+        }
+        return "an object";
     }
 
     private static String firstLine(String s) {
         int nl = s.indexOf('\n');
         String line = nl < 0 ? s : s.substring(0, nl);
         // Jackson names Java types in some messages; keep what the client sent, not our class names
-        return line.replaceAll("`[a-zA-Z_$.]+\\.([A-Za-z_$]+)`", "`$1`").replaceAll("\\(class [^)]*\\)", "");
+        return line.replaceAll("`[a-zA-Z_$.]+\\.([A-Za-z_$]+)`", "`$1`").replaceAll("\\(class [^)]*\\)", "")
+                .replaceAll("\\s*\\(start marker at \\[Source:.*?\\]\\)", "").replaceAll("\\s*\\(bound as `[^`]*`\\)", "")
+                .replaceAll(":? not allowed as per `[A-Z_]+`", "");
     }
 
     @ExceptionHandler(MultipartException.class)

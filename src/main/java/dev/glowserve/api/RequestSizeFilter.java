@@ -11,12 +11,10 @@ import jakarta.servlet.http.HttpServletResponse;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.http.HttpStatus;
-import org.springframework.http.MediaType;
 import org.springframework.stereotype.Component;
 import org.springframework.web.filter.OncePerRequestFilter;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 
 /**
  * Refuses bodies over {@code glow.limits.max-request-size} with 413: at once when Content-Length
@@ -34,7 +32,7 @@ public class RequestSizeFilter extends OncePerRequestFilter {
 
     @Override
     protected boolean shouldNotFilter(HttpServletRequest request) {
-        return !request.getRequestURI().startsWith("/v1/");
+        return !request.getRequestURI().startsWith("/v1/") && !ErrorBodies.isV2(request.getRequestURI());
     }
 
     @Override
@@ -42,13 +40,9 @@ public class RequestSizeFilter extends OncePerRequestFilter {
             throws ServletException, IOException {
         long declared = request.getContentLengthLong();
         if (declared > limit) {
-            response.setStatus(HttpStatus.CONTENT_TOO_LARGE.value());
-            response.setContentType(MediaType.APPLICATION_PROBLEM_JSON_VALUE);
             response.setHeader("Connection", "close");
-            String detail = new PayloadTooLargeException(limit).getMessage();
-            response.getOutputStream().write(("{\"type\":\"" + ProblemHandler.TYPE_PREFIX + "payload-too-large\","
-                    + "\"title\":\"Content Too Large\",\"status\":413,\"detail\":\"" + detail + "\",\"instance\":\""
-                    + request.getRequestURI().replace("\"", "") + "\"}").getBytes(StandardCharsets.UTF_8));
+            ErrorBodies.write(request, response, HttpStatus.CONTENT_TOO_LARGE.value(), "payload-too-large", "Content Too Large",
+                    new PayloadTooLargeException(limit).getMessage());
             return;
         }
         chain.doFilter(new Limited(request, limit), response);

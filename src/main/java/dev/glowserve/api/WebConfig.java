@@ -13,7 +13,7 @@ import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 
 
 /**
- * CORS for {@code /v1/**} (closed unless {@code glow.security.cors-allowed-origins} lists origins),
+ * CORS for {@code /v1/**} and {@code /v2/**} (closed unless {@code glow.security.cors-allowed-origins} lists origins),
  * and dropping queued model work for requests that timed out or whose client went away.
  */
 @Configuration
@@ -69,11 +69,18 @@ public class WebConfig implements WebMvcConfigurer {
         if (security.corsAllowedOrigins().isEmpty()) {
             return;
         }
+        String[] origins = security.corsAllowedOrigins().toArray(new String[0]);
         registry.addMapping("/v1/**")
-                .allowedOrigins(security.corsAllowedOrigins().toArray(new String[0]))
+                .allowedOrigins(origins)
                 .allowedMethods("GET", "POST")
                 .allowedHeaders("Content-Type", "Accept", "X-API-Key", "Authorization")
                 .exposedHeaders("X-Seed", "Retry-After")
+                .maxAge(3600);
+        registry.addMapping("/v2/**")
+                .allowedOrigins(origins)
+                .allowedMethods("GET", "POST")
+                .allowedHeaders("Content-Type", "Accept", "X-API-Key", "Authorization", V2Tensors.HEADER_LENGTH)
+                .exposedHeaders("Retry-After", V2Tensors.HEADER_LENGTH)
                 .maxAge(3600);
     }
 }

@@ -43,7 +43,8 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
     @Option(names = "--model", description = "Model name. Default: the first available")
     String model;
 
-    @Option(names = "--op", description = "sample or log-likelihood. Default: ${DEFAULT-VALUE}")
+    @Option(names = "--op", description = "sample or log-likelihood over /v1; v2-sample or v2-log-likelihood over the Open "
+            + "Inference Protocol, the images as binary tensors. Default: ${DEFAULT-VALUE}")
     String op = "sample";
 
     @Option(names = "--concurrency", split = ",", description = "Client counts, one run each. Default: ${DEFAULT-VALUE}")
@@ -96,12 +97,12 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
                 }
             }
         }
-        String body = op.equals("sample") ? null : scoreBody(http);
+        Requests requests = requests(http);
         System.out.println("| op | clients | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | statuses | images/s |"
                 + (health ? " health max ms |" : ""));
         System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|" + (health ? "---:|" : ""));
         for (int c : concurrency) {
-            Result r = run(http, c, body);
+            Result r = run(http, c, requests);
             System.out.printf(Locale.ROOT, "| %s | %d | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %s | %.1f |%s%n", r.op(), r.concurrency(),
                     r.requests(), r.requestsPerSecond(), r.p50Ms(), r.p95Ms(), r.p99Ms(), r.maxMs(), statusText(r),
                     r.imagesPerSecond(), health ? String.format(Locale.ROOT, " %.1f |", r.healthMaxMs()) : "");
@@ -131,30 +132,67 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
     }
 
     private HttpRequest post(String path, String body) {
+        return post(path, body.getBytes(java.nio.charset.StandardCharsets.UTF_8), "application/json", null);
+    }
+
+    private HttpRequest post(String path, byte[] body, String contentType, Integer headerLength) {
         HttpRequest.Builder b = HttpRequest.newBuilder(url.resolve(path)).timeout(Duration.ofSeconds(60))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
+                .header("Content-Type", contentType).POST(HttpRequest.BodyPublishers.ofByteArray(body));
+        if (headerLength != null) {
+            b.header("Inference-Header-Content-Length", headerLength.toString());
+        }
         if (apiKey != null) {
             b.header("X-API-Key", apiKey);
         }
         return b.build();
     }
 
+    /** The op's requests: the n-th one (a sample takes a fresh seed each time). */
+    @FunctionalInterface
+    private interface Requests {
+        HttpRequest next(long n);
+    }
+
+    private Requests requests(HttpClient http) throws Exception {
+        String v2Score = "/v2/models/" + model + "/infer";
+        String v2Sample = "/v2/models/" + model + "-sample/infer";
+        return switch (op) {
+            case "sample" -> n -> post("/v1/models/" + model + "/sample", "{\"n\":1,\"seed\":" + n + "}");
+            case "log-likelihood" -> {
+                String body = "{\"images\":[\"" + java.util.Base64.getEncoder().encodeToString(testImage(http)) + "\"]}";
+                yield n -> post("/v1/models/" + model + "/log-likelihood", body);
+            }
+            case "v2-sample" -> n -> post(v2Sample, "{\"inputs\":[{\"name\":\"TEMPERATURE\",\"datatype\":\"FP32\",\"shape\":[1],"
+                    + "\"data\":[0.7]},{\"name\":\"SEED\",\"datatype\":\"INT64\",\"shape\":[1],\"data\":[" + n + "]}],"
+                    + "\"outputs\":[{\"name\":\"IMAGES\",\"parameters\":{\"binary_data\":true}}]}");
+            case "v2-log-likelihood" -> {
+                dev.glowserve.data.Png.Image image = dev.glowserve.data.Png.decode(testImage(http), 1 << 24);
+                byte[] header = ("{\"inputs\":[{\"name\":\"IMAGES\",\"datatype\":\"UINT8\",\"shape\":[1," + image.channels() + ","
+                        + image.height() + "," + image.width() + "],\"parameters\":{\"binary_data_size\":" + image.pixels().length
+                        + "}}],\"outputs\":[{\"name\":\"BITS_PER_DIM\",\"parameters\":{\"binary_data\":true}}]}")
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                byte[] body = Arrays.copyOf(header, header.length + image.pixels().length);
+                System.arraycopy(image.pixels(), 0, body, header.length, image.pixels().length);
+                yield n -> post(v2Score, body, "application/octet-stream", header.length);
+            }
+            default -> throw new IllegalArgumentException("--op is sample, log-likelihood, v2-sample or v2-log-likelihood, not " + op);
+        };
+    }
+
     private static HttpResponse<String> send(HttpClient http, HttpRequest r) throws IOException, InterruptedException {
         return http.send(r, HttpResponse.BodyHandlers.ofString());
     }
 
-    /** A real image of the model's shape to score: a sample the service itself draws. */
-    private String scoreBody(HttpClient http) throws Exception {
+    /** A real image of the model's shape to score, as PNG: a sample the service itself draws. */
+    private byte[] testImage(HttpClient http) throws Exception {
         HttpResponse<String> s = send(http, post("/v1/models/" + model + "/sample", "{\"n\":1,\"seed\":7}"));
         if (s.statusCode() != 200) {
             throw new IllegalStateException("cannot draw a test image: " + s.statusCode() + " " + s.body());
         }
-        String png = ModelArtifact.JSON.readTree(s.body()).get("images").get(0).get("png").asString();
-        return "{\"images\":[\"" + png + "\"]}";
+        return java.util.Base64.getDecoder().decode(ModelArtifact.JSON.readTree(s.body()).get("images").get(0).get("png").asString());
     }
 
-    private Result run(HttpClient http, int clients, String scoreBody) throws Exception {
-        String path = "/v1/models/" + model + "/" + op;
+    private Result run(HttpClient http, int clients, Requests requests) throws Exception {
         Map<Integer, LongAdder> statuses = new ConcurrentHashMap<>();
         Map<Integer, String> firstErrors = new ConcurrentHashMap<>();
         LongAdder transport = new LongAdder();
@@ -168,13 +206,13 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
                 long[] buf = new long[1 << 16];
                 int n = 0;
                 while (System.nanoTime() < end) {
-                    String body = scoreBody != null ? scoreBody : "{\"n\":1,\"seed\":" + (seed.incrementAndGet() & 0xFFFFFFFL) + "}";
+                    HttpRequest request = requests.next(seed.incrementAndGet() & 0xFFFFFFFL);
                     long t0 = System.nanoTime();
                     try {
-                        HttpResponse<String> r = http.send(post(path, body), HttpResponse.BodyHandlers.ofString());
+                        HttpResponse<byte[]> r = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
                         statuses.computeIfAbsent(r.statusCode(), k -> new LongAdder()).increment();
-                        if (r.statusCode() != 200 && firstErrors.putIfAbsent(r.statusCode(), r.body()) == null) {
-                            System.err.println("first " + r.statusCode() + ": " + r.body());
+                        if (r.statusCode() != 200 && firstErrors.putIfAbsent(r.statusCode(), new String(r.body())) == null) {
+                            System.err.println("first " + r.statusCode() + ": " + new String(r.body()));
                         }
                         if (r.statusCode() == 200 && n < buf.length) {
                             buf[n++] = System.nanoTime() - t0;

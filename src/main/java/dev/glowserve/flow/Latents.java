@@ -44,10 +44,17 @@ public final class Latents {
 
     /** n images from one seed: image i is the same as the i-th of any larger draw with that seed. */
     public static List<float[][]> sample(GlowConfig config, int n, double temperature, long seed) {
+        double[] t = new double[n];
+        java.util.Arrays.fill(t, temperature);
+        return sample(config, t, seed);
+    }
+
+    /** One image per temperature from one seed, drawn as {@link #sample(GlowConfig, int, double, long)} draws them. */
+    public static List<float[][]> sample(GlowConfig config, double[] temperatures, long seed) {
         Random random = new Random(seed);
-        List<float[][]> out = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            out.add(sample(config, temperature, random));
+        List<float[][]> out = new ArrayList<>(temperatures.length);
+        for (double t : temperatures) {
+            out.add(sample(config, t, random));
         }
         return out;
     }

@@ -2,7 +2,6 @@ package dev.glowserve.inference;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import org.slf4j.Logger;
@@ -93,14 +92,13 @@ public final class BatchScheduler implements AutoCloseable {
         this.settings = settings;
         this.meters = meters;
         String model = runner.name();
-        this.rejectedFull = Counter.builder("glow.requests.rejected").tag("model", model).tag("reason", "queue_full")
+        String version = runner.version();
+        this.rejectedFull = Counter.builder("glow.requests.rejected").tag("model", model).tag("version", version).tag("reason", "queue_full")
                 .description("Requests refused because the model's queue was full (HTTP 429)").register(meters);
-        this.rejectedShutdown = Counter.builder("glow.requests.rejected").tag("model", model).tag("reason", "shutting_down")
+        this.rejectedShutdown = Counter.builder("glow.requests.rejected").tag("model", model).tag("version", version).tag("reason", "shutting_down")
                 .description("Requests refused during shutdown (HTTP 503)").register(meters);
-        this.expired = Counter.builder("glow.requests.deadline.expired").tag("model", model)
+        this.expired = Counter.builder("glow.requests.deadline.expired").tag("model", model).tag("version", version)
                 .description("Requests dropped uncomputed after waiting past their deadline (HTTP 503)").register(meters);
-        Gauge.builder("glow.queue.depth", this, BatchScheduler::queued).tag("model", model)
-                .description("Requests waiting for the model").register(meters);
         startWorker();
     }
 
@@ -297,7 +295,7 @@ public final class BatchScheduler implements AutoCloseable {
         long start = System.nanoTime();
         String model = runner.name();
         for (Job j : batch) {
-            Timer.builder("glow.queue.wait").tag("model", model).tag("operation", j.op.tag)
+            Timer.builder("glow.queue.wait").tag("model", model).tag("version", runner.version()).tag("operation", j.op.tag)
                     .description("Time requests waited before their batch started").register(meters)
                     .record(start - j.enqueued, TimeUnit.NANOSECONDS);
         }
@@ -328,13 +326,13 @@ public final class BatchScheduler implements AutoCloseable {
         long took = System.nanoTime() - start;
         meanBatchSeconds = 0.9 * meanBatchSeconds + 0.1 * took / 1e9;
         int images = batch.stream().mapToInt(j -> j.items.size()).sum();
-        DistributionSummary.builder("glow.batch.size").tag("model", model).tag("operation", first.op.tag)
+        DistributionSummary.builder("glow.batch.size").tag("model", model).tag("version", runner.version()).tag("operation", first.op.tag)
                 .description("Images per batched model pass").serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64, 128, 256)
                 .register(meters).record(images);
-        Timer.builder("glow.model." + first.op.pass).tag("model", model)
+        Timer.builder("glow.model." + first.op.pass).tag("model", model).tag("version", runner.version())
                 .description("Time of batched " + first.op.pass + " passes").register(meters)
                 .record(took, TimeUnit.NANOSECONDS);
-        Counter.builder("glow.images.processed").tag("model", model).tag("operation", first.op.tag)
+        Counter.builder("glow.images.processed").tag("model", model).tag("version", runner.version()).tag("operation", first.op.tag)
                 .description("Images through the model").register(meters).increment(images);
     }
 

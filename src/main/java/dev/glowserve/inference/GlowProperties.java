@@ -7,7 +7,6 @@ import jakarta.validation.constraints.DecimalMin;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotBlank;
-import jakarta.validation.constraints.NotEmpty;
 import jakarta.validation.constraints.NotNull;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.util.unit.DataSize;
@@ -24,7 +23,9 @@ import java.util.List;
 @ConfigurationProperties("glow")
 public record GlowProperties(
         @NotBlank String device,
-        @NotEmpty @Valid List<ModelSpec> models,
+        @NotNull @Valid List<ModelSpec> models,
+        String modelRepository,
+        ModelControl modelControl,
         @NotNull @Valid Limits limits,
         @NotNull @Valid Batching batching,
         @NotNull @Valid Inference inference) {
@@ -38,6 +39,19 @@ public record GlowProperties(
 
         public InferenceSettings settings() {
             return new InferenceSettings(script, prepack);
+        }
+    }
+
+    /**
+     * Whether models can be loaded and unloaded while the service runs ({@code glow.model-control}): {@code none}
+     * serves what start-up loaded (the configured models and, with a repository, every model's highest version);
+     * {@code explicit} loads the configured models at start-up and the repository's on request.
+     */
+    public enum ModelControl { NONE, EXPLICIT }
+
+    public GlowProperties {
+        if (modelControl == null) {
+            modelControl = ModelControl.NONE;
         }
     }
 

@@ -56,16 +56,36 @@ public class LatentService {
         responses.shutdown();
     }
 
-    /** A model a request works with, admitted past its queue's back-pressure before the request parses anything. */
-    public record Target(String model, BatchScheduler scheduler) {
+    /**
+     * The model version a request works with, admitted past its queue's back-pressure before the request parses
+     * anything, and held for the request's whole life (a version swapped meanwhile finishes it).
+     */
+    public record Target(String model, ModelRegistry.Lease lease) {
+        public BatchScheduler scheduler() {
+            return lease.entry().scheduler();
+        }
+
         public ModelRunner runner() {
-            return scheduler.runner();
+            return scheduler().runner();
+        }
+
+        public String version() {
+            return lease.entry().version();
         }
     }
 
-    /** The model for a request: 404 unknown, 503 unavailable or draining, 429 with its queue full. */
-    public Target target(String model) {
-        return new Target(model, registry.scheduler(model));
+    /**
+     * Runs one request on {@code model}: 404 unknown, 503 unavailable, 429 with its queue full; the model's version
+     * is held until the future {@code request} returns completes (or it throws).
+     */
+    public <R> CompletableFuture<R> serve(String model, Function<Target, CompletableFuture<R>> request) {
+        ModelRegistry.Lease lease = registry.lease(model);
+        try {
+            return request.apply(new Target(model, lease)).whenComplete((v, e) -> lease.close());
+        } catch (RuntimeException | Error e) {
+            lease.close();
+            throw e;
+        }
     }
 
     public GlowProperties.Limits limits() {
@@ -74,8 +94,8 @@ public class LatentService {
 
     // ------------------------------------------------------------------ sample
 
-    /** A sampling request's latents, their draw (seed, temperature, classes) and the images decoded from them. */
-    public record Samples(int n, double temperature, long seed, int[] labels, List<float[][]> eps,
+    /** A sampling request's latents, their draw (seed, temperature per image, classes) and the images decoded from them. */
+    public record Samples(int n, double[] temperatures, long seed, int[] labels, List<float[][]> eps,
                           CompletableFuture<List<byte[]>> images) {}
 
     /**
@@ -87,11 +107,35 @@ public class LatentService {
         InvalidRequest.range("n", count, 1, limits.maxSamples());
         double temp = temperature == null ? DEFAULT_TEMPERATURE : temperature;
         InvalidRequest.range("temperature", temp, 0, limits.maxTemperature());
-        long s = seed != null ? seed : ThreadLocalRandom.current().nextLong(1L << 53);
-        ModelRunner r = t.runner();
-        int[] labels = r.sampleLabels(count, cls, s);
-        List<float[][]> eps = Latents.sample(r.config(), count, temp, s);
-        return new Samples(count, temp, s, labels, eps, work.track(t.scheduler().decode(eps, labels)));
+        double[] temps = new double[count];
+        Arrays.fill(temps, temp);
+        long s = seed != null ? seed : randomSeed();
+        return draw(t, temps, s, t.runner().sampleLabels(count, cls, s), work);
+    }
+
+    /**
+     * One image per temperature (each taken as the shortest decimal of its float32 value, as a client wrote it), from
+     * {@code seed}; {@code labels} one class per image, or null for classes drawn from the seed. The same seed and
+     * temperatures give the images the other form gives.
+     */
+    public Samples sample(Target t, float[] temperatures, Long seed, int[] labels, RequestWork work) {
+        InvalidRequest.range("the number of temperatures (one per image)", temperatures.length, 1, limits.maxSamples());
+        double[] temps = new double[temperatures.length];
+        for (int i = 0; i < temps.length; i++) {
+            temps[i] = Double.parseDouble(Float.toString(temperatures[i]));
+            InvalidRequest.range("temperature[" + i + "]", temps[i], 0, limits.maxTemperature());
+        }
+        long s = seed != null ? seed : randomSeed();
+        return draw(t, temps, s, labels != null ? labels : t.runner().sampleLabels(temps.length, null, s), work);
+    }
+
+    private static long randomSeed() {
+        return ThreadLocalRandom.current().nextLong(1L << 53);
+    }
+
+    private Samples draw(Target t, double[] temperatures, long seed, int[] labels, RequestWork work) {
+        List<float[][]> eps = Latents.sample(t.runner().config(), temperatures, seed);
+        return new Samples(temperatures.length, temperatures, seed, labels, eps, work.track(t.scheduler().decode(eps, labels)));
     }
 
     // ------------------------------------------------------------------ encode, decode
@@ -236,7 +280,8 @@ public class LatentService {
     public <T, R> CompletableFuture<R> respond(String endpoint, Target t, CompletableFuture<T> results, Function<T, R> render) {
         long start = System.nanoTime();
         return results.thenApplyAsync(render, responses).whenComplete((v, e) -> Timer.builder("glow.requests")
-                .tag("endpoint", endpoint).tag("model", t.model()).tag("outcome", e == null ? "success" : "error")
+                .tag("endpoint", endpoint).tag("model", t.model()).tag("version", t.version())
+                .tag("outcome", e == null ? "success" : "error")
                 .description("Latency of model requests from validation to response").register(meters)
                 .record(System.nanoTime() - start, TimeUnit.NANOSECONDS));
     }

@@ -2,43 +2,57 @@ package dev.glowserve.inference;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.beans.factory.DisposableBean;
+import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
 
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The served models, loaded and warmed up (one forward and one reverse pass each) while the
- * application starts, so readiness turns UP only once they can answer. With one model configured
- * a model that fails to load stops start-up; with several it is marked unavailable (503) and the
- * readiness details say why.
+ * The served models, loaded and warmed up (one forward and one reverse pass each) while the application starts, so
+ * readiness turns UP only once they can answer; with a model repository and {@code glow.model-control=explicit},
+ * also loaded, swapped for another version and unloaded while the service runs. A request holds a {@link Lease} on
+ * the version it started with: a version that is replaced or unloaded takes no new requests, finishes the ones
+ * that hold it, then drains and frees its memory. With one model configured a model that fails to load stops
+ * start-up; with several it is marked unavailable (503) and the readiness details say why.
  */
 @Component
 public class ModelRegistry implements SmartLifecycle, DisposableBean {
 
     private static final Logger LOG = LoggerFactory.getLogger(ModelRegistry.class);
+    private static final String QUEUE_DEPTH = "glow.queue.depth";
 
-    /** A configured model: its scheduler when available, otherwise the reason it is not. */
-    public record Entry(String name, String path, BatchScheduler scheduler, String error) {
+    /** A served model: its scheduler when available, otherwise the reason it is not. */
+    public record Entry(String name, String version, String path, BatchScheduler scheduler, String error) {
         public boolean available() {
             return scheduler != null;
         }
     }
 
-    /** No model of that name is configured (HTTP 404). */
+    /** A model version in the repository and whether it is the one served. */
+    public record IndexEntry(String name, String version, String state, String reason) {}
+
+    /** No model of that name is served (HTTP 404). */
     public static final class UnknownModel extends RuntimeException {
         public UnknownModel(String name, List<String> known) {
-            super("no model named '" + name + "'; models: " + String.join(", ", known));
+            this("no model named '" + name + "'; " + (known.isEmpty() ? "no model is served" : "models: " + String.join(", ", known)));
+        }
+
+        public UnknownModel(String message) {
+            super(message, null, false, false);
         }
     }
 
@@ -56,55 +70,145 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
         }
     }
 
+    /** A request's hold on one served version: it keeps taking that request's work until the lease is closed. */
+    public static final class Lease implements AutoCloseable {
+        private final Served served;
+        private boolean closed;
+
+        private Lease(Served served) {
+            this.served = served;
+        }
+
+        public Entry entry() {
+            return served.entry;
+        }
+
+        @Override
+        public synchronized void close() {
+            if (!closed) {
+                closed = true;
+                served.leases.decrementAndGet();
+            }
+        }
+    }
+
+    private static final class Served {
+        final Entry entry;
+        final AtomicInteger leases = new AtomicInteger();
+        volatile boolean retired;
+
+        Served(Entry entry) {
+            this.entry = entry;
+        }
+    }
+
     private final GlowProperties properties;
+    private final MeterRegistry meters;
     private final Device device;
-    private final Map<String, Entry> entries = new LinkedHashMap<>();
+    private final BatchScheduler.Settings settings;
+    private final ModelRepository repository;
+    /** Served models in the order they were first loaded; replaced whole, read without locks. */
+    private volatile Map<String, Served> served = Map.of();
+    /** Why a repository version last failed to load, for the index. */
+    private final Map<String, String> loadFailures = new ConcurrentHashMap<>();
     private volatile boolean running;
 
     public ModelRegistry(GlowProperties properties, MeterRegistry meters) {
         this.properties = properties;
+        this.meters = meters;
         // before the first tensor: how the C allocator keeps freed memory
         NativeAllocator.tune(properties.inference().mallocTuning());
         this.device = Devices.select(properties.device());
+        this.repository = properties.modelRepository() == null || properties.modelRepository().isBlank() ? null
+                : new ModelRepository(Path.of(properties.modelRepository()));
+        if (properties.models().isEmpty() && repository == null) {
+            throw new IllegalStateException("no models: set glow.models[0].path or glow.model-repository");
+        }
         LOG.info("glow-serve device: {} (glow.device={}, {} engine {}, {} GPU(s) visible)", Devices.describe(device),
                 properties.device(), Engine.getInstance().getEngineName(), Engine.getInstance().getVersion(),
                 Engine.getInstance().getGpuCount());
         GlowProperties.Batching b = properties.batching();
         int workers = b.workersFor(device.isGpu());
-        BatchScheduler.Settings settings = new BatchScheduler.Settings(b.maxBatchSize(), b.maxQueueDelay(),
-                b.queueCapacity(), b.requestTimeout(), workers);
+        this.settings = new BatchScheduler.Settings(b.maxBatchSize(), b.maxQueueDelay(), b.queueCapacity(), b.requestTimeout(), workers);
         LOG.info("batching: up to {} images per pass, {} ms queue delay, {} worker(s) per model (glow.batching.workers={})",
                 b.maxBatchSize(), b.maxQueueDelay().toMillis(), workers, b.workers());
+        Map<String, Served> loaded = new LinkedHashMap<>();
         List<GlowProperties.ModelSpec> specs = properties.models();
         for (int i = 0; i < specs.size(); i++) {
             GlowProperties.ModelSpec spec = specs.get(i);
             String fallbackName = spec.name() != null ? spec.name() : "model-" + i;
-            ModelRunner runner = null;
             try {
-                long t0 = System.nanoTime();
-                runner = ModelLoader.open(spec.path(), device, 64, properties.inference().settings());
-                String name = spec.name() != null ? spec.name() : runner.manifest().name();
-                if (entries.containsKey(name)) {
-                    throw new IllegalArgumentException("two models are named '" + name + "'; set glow.models[" + i + "].name");
+                Entry e = open(spec.path(), spec.name(), null);
+                if (loaded.containsKey(e.name())) {
+                    e.scheduler().close();
+                    e.scheduler().runner().close();
+                    throw new IllegalArgumentException("two models are named '" + e.name() + "'; set glow.models[" + i + "].name");
                 }
-                if (spec.name() != null) {
-                    runner = runner.named(name);
-                }
-                warmUp(runner);
-                entries.put(name, new Entry(name, spec.path(), new BatchScheduler(runner, settings, meters), null));
-                LOG.info("model '{}' v{} from {} ready on {} in {} ms", name, runner.manifest().versionOrDefault(), spec.path(),
-                        Devices.describe(device), (System.nanoTime() - t0) / 1_000_000);
+                loaded.put(e.name(), new Served(e));
             } catch (RuntimeException e) {
-                if (runner != null) {
-                    runner.close();
+                if (specs.size() == 1 && repository == null) {
+                    throw new ModelLoadException("model at " + spec.path() + " failed to load: " + e.getMessage(), e);
                 }
-                String reason = e.getMessage();
-                if (specs.size() == 1) {
-                    throw new ModelLoadException("model at " + spec.path() + " failed to load: " + reason, e);
-                }
-                LOG.error("model '{}' at {} is unavailable: {}", fallbackName, spec.path(), reason);
-                entries.put(fallbackName, new Entry(fallbackName, spec.path(), null, reason));
+                LOG.error("model '{}' at {} is unavailable: {}", fallbackName, spec.path(), e.getMessage());
+                loaded.put(fallbackName, new Served(new Entry(fallbackName, null, spec.path(), null, e.getMessage())));
             }
+        }
+        if (repository != null && properties.modelControl() == GlowProperties.ModelControl.NONE) {
+            for (ModelRepository.Version v : latestVersions()) {
+                if (!loaded.containsKey(v.name())) {
+                    try {
+                        loaded.put(v.name(), new Served(open(v.path().toString(), v.name(), v.version())));
+                    } catch (RuntimeException e) {
+                        loadFailures.put(v.name() + "/" + v.version(), e.getMessage());
+                        LOG.error("model '{}' version {} from the repository is unavailable: {}", v.name(), v.version(), e.getMessage());
+                        loaded.put(v.name(), new Served(new Entry(v.name(), v.version(), v.path().toString(), null, e.getMessage())));
+                    }
+                }
+            }
+        }
+        this.served = java.util.Collections.unmodifiableMap(loaded);
+        loaded.values().forEach(s -> gauge(s.entry));
+    }
+
+    /**
+     * The queue-depth gauge of a served version, registered once per name and version: it reads whichever scheduler
+     * serves that version now, so reloading a version keeps one gauge, and retiring it removes the gauge.
+     */
+    private void gauge(Entry e) {
+        if (e.available() && meters.find(QUEUE_DEPTH).tags("model", e.name(), "version", e.version()).gauge() == null) {
+            String name = e.name(), version = e.version();
+            Gauge.builder(QUEUE_DEPTH, this, r -> r.queued(name, version)).tag("model", name).tag("version", version)
+                    .description("Requests waiting for the model").register(meters);
+        }
+    }
+
+    private double queued(String name, String version) {
+        Served s = served.get(name);
+        return s != null && s.entry.available() && version.equals(s.entry.version()) ? s.entry.scheduler().queued() : Double.NaN;
+    }
+
+    private List<ModelRepository.Version> latestVersions() {
+        Map<String, ModelRepository.Version> latest = new LinkedHashMap<>();
+        for (ModelRepository.Version v : repository.versions()) {
+            latest.put(v.name(), v); // versions come lowest first
+        }
+        return new ArrayList<>(latest.values());
+    }
+
+    /** Loads and warms up one model: its scheduler is running when this returns. */
+    private Entry open(String path, String name, String version) {
+        long t0 = System.nanoTime();
+        ModelRunner runner = ModelLoader.open(path, device, 64, properties.inference().settings());
+        try {
+            runner = runner.named(name != null ? name : runner.name(), version != null ? version : runner.version());
+            warmUp(runner);
+            BatchScheduler scheduler = new BatchScheduler(runner, settings, meters);
+            LOG.info("model '{}' v{} from {} ready on {} in {} ms", runner.name(), runner.version(), path,
+                    Devices.describe(device), (System.nanoTime() - t0) / 1_000_000);
+            return new Entry(runner.name(), runner.version(), path, scheduler, null);
+        } catch (RuntimeException e) {
+            runner.close();
+            throw e;
         }
     }
 
@@ -121,39 +225,173 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
         return device;
     }
 
-    public List<Entry> entries() {
-        return Collections.unmodifiableList(new ArrayList<>(entries.values()));
+    public boolean explicitControl() {
+        return repository != null && properties.modelControl() == GlowProperties.ModelControl.EXPLICIT;
     }
 
-    /** The first configured model, which readiness waits for. */
+    public List<Entry> entries() {
+        return served.values().stream().map(s -> s.entry).toList();
+    }
+
+    /** The first model, which readiness waits for; null while none is loaded. */
     public Entry defaultModel() {
-        return entries.values().iterator().next();
+        return served.values().stream().findFirst().map(s -> s.entry).orElse(null);
     }
 
     public Entry entry(String name) {
-        Entry e = entries.get(name);
-        if (e == null) {
-            throw new UnknownModel(name, new ArrayList<>(entries.keySet()));
+        Served s = served.get(name);
+        if (s == null) {
+            throw new UnknownModel(name, new ArrayList<>(served.keySet()));
         }
-        return e;
+        return s.entry;
     }
 
-    /** The scheduler of an available model with room in its queue; 404, 503 or 429 otherwise. */
-    public BatchScheduler scheduler(String name) {
-        Entry e = entry(name);
-        if (!e.available()) {
-            throw new ModelUnavailable(name, e.error());
+    /**
+     * A hold on the model's current version for one request, with room in its queue: 404 unknown, 503
+     * unavailable or shutting down, 429 full. Close it when the request is done.
+     */
+    public Lease lease(String name) {
+        while (true) {
+            Served s = served.get(name);
+            if (s == null) {
+                throw new UnknownModel(name, new ArrayList<>(served.keySet()));
+            }
+            if (!s.entry.available()) {
+                throw new ModelUnavailable(name, s.entry.error());
+            }
+            s.leases.incrementAndGet();
+            if (s.retired) { // replaced or unloaded meanwhile: take whatever serves the name now
+                s.leases.decrementAndGet();
+                continue;
+            }
+            try {
+                s.entry.scheduler().admit();
+            } catch (RuntimeException e) {
+                s.leases.decrementAndGet();
+                throw e;
+            }
+            return new Lease(s);
         }
-        e.scheduler().admit();
-        return e.scheduler();
     }
+
+    // ------------------------------------------------------------------ repository
+
+    /** Every version in the repository (and every configured model) with its state: READY or UNAVAILABLE. */
+    public List<IndexEntry> index() {
+        List<IndexEntry> out = new ArrayList<>();
+        Map<String, Served> now = served;
+        if (repository != null) {
+            for (ModelRepository.Version v : repository.versions()) {
+                Served s = now.get(v.name());
+                boolean ready = s != null && s.entry.available() && v.version().equals(s.entry.version());
+                String failure = loadFailures.get(v.name() + "/" + v.version());
+                out.add(new IndexEntry(v.name(), v.version(), ready ? "READY" : "UNAVAILABLE",
+                        ready ? "" : failure != null ? failure : "unloaded"));
+            }
+        }
+        for (Served s : now.values()) {
+            boolean listed = out.stream().anyMatch(i -> i.name().equals(s.entry.name()) && i.version() != null
+                    && i.version().equals(s.entry.version()));
+            if (!listed) {
+                out.add(new IndexEntry(s.entry.name(), s.entry.version(), s.entry.available() ? "READY" : "UNAVAILABLE",
+                        s.entry.available() ? "" : s.entry.error()));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Loads a version from the repository ({@code version} null: the highest) and serves it under its name; a
+     * version already served is swapped out after its requests finish. A version that fails to load changes nothing:
+     * the served one keeps serving.
+     */
+    public synchronized Entry load(String name, String version) {
+        requireExplicitControl("load");
+        ModelRepository.Version v = repository.find(name, version).orElseThrow(() -> InvalidRequest.unprocessable("unknown-model",
+                version == null ? "no model '" + name + "' in the repository " + repository.root()
+                        : "no version '" + version + "' of model '" + name + "' in the repository " + repository.root()));
+        Entry fresh;
+        try {
+            fresh = open(v.path().toString(), v.name(), v.version());
+        } catch (RuntimeException e) {
+            loadFailures.put(v.name() + "/" + v.version(), e.getMessage());
+            throw InvalidRequest.unprocessable("load-failed", "model '" + name + "' version " + v.version()
+                    + " failed to load: " + e.getMessage() + (served.containsKey(name) ? "; the served version stays" : ""));
+        }
+        loadFailures.remove(v.name() + "/" + v.version());
+        Map<String, Served> next = new LinkedHashMap<>(served);
+        Served old = next.put(name, new Served(fresh));
+        served = java.util.Collections.unmodifiableMap(next);
+        gauge(fresh);
+        if (old != null) {
+            retire(old);
+        }
+        return fresh;
+    }
+
+    /** Stops serving a model: new requests get 404, the ones in flight finish, then its memory is freed. */
+    public synchronized void unload(String name) {
+        requireExplicitControl("unload");
+        Map<String, Served> next = new LinkedHashMap<>(served);
+        Served old = next.remove(name);
+        if (old == null) {
+            throw new UnknownModel(name, new ArrayList<>(served.keySet()));
+        }
+        served = java.util.Collections.unmodifiableMap(next);
+        retire(old);
+    }
+
+    private void requireExplicitControl(String what) {
+        if (!explicitControl()) {
+            throw InvalidRequest.unprocessable("model-control", "models cannot be " + what + "ed: "
+                    + (repository == null ? "glow.model-repository is not set" : "glow.model-control is none")
+                    + " (glow.model-repository=DIR with glow.model-control=explicit allows it)");
+        }
+    }
+
+    /** Waits for the requests holding the version, then drains its queue within the shutdown grace and frees it. */
+    private void retire(Served old) {
+        old.retired = true;
+        if (!old.entry.available()) {
+            return;
+        }
+        Duration grace = properties.batching().shutdownGrace();
+        long until = System.nanoTime() + Math.max(grace.toNanos(), properties.batching().requestTimeout().toNanos());
+        while (old.leases.get() > 0 && System.nanoTime() < until) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        old.entry.scheduler().drain(grace);
+        old.entry.scheduler().close();
+        old.entry.scheduler().runner().close();
+        Served now = served.get(old.entry.name());
+        if (now == null || !old.entry.version().equals(now.entry.version())) {
+            io.micrometer.core.instrument.Meter gauge = meters.find(QUEUE_DEPTH).tags("model", old.entry.name(), "version",
+                    old.entry.version()).gauge();
+            if (gauge != null) {
+                meters.remove(gauge);
+            }
+        }
+        if (old.leases.get() > 0) {
+            LOG.warn("model '{}' v{} retired with {} request(s) still holding it at the deadline", old.entry.name(),
+                    old.entry.version(), old.leases.get());
+        } else {
+            LOG.info("model '{}' v{} retired: its requests finished and its memory is freed", old.entry.name(), old.entry.version());
+        }
+    }
+
+    // ------------------------------------------------------------------ lifecycle
 
     /** Starts (or, after a stop, resumes) taking work. */
     @Override
     public void start() {
-        for (Entry e : entries.values()) {
-            if (e.available()) {
-                e.scheduler().resume();
+        for (Served s : served.values()) {
+            if (s.entry.available()) {
+                s.entry.scheduler().resume();
             }
         }
         running = true;
@@ -165,9 +403,9 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
      */
     @Override
     public void stop() {
-        for (Entry e : entries.values()) {
-            if (e.available()) {
-                e.scheduler().drain(properties.batching().shutdownGrace());
+        for (Served s : served.values()) {
+            if (s.entry.available()) {
+                s.entry.scheduler().drain(properties.batching().shutdownGrace());
             }
         }
         running = false;
@@ -176,10 +414,10 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
     /** Frees the models' native memory when the application context closes. */
     @Override
     public void destroy() {
-        for (Entry e : entries.values()) {
-            if (e.available()) {
-                e.scheduler().close();
-                e.scheduler().runner().close();
+        for (Served s : served.values()) {
+            if (s.entry.available()) {
+                s.entry.scheduler().close();
+                s.entry.scheduler().runner().close();
             }
         }
     }

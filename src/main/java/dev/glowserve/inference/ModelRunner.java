@@ -37,6 +37,7 @@ public final class ModelRunner implements AutoCloseable {
     public record Encoded(float[][] eps, float[][] z, Score score) {}
 
     private final String name;
+    private final String version;
     private final Manifest manifest;
     private final Glow glow;
     private final InferencePass pass;
@@ -53,12 +54,13 @@ public final class ModelRunner implements AutoCloseable {
     /** Opens the inference pass {@code settings} ask for on {@code glow}, which must be initialized. */
     public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize, float[][][] classMeans,
             InferenceSettings settings) {
-        this(name, manifest, glow, InferencePass.open(glow, settings), chunkSize, classMeans, null);
+        this(name, manifest.versionOrDefault(), manifest, glow, InferencePass.open(glow, settings), chunkSize, classMeans, null);
     }
 
-    private ModelRunner(String name, Manifest manifest, Glow glow, InferencePass pass, int chunkSize, float[][][] classMeans,
-            Lanes lanes) {
+    private ModelRunner(String name, String version, Manifest manifest, Glow glow, InferencePass pass, int chunkSize,
+            float[][][] classMeans, Lanes lanes) {
         this.name = name;
+        this.version = version;
         this.manifest = manifest;
         this.glow = glow;
         this.pass = pass;
@@ -68,14 +70,14 @@ public final class ModelRunner implements AutoCloseable {
         this.lanes = lanes;
     }
 
-    /** The same model and pass under another name. */
-    public ModelRunner named(String other) {
-        return new ModelRunner(other, manifest, glow, pass, chunkSize, classMeans, lanes);
+    /** The same model and pass under another name and version (a repository's folder names them). */
+    public ModelRunner named(String otherName, String otherVersion) {
+        return new ModelRunner(otherName, otherVersion, manifest, glow, pass, chunkSize, classMeans, lanes);
     }
 
     /** The same model with another chunk size (the batching scheduler runs whole batches as one pass). */
     public ModelRunner withChunkSize(int size) {
-        return new ModelRunner(name, manifest, glow, pass, size, classMeans, lanes);
+        return new ModelRunner(name, version, manifest, glow, pass, size, classMeans, lanes);
     }
 
     /**
@@ -83,7 +85,7 @@ public final class ModelRunner implements AutoCloseable {
      * (null: every batch as passes on the calling thread); the returned runner closes the lanes.
      */
     public ModelRunner withLanes(Lanes lanes) {
-        return new ModelRunner(name, manifest, glow, pass, chunkSize, classMeans, lanes);
+        return new ModelRunner(name, version, manifest, glow, pass, chunkSize, classMeans, lanes);
     }
 
     /** Which inference pass runs the model ({@link InferencePass#name()}). */
@@ -156,6 +158,11 @@ public final class ModelRunner implements AutoCloseable {
 
     public String name() {
         return name;
+    }
+
+    /** The version it is served as: its repository folder's name, else its manifest's. */
+    public String version() {
+        return version;
     }
 
     public Manifest manifest() {

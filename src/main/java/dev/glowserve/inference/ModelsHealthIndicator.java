@@ -21,16 +21,18 @@ public class ModelsHealthIndicator extends AbstractHealthIndicator {
     @Override
     protected void doHealthCheck(Health.Builder builder) {
         ModelRegistry.Entry def = registry.defaultModel();
-        boolean accepting = def.available() && def.scheduler().accepting();
+        // with explicit model control and nothing loaded yet the service is ready for load requests
+        boolean accepting = def == null || (def.available() && def.scheduler().accepting());
         builder.status(accepting ? "UP" : "DOWN");
         builder.withDetail("device", Devices.describe(registry.device()));
-        builder.withDetail("default", def.name());
+        if (def != null) {
+            builder.withDetail("default", def.name());
+        }
         for (ModelRegistry.Entry e : registry.entries()) {
             Map<String, Object> d = new LinkedHashMap<>();
             if (e.available()) {
-                ModelRunner r = e.scheduler().runner();
                 d.put("status", e.scheduler().accepting() ? "available" : "draining");
-                d.put("version", r.manifest().versionOrDefault());
+                d.put("version", e.version());
                 d.put("queued", e.scheduler().queued());
             } else {
                 d.put("status", "unavailable");

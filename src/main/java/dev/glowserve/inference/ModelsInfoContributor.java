@@ -24,7 +24,7 @@ public class ModelsInfoContributor implements InfoContributor {
             Map<String, Object> m = new LinkedHashMap<>();
             if (e.available()) {
                 var manifest = e.scheduler().runner().manifest();
-                m.put("version", manifest.versionOrDefault());
+                m.put("version", e.version());
                 m.put("dataset", manifest.dataset());
                 m.put("inference", e.scheduler().runner().inferencePass());
                 if (manifest.testBitsPerDim() != null) {

@@ -45,9 +45,15 @@ class ApiErrorsTest extends ApiTestBase {
 
     @Test
     void malformedJsonAndMissingFieldsAre400() {
-        problem(post("/v1/models/tiny/encode", "{\"images\": [\"abc\""), 400, "not valid JSON");
+        assertThat(problem(post("/v1/models/tiny/encode", "{\"images\": [\"abc\""), 400, "not valid JSON", "end-of-input")
+                .get("detail").asString()).as("no parser internals").doesNotContain("Source").doesNotContain("REDACTED");
         problem(post("/v1/models/tiny/encode", "{}"), 400, "images is missing");
-        problem(post("/v1/models/tiny/encode", "{\"images\": 5}"), 400, "not valid JSON");
+        problem(post("/v1/models/tiny/encode", "{\"images\": 5}"), 400, "field 'images': must be an array");
+        problem(post("/v1/models/tiny/encode", "{\"images\": [{\"png\": 1}]}"), 400, "field 'images[0]': must be a string");
+        assertThat(problem(post("/v1/models/tiny/encode", "{\"images\": [[1]]}"), 400, "not valid JSON").get("detail").asString())
+                .doesNotContain("Dtos").doesNotContain("FAIL_ON");
+        problem(post("/v1/models/tiny/sample", "{\"temperature\": \"hot\"}"), 400, "field 'temperature'");
+        problem(post("/v1/models/tiny/interpolate", "{\"from\": 3}"), 400, "field 'from': must be an object");
         problem(post("/v1/models/tiny/decode", "{}"), 400, "items is missing");
         problem(post("/v1/models/tiny/interpolate", "{\"from\": {}}"), 400, "from and to are required");
         problem(post("/v1/models/tiny/encode", Map.of("images", List.of("***not base64***"))), 400, "images[0] is not valid base64");

@@ -60,6 +60,32 @@ class SecurityTest {
     }
 
     @Test
+    void apiKeyGuardsTheV2ProtocolButNotItsHealthProbes() throws Exception {
+        String base = "http://localhost:" + port;
+        HttpRequest.Builder infer = HttpRequest.newBuilder(URI.create(base + "/v2/models/peer-tiny-sample/infer"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"inputs\":[{\"name\":\"TEMPERATURE\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[0.5]}]}"));
+        HttpResponse<String> none = send(infer.copy());
+        assertThat(none.statusCode()).isEqualTo(401);
+        assertThat(none.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).startsWith("application/json"));
+        assertThat(none.body()).startsWith("{\"error\":").contains("API key");
+        assertThat(send(infer.copy().header("X-API-Key", "s3cret-key")).statusCode()).isEqualTo(200);
+        for (String p : new String[] {"/v2", "/v2/models/peer-tiny", "/v2/models/peer-tiny/ready"}) {
+            assertThat(send(HttpRequest.newBuilder(URI.create(base + p))).statusCode()).as(p).isEqualTo(401);
+        }
+        HttpResponse<String> index = send(HttpRequest.newBuilder(URI.create(base + "/v2/repository/index"))
+                .POST(HttpRequest.BodyPublishers.noBody()));
+        assertThat(index.statusCode()).isEqualTo(401);
+        HttpResponse<String> load = send(HttpRequest.newBuilder(URI.create(base + "/v2/repository/models/peer-tiny/load"))
+                .header("X-API-Key", "s3cret-key").POST(HttpRequest.BodyPublishers.noBody()));
+        assertThat(load.statusCode()).as("past the key, the model control's own answer").isEqualTo(400);
+        assertThat(load.body()).contains("glow.model-repository is not set");
+        for (String p : new String[] {"/v2/health/live", "/v2/health/ready"}) {
+            assertThat(send(HttpRequest.newBuilder(URI.create(base + p))).statusCode()).as(p).isEqualTo(200);
+        }
+    }
+
+    @Test
     void probesStayOpenAndOnlyThreeActuatorEndpointsExist() throws Exception {
         for (String p : new String[] {"/actuator/health", "/actuator/health/liveness", "/actuator/health/readiness",
                 "/actuator/info", "/actuator/prometheus"}) {
@@ -80,6 +106,12 @@ class SecurityTest {
         HttpResponse<String> ok = send(preflight.copy().header("Origin", "https://app.example"));
         assertThat(ok.statusCode()).isEqualTo(200);
         assertThat(ok.headers().firstValue("Access-Control-Allow-Origin")).contains("https://app.example");
+        HttpResponse<String> v2 = send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/v2/models/peer-tiny/infer"))
+                .method("OPTIONS", HttpRequest.BodyPublishers.noBody()).header("Origin", "https://app.example")
+                .header("Access-Control-Request-Method", "POST")
+                .header("Access-Control-Request-Headers", "content-type,inference-header-content-length"));
+        assertThat(v2.statusCode()).isEqualTo(200);
+        assertThat(v2.headers().firstValue("Access-Control-Allow-Origin")).contains("https://app.example");
         HttpResponse<String> other = send(preflight.copy().header("Origin", "https://evil.example"));
         assertThat(other.statusCode()).isEqualTo(403);
         assertThat(other.headers().firstValue("Access-Control-Allow-Origin")).isEmpty();

@@ -77,6 +77,26 @@ class ServiceLifecycleTest {
             // with the queue free again, requests succeed
             assertThat(http.send(post(port, "/v1/models/peer/log-likelihood", score), HttpResponse.BodyHandlers.ofString()).statusCode())
                     .isEqualTo(200);
+
+            // the same over the Open Inference Protocol, in its error form
+            String v2Sample = "{\"inputs\":[{\"name\":\"TEMPERATURE\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[0.7]}]}";
+            String v2Score = "{\"inputs\":[{\"name\":\"IMAGES\",\"datatype\":\"UINT8\",\"shape\":[1,1,28,28],\"data\":"
+                    + java.util.Arrays.toString(new int[784]) + "}]}";
+            CompletableFuture<HttpResponse<String>> sample2 = http.sendAsync(post(port, "/v2/models/peer-sample/infer", v2Sample),
+                    HttpResponse.BodyHandlers.ofString());
+            Thread.sleep(200);
+            CompletableFuture<HttpResponse<String>> queued2 = http.sendAsync(post(port, "/v2/models/peer/infer", v2Score),
+                    HttpResponse.BodyHandlers.ofString());
+            Thread.sleep(200);
+            HttpResponse<String> refused2 = http.send(post(port, "/v2/models/peer/infer", v2Score), HttpResponse.BodyHandlers.ofString());
+            assertThat(refused2.statusCode()).isEqualTo(429);
+            assertThat(refused2.headers().firstValue("Retry-After")).isPresent();
+            assertThat(refused2.headers().firstValue("Content-Type").orElse("")).startsWith("application/json");
+            assertThat(refused2.body()).startsWith("{\"error\":").contains("queue");
+            assertThat(sample2.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+            HttpResponse<String> expired2 = queued2.get(10, TimeUnit.SECONDS);
+            assertThat(expired2.statusCode()).isEqualTo(503);
+            assertThat(expired2.body()).startsWith("{\"error\":").contains("not computed");
         }
     }
 
@@ -95,6 +115,11 @@ class ServiceLifecycleTest {
                     HttpResponse.BodyHandlers.ofString());
             assertThat(timedOut.statusCode()).isEqualTo(503);
             assertThat(timedOut.body()).contains("timeout");
+            HttpResponse<String> timedOut2 = http.send(post(port, "/v2/models/peer/infer", "{\"inputs\":[{\"name\":\"IMAGES\","
+                    + "\"datatype\":\"UINT8\",\"shape\":[1,1,28,28],\"data\":" + java.util.Arrays.toString(new int[784]) + "}]}"),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(timedOut2.statusCode()).isEqualTo(503);
+            assertThat(timedOut2.body()).startsWith("{\"error\":").contains("timeout");
             sample.get(10, TimeUnit.SECONDS);
             Thread.sleep(300);
             var meters = ctx.getBean(io.micrometer.core.instrument.MeterRegistry.class);

@@ -42,6 +42,44 @@ public final class TestModels {
         return root;
     }
 
+    /** Writes a tiny model version into a Triton-layout repository: {@code repo/name/version}; seeds give distinct weights. */
+    public static Path version(Path repo, String name, String version, long seed) {
+        Path dir = repo.resolve(name).resolve(version);
+        try (Glow glow = FlowTestSupport.perturbedModel(TINY, DataType.FLOAT32, seed, 0.05)) {
+            ModelArtifact.save(dir, new Manifest(name, version, Architecture.of(TINY), 8, "synthetic",
+                    List.of("zero", "one", "two", "three"), 4.5, null, null), glow);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return dir;
+    }
+
+    /** A version whose weights file was cut short, as an interrupted copy leaves it. */
+    public static Path truncatedVersion(Path repo, String name, String version) {
+        Path dir = version(repo, name, version, 99);
+        try {
+            Path weights = dir.resolve(ModelArtifact.WEIGHTS);
+            byte[] all = Files.readAllBytes(weights);
+            Files.write(weights, java.util.Arrays.copyOf(all, all.length / 2));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return dir;
+    }
+
+    /** A version whose manifest describes another architecture (wider coupling networks) than its weights hold. */
+    public static Path mismatchedVersion(Path repo, String name, String version) {
+        Path dir = version(repo, name, version, 98);
+        GlowConfig wider = new GlowConfig(1, 28, 28, 2, 2, 32, true, true, 4);
+        try {
+            Files.write(dir.resolve(ModelArtifact.MANIFEST), ModelArtifact.JSON.writeValueAsBytes(new Manifest(name, version,
+                    Architecture.of(wider), 8, "synthetic", List.of("zero", "one", "two", "three"), 4.5, null, null)));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return dir;
+    }
+
     public static String tiny() {
         return root().resolve("tiny").toString();
     }

@@ -222,6 +222,78 @@ class HelmChartTest {
                 .isEqualTo("k3y".equals(sets.get("apiKey.value")));
     }
 
+    /**
+     * With kserve.enabled, KServe runs the image: a ServingRuntime for the Open Inference Protocol and an
+     * InferenceService that asks for it, the runtime's pod as hardened as the chart's own, and none of the objects
+     * KServe makes itself.
+     */
+    @ParameterizedTest(name = "storageUri: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"", "s3://models/fashion-mnist/2"})
+    void kserveRendersAServingRuntimeForV2AndAnInferenceServiceUsingIt(String storageUri) {
+        Map<String, Object> sets = new java.util.HashMap<>(Map.of("kserve.enabled", "true", "apiKey.enabled", "true",
+                "apiKey.existingSecret", "mine", "gpu.enabled", "true", "gpu.nodeSelector.accelerator", "nvidia-h100"));
+        if (!storageUri.isEmpty()) {
+            sets.put("kserve.storageUri", storageUri);
+        }
+        List<HasMetadata> resources = KubernetesManifests.parse(renderText(sets));
+        assertThat(resources).extracting(HasMetadata::getKind).containsExactlyInAnyOrder("ServiceAccount", "ConfigMap",
+                "ServingRuntime", "InferenceService");
+        GenericKubernetesResource runtime = (GenericKubernetesResource) resources.stream().filter(r -> r.getKind().equals("ServingRuntime"))
+                .findFirst().orElseThrow();
+        GenericKubernetesResource isvc = (GenericKubernetesResource) resources.stream().filter(r -> r.getKind().equals("InferenceService"))
+                .findFirst().orElseThrow();
+        assertThat(runtime.getApiVersion()).isEqualTo("serving.kserve.io/v1alpha1");
+        assertThat(isvc.getApiVersion()).isEqualTo("serving.kserve.io/v1beta1");
+        Map<String, Object> spec = runtime.get("spec");
+        assertThat((List<?>) at(spec, "protocolVersions")).isEqualTo(List.of("v2"));
+        assertThat((String) at(spec, "supportedModelFormats", 0, "name")).isEqualTo("glow");
+        assertThat((Boolean) at(spec, "supportedModelFormats", 0, "autoSelect")).isTrue();
+
+        // the runtime's pod: typed as Kubernetes reads it, hardened as the chart's Deployment is
+        Deployment plain = only(KubernetesManifests.parse(renderText(Map.of("apiKey.enabled", "true", "apiKey.existingSecret", "mine",
+                "gpu.enabled", "true", "gpu.nodeSelector.accelerator", "nvidia-h100"))), Deployment.class);
+        Container want = plain.getSpec().getTemplate().getSpec().getContainers().get(0);
+        List<Object> containers = at(spec, "containers");
+        assertThat(containers).hasSize(1);
+        Container c = KubernetesManifests.strictly(containers.get(0), Container.class, "ServingRuntime.spec.containers[0]");
+        assertThat(c.getName()).isEqualTo("kserve-container");
+        assertThat(c.getImage()).isEqualTo(want.getImage());
+        assertThat(c.getSecurityContext()).isEqualTo(want.getSecurityContext());
+        assertThat(c.getEnv()).isEqualTo(want.getEnv());
+        assertThat(c.getVolumeMounts()).isEqualTo(want.getVolumeMounts());
+        assertThat(c.getResources()).isEqualTo(want.getResources());
+        assertThat(c.getResources().getLimits()).containsKey("nvidia.com/gpu");
+        assertThat(c.getPorts()).singleElement().satisfies(p -> assertThat(p.getContainerPort()).isEqualTo(8080));
+        assertThat(c.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/v2/health/ready");
+        assertThat(c.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/v2/health/live");
+        assertThat(c.getArgs()).containsExactly("serve", "--glow.models[0].path=" + (storageUri.isEmpty() ? "classpath:models/fashion-mnist"
+                : "/mnt/models"), "--glow.models[0].name={{.Name}}");
+        List<Object> volumes = at(spec, "volumes");
+        List<Volume> typedVolumes = new ArrayList<>();
+        for (int i = 0; i < volumes.size(); i++) {
+            typedVolumes.add(KubernetesManifests.strictly(volumes.get(i), Volume.class, "ServingRuntime.spec.volumes[" + i + "]"));
+        }
+        assertThat(typedVolumes).isEqualTo(plain.getSpec().getTemplate().getSpec().getVolumes());
+        Map<?, ?> nodeSelector = KubernetesManifests.strictly(at(spec, "nodeSelector"), Map.class, "nodeSelector");
+        assertThat(nodeSelector).isEqualTo(plain.getSpec().getTemplate().getSpec().getNodeSelector()).isNotEmpty();
+
+        // the InferenceService asks for that runtime, protocol v2, and the artifact when one is named
+        Map<String, Object> predictor = isvc.get("spec", "predictor");
+        assertThat(isvc.getMetadata().getName()).isEqualTo("glow-glow-serve");
+        assertThat((String) at(predictor, "model", "runtime")).isEqualTo(runtime.getMetadata().getName());
+        assertThat((String) at(predictor, "model", "protocolVersion")).isEqualTo("v2");
+        assertThat((String) at(predictor, "model", "modelFormat", "name")).isEqualTo("glow");
+        assertThat((String) at(predictor, "model", "storageUri")).isEqualTo(storageUri.isEmpty() ? null : storageUri);
+        assertThat((String) at(predictor, "serviceAccountName")).isEqualTo(only(resources, io.fabric8.kubernetes.api.model.ServiceAccount.class)
+                .getMetadata().getName());
+        io.fabric8.kubernetes.api.model.PodSecurityContext podSecurity = KubernetesManifests.strictly(at(predictor, "securityContext"),
+                io.fabric8.kubernetes.api.model.PodSecurityContext.class, "predictor.securityContext");
+        assertThat(podSecurity).isEqualTo(plain.getSpec().getTemplate().getSpec().getSecurityContext());
+        assertThat(isvc.getMetadata().getAnnotations()).containsEntry("serving.kserve.io/deploymentMode", "RawDeployment");
+        assertThatThrownBy(() -> renderText(Map.of("kserve.enabled", "true", "models.source", "volume",
+                "models.volume.persistentVolumeClaim.claimName", "x"))).hasMessageContaining("kserve.storageUri");
+    }
+
     @Test
     void theStrictReadingRejectsUnknownFieldsAndWrongTypes() {
         String good = renderText(Map.of());

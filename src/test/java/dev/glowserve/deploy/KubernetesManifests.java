@@ -44,6 +44,16 @@ final class KubernetesManifests {
         return out;
     }
 
+    /**
+     * A part of a custom resource that is a Kubernetes type (a ServingRuntime's containers, say), read as that type
+     * as strictly as a whole manifest.
+     */
+    static <T> T strictly(Object part, Class<T> type, String where) {
+        T typed = SERIALIZATION.unmarshal(SERIALIZATION.asJson(part), type);
+        requireNoUnknownFields(typed, where, java.util.Collections.newSetFromMap(new IdentityHashMap<>()));
+        return typed;
+    }
+
     /** Walks the model's getters; an object with additional properties had a field its type does not have. */
     private static void requireNoUnknownFields(Object node, String path, Set<Object> seen) {
         if (node == null || !seen.add(node)) {

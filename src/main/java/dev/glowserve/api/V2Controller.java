@@ -1,0 +1,188 @@
+package dev.glowserve.api;
+
+import dev.glowserve.api.V2Tensors.Output;
+import dev.glowserve.flow.GlowConfig;
+import dev.glowserve.inference.InvalidRequest;
+import dev.glowserve.inference.LatentService;
+import dev.glowserve.inference.LatentService.Target;
+import dev.glowserve.inference.ModelRegistry;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.info.BuildProperties;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestHeader;
+import org.springframework.web.bind.annotation.RestController;
+import tools.jackson.databind.ObjectMapper;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The Open Inference Protocol (KServe V2, Triton's HTTP protocol) with the binary tensor data extension: health,
+ * server and model metadata, readiness, and inference on the protocol models {@link V2Models} defines. Every
+ * inference goes through {@link LatentService}, as {@code /v1}'s does: the same batching, limits, deadlines, API key,
+ * metrics and numbers. Errors are {@code {"error": "..."}}.
+ */
+@RestController
+public class V2Controller implements V2Api {
+
+    static final List<String> EXTENSIONS = List.of("binary_tensor_data", "model_repository");
+    private static final String PLATFORM = "glow-serve_djl_pytorch";
+
+    private final LatentService latents;
+    private final ModelRegistry registry;
+    private final ObjectMapper json;
+    private final String version;
+
+    public V2Controller(LatentService latents, ModelRegistry registry, ObjectMapper json, ObjectProvider<BuildProperties> build) {
+        this.latents = latents;
+        this.registry = registry;
+        this.json = json;
+        BuildProperties b = build.getIfAvailable();
+        this.version = b != null ? b.getVersion() : "development";
+    }
+
+    @GetMapping(value = "/v2", produces = MediaType.APPLICATION_JSON_VALUE)
+    @Override
+    public ServerMetadata server() {
+        return new ServerMetadata("glow-serve", version, EXTENSIONS);
+    }
+
+    @GetMapping(value = "/v2/health/live", produces = MediaType.APPLICATION_JSON_VALUE)
+    @Override
+    public Live live() {
+        return new Live(true);
+    }
+
+    @GetMapping(value = "/v2/health/ready", produces = MediaType.APPLICATION_JSON_VALUE)
+    @Override
+    public ResponseEntity<Ready> ready() {
+        boolean ready = registry.isRunning() && registry.entries().stream().allMatch(e -> e.available() && e.scheduler().accepting());
+        return ResponseEntity.status(ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).body(new Ready(ready));
+    }
+
+    @GetMapping(value = {"/v2/models/{model}", "/v2/models/{model}/versions/{version}"}, produces = MediaType.APPLICATION_JSON_VALUE)
+    @Override
+    public ModelMetadata metadata(@PathVariable String model, @PathVariable(required = false) String version) {
+        V2Models.Name name = name(model);
+        ModelRegistry.Entry e = entry(name, version);
+        if (!e.available()) {
+            throw new ModelRegistry.ModelUnavailable(e.name(), e.error());
+        }
+        GlowConfig c = e.scheduler().runner().config();
+        return new ModelMetadata(model, List.of(e.version()), PLATFORM, specs(V2Models.inputs(name.kind(), c)),
+                specs(V2Models.outputs(name.kind(), c)));
+    }
+
+    @GetMapping(value = {"/v2/models/{model}/ready", "/v2/models/{model}/versions/{version}/ready"},
+            produces = MediaType.APPLICATION_JSON_VALUE)
+    @Override
+    public ResponseEntity<ModelReady> modelReady(@PathVariable String model, @PathVariable(required = false) String version) {
+        ModelRegistry.Entry e = entry(name(model), version);
+        boolean ready = e.available() && e.scheduler().accepting();
+        return ResponseEntity.status(ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).body(new ModelReady(model, ready));
+    }
+
+    @PostMapping(value = {"/v2/models/{model}/infer", "/v2/models/{model}/versions/{version}/infer"})
+    @Override
+    public CompletableFuture<ResponseEntity<byte[]>> infer(@PathVariable String model, @PathVariable(required = false) String version,
+            @RequestHeader(value = V2Tensors.HEADER_LENGTH, required = false) String headerLength,
+            @RequestBody(required = false) byte[] body) {
+        V2Models.Name name = name(model);
+        return latents.serve(name.served(), t -> {
+            if (version != null && !version.equals(t.version())) {
+                throw notServed(model, version, t.version());
+            }
+            if (body == null || body.length == 0) {
+                throw InvalidRequest.malformed("the request has no body: send an inference request");
+            }
+            V2Tensors.Request request = V2Tensors.parse(json, body, length(headerLength));
+            CompletableFuture<Map<String, Output>> outputs = V2Models.infer(latents, t, name.kind(), request.inputs(), WebConfig.work());
+            return latents.respond("v2-" + name.kind().name().toLowerCase(java.util.Locale.ROOT), t, outputs,
+                    all -> render(model, t, request, all));
+        });
+    }
+
+    private ResponseEntity<byte[]> render(String model, Target t, V2Tensors.Request request, Map<String, Output> all) {
+        List<Output> chosen = new ArrayList<>();
+        List<Boolean> binary = new ArrayList<>();
+        if (request.outputs().isEmpty()) {
+            chosen.addAll(all.values());
+            all.values().forEach(o -> binary.add(request.binaryOutputs()));
+        } else {
+            for (V2Tensors.Requested r : request.outputs()) {
+                Output o = all.get(r.name());
+                if (o == null) {
+                    throw InvalidRequest.malformed("unknown output '" + r.name() + "'; this model gives " + all.keySet());
+                }
+                chosen.add(o);
+                binary.add(r.binary() != null ? r.binary() : request.binaryOutputs());
+            }
+        }
+        V2Tensors.Encoded e = V2Tensors.encode(json, model, t.version(), request.id(), chosen, binary);
+        ResponseEntity.BodyBuilder ok = ResponseEntity.ok();
+        if (e.binary()) {
+            return ok.contentType(MediaType.APPLICATION_OCTET_STREAM).header(V2Tensors.HEADER_LENGTH, Integer.toString(e.headerLength()))
+                    .body(e.body());
+        }
+        return ok.contentType(MediaType.APPLICATION_JSON).body(e.body());
+    }
+
+    private static Long length(String header) {
+        if (header == null) {
+            return null;
+        }
+        try {
+            return Long.parseLong(header.trim());
+        } catch (NumberFormatException e) {
+            throw InvalidRequest.malformed(V2Tensors.HEADER_LENGTH + " is '" + header + "', not a number of bytes");
+        }
+    }
+
+    private V2Models.Name name(String model) {
+        Set<String> served = new LinkedHashSet<>();
+        registry.entries().forEach(e -> served.add(e.name()));
+        return V2Models.resolve(model, served);
+    }
+
+    private ModelRegistry.Entry entry(V2Models.Name name, String version) {
+        ModelRegistry.Entry e = registry.entry(name.served());
+        if (version != null && !version.equals(e.version())) {
+            throw notServed(name.protocolName(), version, e.version());
+        }
+        return e;
+    }
+
+    private static ModelRegistry.UnknownModel notServed(String model, String version, String served) {
+        return new ModelRegistry.UnknownModel("model '" + model + "' has no version '" + version + "' loaded (version "
+                + served + " is)");
+    }
+
+    private static List<TensorMetadata> specs(List<V2Models.Spec> specs) {
+        return specs.stream().map(s -> new TensorMetadata(s.name(), s.datatype().name(), s.shape())).toList();
+    }
+
+    /** Server metadata, as the protocol names its fields. */
+    public record ServerMetadata(String name, String version, List<String> extensions) {}
+
+    public record Live(boolean live) {}
+
+    public record Ready(boolean ready) {}
+
+    public record ModelReady(String name, boolean ready) {}
+
+    /** A model's metadata; a shape's -1 is a dimension that varies (the batch). */
+    public record ModelMetadata(String name, List<String> versions, String platform, List<TensorMetadata> inputs,
+            List<TensorMetadata> outputs) {}
+
+    public record TensorMetadata(String name, String datatype, long[] shape) {}
+}
