@@ -4,6 +4,9 @@ import javax.imageio.IIOException;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.ImageOutputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
+import javax.imageio.stream.MemoryCacheImageOutputStream;
 import java.awt.image.BufferedImage;
 import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
@@ -91,7 +94,9 @@ public final class Png {
         if (!looksLikePng(bytes)) {
             throw new DataException("not a PNG (missing the PNG signature)");
         }
-        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+        // In memory, never ImageIO's file cache: the JVM closes file-cached streams in a shutdown hook,
+        // which would fail the requests a graceful shutdown is still draining.
+        try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes))) {
             Iterator<ImageReader> readers = ImageIO.getImageReadersByFormatName("png");
             if (!readers.hasNext()) {
                 throw new IllegalStateException("no PNG reader in this JVM");
@@ -183,8 +188,10 @@ public final class Png {
     public static byte[] encode(byte[] pixels, int channels, int height, int width) {
         BufferedImage img = toBufferedImage(pixels, channels, height, width);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try {
-            ImageIO.write(img, "png", out);
+        try (ImageOutputStream stream = new MemoryCacheImageOutputStream(out)) {
+            if (!ImageIO.write(img, "png", stream)) {
+                throw new IllegalStateException("no PNG writer in this JVM");
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -11,6 +11,10 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.util.concurrent.TimeUnit;
 import java.util.List;
 import java.util.Random;
 import java.util.zip.CRC32;
@@ -45,6 +49,25 @@ public class PngTest {
         assertThat(c.height()).isEqualTo(5);
         assertThat(c.width()).isEqualTo(7);
         assertThat(c.pixels()).isEqualTo(rgb);
+    }
+
+    /** The JVM closes ImageIO's file-cached streams at shutdown, under requests still being drained. */
+    @Test
+    void neverUsesImageIoFileCache() throws Exception {
+        Path cache = Files.createDirectory(tmp.resolve("imageio-cache"));
+        ImageIO.setCacheDirectory(cache.toFile());
+        try (WatchService watcher = cache.getFileSystem().newWatchService()) {
+            cache.register(watcher, StandardWatchEventKinds.ENTRY_CREATE);
+            byte[] gray = new byte[28 * 28];
+            new Random(2).nextBytes(gray);
+            for (int i = 0; i < 3; i++) {
+                assertThat(Png.decode(Png.encode(gray, 1, 28, 28), 1 << 20).pixels()).isEqualTo(gray);
+            }
+            WatchKey created = watcher.poll(500, TimeUnit.MILLISECONDS);
+            assertThat(created == null ? List.of() : created.pollEvents()).isEmpty();
+        } finally {
+            ImageIO.setCacheDirectory(null);
+        }
     }
 
     @Test
