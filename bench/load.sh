@@ -6,6 +6,7 @@
 #   bench/load.sh overload   256 clients against a queue of 16 for 30 s (429s, health latency), then 4 clients (recovery)
 #   bench/load.sh v2         /v1 and the Open Inference Protocol (binary tensors) side by side at 32 clients: score and
 #                            sample, ROUNDS rounds (default 3) alternating the two, then the medians and their ratio
+#   bench/load.sh ood        /ood against /log-likelihood of the same image, side by side at 1 and 32 clients, ROUNDS rounds
 #
 # Results go to bench/results/ (JSON lines) and are printed as Markdown tables.
 set -euo pipefail
@@ -113,5 +114,34 @@ for op in ("log-likelihood", "sample"):
           f"{statistics.median(r['p99Ms'] for r in v2):.1f} | {bad} |")
 PY
     ;;
-  *) echo "usage: bench/load.sh [sweep|soak|overload|v2]" >&2; exit 2 ;;
+  ood)
+    rm -f "$OUT/ood.jsonl"
+    start_server
+    for round in $(seq 1 "${ROUNDS:-3}"); do
+      echo "## round $round"
+      for clients in 1 32; do
+        load --op log-likelihood --concurrency "$clients" --seconds "$SECONDS_PER_RUN"
+        load --op ood --concurrency "$clients" --seconds "$SECONDS_PER_RUN"
+      done
+    done
+    python3 - "$OUT" <<'PY'
+import json, statistics, sys
+runs = {}
+for line in open(f"{sys.argv[1]}/ood.jsonl"):
+    r = json.loads(line)
+    runs.setdefault((r["op"], r["concurrency"]), []).append(r)
+print("\n## /ood against /log-likelihood of the same image (medians of the rounds; cost = log-likelihood img/s / ood img/s)")
+print("| clients | log-likelihood img/s | ood img/s | cost | paired costs | log-likelihood p50 ms | ood p50 ms | non-200 |")
+print("|---:|---:|---:|---:|---|---:|---:|---:|")
+for c in (1, 32):
+    a, b = runs[("log-likelihood", c)], runs[("ood", c)]
+    x = statistics.median(r["imagesPerSecond"] for r in a)
+    y = statistics.median(r["imagesPerSecond"] for r in b)
+    paired = " ".join(f"{p['imagesPerSecond'] / q['imagesPerSecond']:.3f}" for p, q in zip(a, b))
+    bad = sum(v for r in a + b for k, v in r["statuses"].items() if k != "200") + sum(r["transportErrors"] for r in a + b)
+    print(f"| {c} | {x:.1f} | {y:.1f} | {x / y:.3f} | {paired} | {statistics.median(r['p50Ms'] for r in a):.1f} | "
+          f"{statistics.median(r['p50Ms'] for r in b):.1f} | {bad} |")
+PY
+    ;;
+  *) echo "usage: bench/load.sh [sweep|soak|overload|v2|ood]" >&2; exit 2 ;;
 esac

@@ -2,8 +2,10 @@
 "use strict";
 
 const EXAMPLES = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"];
+// not clothing: for the out-of-distribution check
+const OTHER_EXAMPLES = { digit: "a digit (not clothing)", noise: "noise (not clothing)" };
 const $ = (id) => document.getElementById(id);
-const state = { models: [], model: null, sampleRequest: 0 };
+const state = { models: [], model: null, sampleRequest: 0, calibrations: {} };
 
 // ---------------------------------------------------------------- API access
 
@@ -32,7 +34,9 @@ async function api(path, body) {
   const hint = { 401: "The service needs an API key.", 413: "The upload is too large.",
     422: "The service cannot use this input.", 429: "The service is busy; try again in a moment.",
     503: "The model is not available right now." }[response.status];
-  throw new Error((hint ? hint + " " : "") + detail);
+  const error = new Error((hint ? hint + " " : "") + detail);
+  error.status = response.status;
+  throw error;
 }
 
 function showError(message) {
@@ -132,8 +136,9 @@ function sampleSoon() {
 
 // ---------------------------------------------------------------- images from examples, files and drops
 
-function fillExamples(select, chosen) {
+function fillExamples(select, chosen, others) {
   for (const e of EXAMPLES) select.add(new Option(e, e));
+  if (others) for (const [file, label] of Object.entries(OTHER_EXAMPLES)) select.add(new Option(label, file));
   select.value = chosen;
 }
 
@@ -200,10 +205,102 @@ function percentile(bpd, quantiles) {
   return 100;
 }
 
+/** The model's OOD calibration (histograms of held-out scores), fetched once; null if it has none (409). */
+async function calibration() {
+  const name = state.model.name;
+  if (!(name in state.calibrations)) {
+    try {
+      state.calibrations[name] = await api(modelPath("ood"));
+    } catch (e) {
+      if (e.status !== 409) throw e;
+      state.calibrations[name] = null;
+    }
+  }
+  return state.calibrations[name];
+}
+
+/** The OOD verdict, or null when the model has no calibration. */
+async function oodVerdict(image) {
+  try {
+    return await api(modelPath("ood"), { images: [image] });
+  } catch (e) {
+    if (e.status === 409) return null;
+    throw e;
+  }
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attributes) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attributes)) e.setAttribute(k, v);
+  return e;
+}
+
+/** The held-out in-distribution histogram of the method's scores, the image's score marked, the alpha 0.05 line dashed. */
+function oodHistogram(h, imageScore) {
+  const w = 480, ht = 110, pad = 18;
+  const plot = svg("svg", { id: "ood-histogram", viewBox: `0 0 ${w} ${ht + pad}`, width: w, height: ht + pad, role: "img",
+    "aria-label": `held-out in-distribution ${h.method} scores, this image's marked at ${imageScore.toFixed(2)}` });
+  const lo = h.edges[0], hi = h.edges[h.edges.length - 1];
+  const x = (v) => Math.max(0, Math.min(w, (v - lo) / (hi - lo) * w));
+  const max = Math.max(...h.counts);
+  h.counts.forEach((c, i) => {
+    const x0 = x(h.edges[i]), x1 = x(h.edges[i + 1]);
+    const bh = c / max * (ht - 8);
+    plot.append(svg("rect", { x: x0, y: ht - bh, width: Math.max(1, x1 - x0 - 1), height: bh, fill: "#8fb3e8" }));
+  });
+  const cut = x(h.flagged_above);
+  plot.append(svg("line", { x1: cut, x2: cut, y1: 0, y2: ht, stroke: "#d9534f", "stroke-dasharray": "4 3", "stroke-width": 1.5 }));
+  const mx = x(imageScore);
+  const marker = svg("line", { id: "ood-marker", x1: mx, x2: mx, y1: 0, y2: ht, stroke: "#1d2330", "stroke-width": 3,
+    "data-score": imageScore });
+  plot.append(marker);
+  const label = svg("text", { x: Math.min(w - 4, Math.max(4, mx)), y: ht + 14, "font-size": 11, "text-anchor":
+    mx > w - 60 ? "end" : mx < 60 ? "start" : "middle", fill: "#1d2330" });
+  label.textContent = imageScore > hi ? `this image ▶ (${imageScore.toFixed(2)})` : imageScore < lo
+    ? `◀ this image (${imageScore.toFixed(2)})` : "this image";
+  plot.append(label);
+  return plot;
+}
+
+function showOod(out, verdict, cal) {
+  const box = document.createElement("div");
+  box.id = "ood";
+  const words = document.createElement("div");
+  words.id = "ood-verdict";
+  if (!verdict || !cal) {
+    words.className = "muted";
+    words.textContent = "Out-of-distribution check: this model has no calibration (glow-serve calibrate makes one).";
+    box.append(words);
+    out.append(box);
+    return;
+  }
+  const r = verdict.results[0];
+  const p = r.p_value < 0.001 ? "p < 0.001" : `p = ${r.p_value.toFixed(3)}`;
+  words.innerHTML = `<strong>${r.outlier ? "Unlike the training data" : "Like the training data"}</strong> ` +
+    `<span class="muted">(${verdict.method} score ${r.score.toFixed(2)}, ${p}; outlier when p &lt; ${verdict.alpha})</span>`;
+  words.dataset.outlier = String(r.outlier);
+  words.dataset.pValue = String(r.p_value);
+  words.className = r.outlier ? "verdict outlier" : "verdict";
+  box.append(words);
+  const h = cal.histograms.find((x) => x.method === verdict.method);
+  if (h) {
+    box.append(oodHistogram(h, r.score));
+    const legend = document.createElement("div");
+    legend.className = "muted";
+    legend.textContent = `Held-out test images' ${verdict.method} scores (bars), the alpha 0.05 line (dashed red) and this image (black). ` +
+      "The score is bits/dim minus the image's PNG bits/dim: raw likelihood alone rates simple images like digits as more likely than clothes.";
+    box.append(legend);
+  }
+  out.append(box);
+}
+
 async function score() {
   const out = $("score-result");
   await busy(out, async () => {
-    const result = await api(modelPath("log-likelihood"), { images: [await imageBase64($("score-preview"))] });
+    const image = await imageBase64($("score-preview"));
+    const [result, verdict, cal] = await Promise.all([api(modelPath("log-likelihood"), { images: [image] }),
+      oodVerdict(image), calibration()]);
     const r = result.results[0];
     out.innerHTML = "";
     const head = document.createElement("div");
@@ -231,8 +328,9 @@ async function score() {
       meter.append(mark);
       out.append(meter);
       let words;
-      if (r.bits_per_dim < q.p1) words = "more likely than 99% of test images: very typical for this model (or very simple).";
-      else if (r.bits_per_dim > q.p99) words = "less likely than 99% of test images: atypical, probably unlike the training data.";
+      // raw likelihood only: whether the image is like the training data is the check below
+      if (r.bits_per_dim < q.p1) words = "more likely than 99% of test images (simple images are, whatever they show).";
+      else if (r.bits_per_dim > q.p99) words = "less likely than 99% of test images.";
       else if (r.bits_per_dim > q.p95) words = `less likely than ${Math.round(pct)}% of test images: unusual.`;
       else words = `typical: ${Math.round(pct)}% of test images score lower bits/dim.`;
       hint.textContent = "Compared with the test set: " + words;
@@ -240,6 +338,7 @@ async function score() {
       hint.textContent = "This model's manifest has no test-set distribution to compare with.";
     }
     out.append(hint);
+    showOod(out, verdict, cal);
   });
 }
 
@@ -281,7 +380,7 @@ function init() {
   $("model").addEventListener("change", () => selectModel($("model").value));
   fillExamples($("from-pick"), "sneaker");
   fillExamples($("to-pick"), "boot");
-  fillExamples($("score-pick"), "bag");
+  fillExamples($("score-pick"), "bag", true);
   wireImageInput("from-pick", "from-file", "from-preview");
   wireImageInput("to-pick", "to-file", "to-preview");
   wireImageInput("score-pick", "score-file", "score-preview", score);

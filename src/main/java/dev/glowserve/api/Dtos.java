@@ -103,6 +103,59 @@ public final class Dtos {
 
     public record ScoreResponse(@JsonProperty("model") String model, @JsonProperty("results") List<ScoreResult> results) {}
 
+    @Schema(description = "Out-of-distribution request")
+    public record OodRequest(
+            @ArraySchema(arraySchema = @Schema(description = "Base64-encoded PNGs of the model's image shape (1 .. glow.limits.max-images)",
+                    requiredMode = Schema.RequiredMode.REQUIRED))
+            @JsonProperty("images") List<String> images,
+            @Schema(description = "complexity (default: bits/dim minus PNG's bits/dim), likelihood (bits/dim alone) or typicality "
+                    + "(distance of the mean bits/dim from the held-out mean; also one answer for the batch)", example = "complexity")
+            @JsonProperty("method") String method,
+            @Schema(description = "An image is an outlier when its p-value is below alpha", example = "0.05", defaultValue = "0.05")
+            @JsonProperty("alpha") Double alpha) {}
+
+    public record OodResult(
+            @Schema(description = "-log p / (D ln 2), the marginal over classes", example = "3.01") @JsonProperty("bits_per_dim") double bitsPerDim,
+            @Schema(description = "The image's size compressed losslessly (PNG), in bits per dimension", example = "4.7")
+            @JsonProperty("complexity_bits_per_dim") double complexityBitsPerDim,
+            @Schema(description = "The method's score; higher is more anomalous", example = "-1.9") @JsonProperty("score") double score,
+            @Schema(description = "The fraction of held-out in-distribution images whose score is at least this one", example = "0.48")
+            @JsonProperty("p_value") double pValue,
+            @Schema(description = "p_value < alpha") @JsonProperty("outlier") boolean outlier) {}
+
+    @Schema(description = "Typicality's answer for the batch as a whole")
+    public record OodBatch(
+            @JsonProperty("size") int size,
+            @Schema(description = "|mean bits/dim of the batch − held-out mean|") @JsonProperty("score") double score,
+            @Schema(description = "The score above which a batch of this size is an outlier at alpha (bootstrap)")
+            @JsonProperty("threshold") double threshold,
+            @JsonProperty("p_value") double pValue,
+            @JsonProperty("outlier") boolean outlier) {}
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record OodResponse(
+            @JsonProperty("model") String model,
+            @JsonProperty("method") String method,
+            @JsonProperty("alpha") double alpha,
+            @JsonProperty("results") List<OodResult> results,
+            @Schema(description = "Present for typicality") @JsonProperty("batch") OodBatch batch) {}
+
+    @Schema(description = "A method's held-out scores as a histogram")
+    public record OodHistogram(
+            @JsonProperty("method") String method,
+            @Schema(description = "Bin edges, one more than counts") @JsonProperty("edges") double[] edges,
+            @JsonProperty("counts") int[] counts,
+            @Schema(description = "Scores above this are outliers at alpha 0.05") @JsonProperty("flagged_above") double flaggedAbove) {}
+
+    public record OodCalibrationInfo(
+            @JsonProperty("model") String model,
+            @Schema(description = "The held-out in-distribution images") @JsonProperty("source") String source,
+            @JsonProperty("images") int images,
+            @JsonProperty("compressor") String compressor,
+            @JsonProperty("default_method") String defaultMethod,
+            @JsonProperty("mean_bits_per_dim") double meanBitsPerDim,
+            @JsonProperty("histograms") List<OodHistogram> histograms) {}
+
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record EncodeResult(
             @JsonProperty("latents") List<Latent> latents,

@@ -69,6 +69,21 @@ final class Inputs {
         return out;
     }
 
+    /** Uploaded PNG files (multipart parts), each checked and decoded like a base64 image. */
+    static List<byte[]> uploads(List<org.springframework.web.multipart.MultipartFile> files, ModelRunner runner,
+            GlowProperties.Limits limits) {
+        count("images", files.size(), limits.maxImages());
+        List<byte[]> images = new java.util.ArrayList<>();
+        for (int i = 0; i < files.size(); i++) {
+            try {
+                images.add(image("images[" + i + "]", files.get(i).getBytes(), runner, limits));
+            } catch (java.io.IOException e) {
+                throw ApiException.badRequest("malformed-request", "images[" + i + "] could not be read");
+            }
+        }
+        return images;
+    }
+
     static void count(String field, int n, int max) {
         if (n < 1 || n > max) {
             throw ApiException.unprocessable("out-of-range", field + " has " + n + " entries; allowed 1.." + max);

@@ -62,7 +62,11 @@ interface ModelsApi {
     CompletableFuture<EncodeResponse> encode(String model, ImagesRequest body);
 
     @Operation(summary = "Score images", description = "log p in nats and bits/dim per image, deterministic (mid-bin "
-            + "dequantisation). Class-conditional models without classes give the mixture over classes and p(class | image).")
+            + "dequantisation). Class-conditional models without classes give the mixture over classes and p(class | image). "
+            + "Images come as base64 PNGs in JSON, or as multipart/form-data file parts named 'images'.",
+            requestBody = @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true, content = {
+                    @Content(mediaType = "application/json", schema = @Schema(implementation = ImagesRequest.class)),
+                    @Content(mediaType = "multipart/form-data", schema = @Schema(implementation = MultipartImages.class))}))
     @ApiResponse(responseCode = "200", description = "Scores",
             content = @Content(mediaType = "application/json", schema = @Schema(implementation = ScoreResponse.class)))
     CompletableFuture<ScoreResponse> logLikelihood(String model, ImagesRequest body);

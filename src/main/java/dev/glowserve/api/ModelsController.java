@@ -30,7 +30,6 @@ import org.springframework.web.bind.annotation.RequestPart;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.multipart.MultipartFile;
 
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -116,15 +115,7 @@ public class ModelsController implements ModelsApi {
     public CompletableFuture<EncodeResponse> encodeUpload(@PathVariable String model, @RequestPart("images") List<MultipartFile> files,
             @RequestPart(value = "classes", required = false) List<Integer> classes) {
         return latents.serve(model, t -> {
-            Inputs.count("images", files.size(), latents.limits().maxImages());
-            List<byte[]> images = new ArrayList<>();
-            for (int i = 0; i < files.size(); i++) {
-                try {
-                    images.add(Inputs.image("images[" + i + "]", files.get(i).getBytes(), t.runner(), latents.limits()));
-                } catch (IOException e) {
-                    throw ApiException.badRequest("malformed-request", "images[" + i + "] could not be read");
-                }
-            }
+            List<byte[]> images = Inputs.uploads(files, t.runner(), latents.limits());
             return encodeImages(t, images, Inputs.classes(classes, images.size(), t.runner()));
         });
     }
@@ -141,11 +132,24 @@ public class ModelsController implements ModelsApi {
     public CompletableFuture<ScoreResponse> logLikelihood(@PathVariable String model, @RequestBody ImagesRequest body) {
         return latents.serve(model, t -> {
             List<byte[]> images = Inputs.images(body.images(), t.runner(), latents.limits());
-            int[] labels = Inputs.classes(body.classes(), images.size(), t.runner());
-            return latents.respond("log-likelihood", t, latents.encode(t, images, labels, WebConfig.work()), enc -> new ScoreResponse(model,
-                    enc.stream().map(e -> new ScoreResult(e.score().logPNats(), e.score().bitsPerDim(), e.score().label(),
-                            e.score().classProbabilities())).toList()));
+            return scoreImages(t, images, Inputs.classes(body.classes(), images.size(), t.runner()));
         });
+    }
+
+    @PostMapping(value = "/{model}/log-likelihood", consumes = MediaType.MULTIPART_FORM_DATA_VALUE, produces = JSON)
+    @Operation(hidden = true) // documented with log-likelihood
+    public CompletableFuture<ScoreResponse> logLikelihoodUpload(@PathVariable String model,
+            @RequestPart("images") List<MultipartFile> files, @RequestPart(value = "classes", required = false) List<Integer> classes) {
+        return latents.serve(model, t -> {
+            List<byte[]> images = Inputs.uploads(files, t.runner(), latents.limits());
+            return scoreImages(t, images, Inputs.classes(classes, images.size(), t.runner()));
+        });
+    }
+
+    private CompletableFuture<ScoreResponse> scoreImages(Target t, List<byte[]> images, int[] labels) {
+        return latents.respond("log-likelihood", t, latents.encode(t, images, labels, WebConfig.work()), enc -> new ScoreResponse(t.model(),
+                enc.stream().map(e -> new ScoreResult(e.score().logPNats(), e.score().bitsPerDim(), e.score().label(),
+                        e.score().classProbabilities())).toList()));
     }
 
     // ---------------------------------------------------------------- decode

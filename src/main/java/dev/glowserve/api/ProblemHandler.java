@@ -2,6 +2,7 @@ package dev.glowserve.api;
 
 import dev.glowserve.data.DataException;
 import dev.glowserve.inference.InvalidRequest;
+import dev.glowserve.inference.LatentService;
 import dev.glowserve.inference.ModelRegistry;
 import dev.glowserve.inference.ModelRunner;
 import dev.glowserve.inference.Overload;
@@ -89,6 +90,11 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     @ExceptionHandler(ModelRegistry.UnknownModel.class)
     ResponseEntity<Object> unknown(ModelRegistry.UnknownModel e) {
         return respond(problem(HttpStatus.NOT_FOUND, "unknown-model", e.getMessage()));
+    }
+
+    @ExceptionHandler(LatentService.NotCalibrated.class)
+    ResponseEntity<Object> notCalibrated(LatentService.NotCalibrated e) {
+        return respond(problem(HttpStatus.CONFLICT, "not-calibrated", e.getMessage()));
     }
 
     @ExceptionHandler(ModelRegistry.ModelUnavailable.class)

@@ -26,7 +26,8 @@ interface V2Api {
     String PROTOCOL_MODELS = "For a served model m: 'm' scores (IMAGES UINT8 [-1,C,H,W] -> LOG_P_NATS, BITS_PER_DIM FP64 [-1], "
             + "CLASS_PROBABILITIES FP64 [-1,K] when class-conditional); 'm-encode' (IMAGES, optional CLASS INT64 [-1] -> EPS_0 .. "
             + "EPS_{L-1} FP32, LOG_P_NATS, BITS_PER_DIM, and when class-conditional CLASS, the class the latents are relative to); 'm-decode' (EPS_0 .. EPS_{L-1}, optional CLASS -> IMAGES UINT8); "
-            + "'m-sample' (TEMPERATURE FP32 [-1], one per image, optional SEED INT64 [1] and CLASS -> IMAGES).";
+            + "'m-sample' (TEMPERATURE FP32 [-1], one per image, optional SEED INT64 [1] and CLASS -> IMAGES); 'm-ood' (IMAGES -> SCORE, "
+            + "P_VALUE FP64, OUTLIER BOOL [-1]; request parameters method and alpha, as /v1's ood).";
 
     /** An input or output tensor. */
     @Schema(name = "V2Tensor")

@@ -106,7 +106,7 @@ public class V2Controller implements V2Api {
                 throw InvalidRequest.malformed("the request has no body: send an inference request");
             }
             V2Tensors.Request request = V2Tensors.parse(json, body, length(headerLength));
-            CompletableFuture<Map<String, Output>> outputs = V2Models.infer(latents, t, name.kind(), request.inputs(), WebConfig.work());
+            CompletableFuture<Map<String, Output>> outputs = V2Models.infer(latents, t, name.kind(), request, WebConfig.work());
             return latents.respond("v2-" + name.kind().name().toLowerCase(java.util.Locale.ROOT), t, outputs,
                     all -> render(model, t, request, all));
         });

@@ -9,7 +9,9 @@ import dev.glowserve.inference.InvalidRequest;
 import dev.glowserve.inference.LatentService;
 import dev.glowserve.inference.LatentService.Target;
 import dev.glowserve.inference.ModelRunner;
+import dev.glowserve.inference.OutOfDistribution;
 import dev.glowserve.inference.RequestWork;
+import tools.jackson.databind.JsonNode;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -28,7 +30,7 @@ final class V2Models {
 
     /** What a protocol model does. */
     enum Kind {
-        SCORE(""), ENCODE("-encode"), DECODE("-decode"), SAMPLE("-sample");
+        SCORE(""), ENCODE("-encode"), DECODE("-decode"), SAMPLE("-sample"), OOD("-ood");
 
         final String suffix;
 
@@ -57,7 +59,7 @@ final class V2Models {
         if (served.contains(protocolName)) {
             return new Name(protocolName, Kind.SCORE);
         }
-        for (Kind k : new Kind[] {Kind.ENCODE, Kind.DECODE, Kind.SAMPLE}) {
+        for (Kind k : new Kind[] {Kind.ENCODE, Kind.DECODE, Kind.SAMPLE, Kind.OOD}) {
             if (protocolName.endsWith(k.suffix)) {
                 String base = protocolName.substring(0, protocolName.length() - k.suffix.length());
                 if (served.contains(base)) {
@@ -71,7 +73,7 @@ final class V2Models {
     static List<Spec> inputs(Kind kind, GlowConfig c) {
         List<Spec> in = new ArrayList<>();
         switch (kind) {
-            case SCORE -> in.add(images(c));
+            case SCORE, OOD -> in.add(images(c));
             case ENCODE -> {
                 in.add(images(c));
                 if (c.conditional()) {
@@ -114,6 +116,11 @@ final class V2Models {
                 }
             }
             case DECODE, SAMPLE -> out.add(images(c));
+            case OOD -> {
+                out.add(new Spec("SCORE", Datatype.FP64, new long[] {-1}));
+                out.add(new Spec("P_VALUE", Datatype.FP64, new long[] {-1}));
+                out.add(new Spec("OUTLIER", Datatype.BOOL, new long[] {-1}));
+            }
         }
         return out;
     }
@@ -133,8 +140,9 @@ final class V2Models {
     }
 
     /** The outputs (all of them, in the contract's order) of one inference request. */
-    static CompletableFuture<Map<String, Output>> infer(LatentService latents, Target t, Kind kind, Map<String, Tensor> inputs,
+    static CompletableFuture<Map<String, Output>> infer(LatentService latents, Target t, Kind kind, V2Tensors.Request request,
             RequestWork work) {
+        Map<String, Tensor> inputs = request.inputs();
         ModelRunner r = t.runner();
         GlowConfig c = r.config();
         checkInputs(kind, c, inputs);
@@ -153,6 +161,19 @@ final class V2Models {
                             + "' is class-conditional and its latents are relative to a class");
                 }
                 yield latents.decode(t, eps, labels, work).thenApply(images -> Map.of("IMAGES", imagesOut(images, c)));
+            }
+            case OOD -> {
+                List<byte[]> images = images(inputs.get("IMAGES"), c, limits.maxImages());
+                JsonNode method = request.parameters().get("method");
+                JsonNode alpha = request.parameters().get("alpha");
+                if (method != null && !method.isString()) {
+                    throw InvalidRequest.malformed("parameters.method must be complexity, likelihood or typicality");
+                }
+                if (alpha != null && !alpha.isNumber()) {
+                    throw InvalidRequest.malformed("parameters.alpha must be a number in (0, 1)");
+                }
+                yield latents.outOfDistribution(t, images, method == null ? null : method.asString(),
+                        alpha == null ? null : alpha.asDouble(), work).thenApply(V2Models::verdicts);
             }
             case SAMPLE -> {
                 float[] temperatures = (float[]) inputs.get("TEMPERATURE").data();
@@ -300,6 +321,23 @@ final class V2Models {
             }
             out.put("CLASS_PROBABILITIES", new Output("CLASS_PROBABILITIES", Datatype.FP64, new long[] {n, k}, p));
         }
+        return out;
+    }
+
+    private static Map<String, Output> verdicts(OutOfDistribution.Verdicts v) {
+        int n = v.images().size();
+        double[] score = new double[n];
+        double[] p = new double[n];
+        boolean[] outlier = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            score[i] = v.images().get(i).score();
+            p[i] = v.images().get(i).pValue();
+            outlier[i] = v.images().get(i).outlier();
+        }
+        Map<String, Output> out = new LinkedHashMap<>();
+        out.put("SCORE", new Output("SCORE", Datatype.FP64, new long[] {n}, score));
+        out.put("P_VALUE", new Output("P_VALUE", Datatype.FP64, new long[] {n}, p));
+        out.put("OUTLIER", new Output("OUTLIER", Datatype.BOOL, new long[] {n}, outlier));
         return out;
     }
 

@@ -51,7 +51,7 @@ final class V2Tensors {
     }
 
     /** A parsed inference request: its id, inputs by name in order, requested outputs, and the binary default. */
-    record Request(String id, Map<String, Tensor> inputs, List<Requested> outputs, boolean binaryOutputs) {}
+    record Request(String id, Map<String, Tensor> inputs, List<Requested> outputs, boolean binaryOutputs, JsonNode parameters) {}
 
     /** An output the client asked for, and whether it wants it as binary data (null: the request's default). */
     record Requested(String name, Boolean binary) {}
@@ -150,8 +150,13 @@ final class V2Tensors {
                 outputs.add(new Requested(name, binary == null ? null : flag(binary, "output '" + name + "': binary_data")));
             }
         }
-        JsonNode binaryOutputs = root.path("parameters").get("binary_data_output");
-        return new Request(id, byName, outputs, binaryOutputs != null && flag(binaryOutputs, "binary_data_output"));
+        JsonNode parameters = root.path("parameters");
+        if (!parameters.isMissingNode() && !parameters.isObject()) {
+            throw bad("\"parameters\" must be an object");
+        }
+        JsonNode binaryOutputs = parameters.get("binary_data_output");
+        return new Request(id, byName, outputs, binaryOutputs != null && flag(binaryOutputs, "binary_data_output"),
+                parameters.isObject() ? parameters : JsonNodeFactory.instance.objectNode());
     }
 
     private static String text(JsonNode n, String what) {

@@ -42,8 +42,8 @@ public final class ModelArtifact {
 
     private static final String DATA_PARALLEL_PREFIX = "module.";
 
-    /** A loaded model, its manifest and, if the artifact has them, per-class latent means. */
-    public record Loaded(Manifest manifest, Glow glow, float[][][] classMeans) implements AutoCloseable {
+    /** A loaded model, its manifest and, if the artifact has them, per-class latent means and its OOD calibration. */
+    public record Loaded(Manifest manifest, Glow glow, float[][][] classMeans, Calibration calibration) implements AutoCloseable {
         @Override
         public void close() {
             glow.close();
@@ -178,7 +178,14 @@ public final class ModelArtifact {
                 throw e;
             }
         }
-        return new Loaded(manifest, glow, means);
+        Calibration calibration;
+        try {
+            calibration = Calibration.read(source);
+        } catch (RuntimeException e) {
+            glow.close();
+            throw e;
+        }
+        return new Loaded(manifest, glow, means, calibration);
     }
 
     /** Writes manifest and weights atomically (each file is replaced whole or not at all). */

@@ -10,7 +10,8 @@ import java.util.Set;
 @Command(name = "glow-serve", mixinStandardHelpOptions = true, versionProvider = GlowServe.Version.class,
         description = "Serve, score, sample, benchmark and train Glow normalizing-flow models.",
         subcommands = {ServeCommand.class, ScoreCommand.class, SampleCommand.class, BenchCommand.class,
-                TrainCommand.class, EngineCommand.class, LoadCommand.class, FmaPeak.class, CommandLine.HelpCommand.class})
+                TrainCommand.class, CalibrateCommand.class, OodEvalCommand.class, EngineCommand.class, LoadCommand.class, FmaPeak.class,
+                CommandLine.HelpCommand.class})
 public final class GlowServe implements Runnable {
 
     private static final Set<String> ROOT_OPTIONS = Set.of("-h", "--help", "-V", "--version");

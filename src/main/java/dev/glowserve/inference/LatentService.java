@@ -1,5 +1,8 @@
 package dev.glowserve.inference;
 
+import dev.glowserve.artifact.Calibration;
+import dev.glowserve.data.Complexity;
+import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.Latents;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -148,6 +151,45 @@ public class LatentService {
     /** Standardised latents back to images, exactly: decode(encode(x)) = x. */
     public CompletableFuture<List<byte[]>> decode(Target t, List<float[][]> eps, int[] labels, RequestWork work) {
         return work.track(t.scheduler().decode(eps, labels));
+    }
+
+    // ------------------------------------------------------------------ out of distribution
+
+    /**
+     * Whether images are like the model's training data ({@link OutOfDistribution}): their bits/dim (the marginal
+     * over classes: the class of an image that may be of none is not known) and their compressed size, judged
+     * against the model's calibration. Method null: the default; alpha null: 0.05. A model without a calibration
+     * answers 409, saying how to make one.
+     */
+    public CompletableFuture<OutOfDistribution.Verdicts> outOfDistribution(Target t, List<byte[]> images, String method,
+            Double alpha, RequestWork work) {
+        Calibration c = t.runner().calibration();
+        if (c == null) {
+            throw new NotCalibrated(t.model());
+        }
+        OutOfDistribution.Method m = method == null ? OutOfDistribution.DEFAULT_METHOD : OutOfDistribution.Method.of(method);
+        double a = alpha == null ? OutOfDistribution.DEFAULT_ALPHA : alpha;
+        if (!(a > 0 && a < 1)) {
+            throw InvalidRequest.unprocessable("out-of-range", "alpha = " + a + " must be in (0, 1)");
+        }
+        CompletableFuture<List<ModelRunner.Encoded>> encoded = encode(t, images, null, work);
+        // the compressor runs here, on the request's thread, while the model works
+        Complexity compressor = Complexity.of(c.compressor());
+        GlowConfig g = t.runner().config();
+        double[] complexity = new double[images.size()];
+        for (int i = 0; i < complexity.length; i++) {
+            complexity[i] = compressor.bitsPerDim(images.get(i), g.inChannels(), g.height(), g.width());
+        }
+        return encoded.thenApply(enc -> OutOfDistribution.judge(m, a,
+                enc.stream().mapToDouble(e -> e.score().bitsPerDim()).toArray(), complexity, c));
+    }
+
+    /** The model's artifact has no out-of-distribution calibration (HTTP 409). */
+    public static final class NotCalibrated extends RuntimeException {
+        public NotCalibrated(String model) {
+            super("model '" + model + "' has no out-of-distribution calibration: run `glow-serve calibrate --model DIR --idx FILE` "
+                    + "on held-out in-distribution images (it writes DIR/" + Calibration.FILE + "), then serve DIR");
+        }
     }
 
     // ------------------------------------------------------------------ interpolate

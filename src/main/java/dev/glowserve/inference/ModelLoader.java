@@ -25,7 +25,7 @@ public final class ModelLoader {
                 NDManager.newBaseManager(device), DataType.FLOAT32);
         try {
             return new ModelRunner(loaded.manifest().name(), loaded.manifest(), loaded.glow(), chunkSize, loaded.classMeans(),
-                    settings);
+                    settings).withCalibration(loaded.calibration());
         } catch (RuntimeException e) {
             loaded.glow().close();
             throw e;

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.glowserve.artifact.Calibration;
 import dev.glowserve.artifact.Manifest;
 import dev.glowserve.data.Quantization;
 import dev.glowserve.flow.Encoding;
@@ -45,6 +46,7 @@ public final class ModelRunner implements AutoCloseable {
     private final int chunkSize;
     private final float[][][] classMeans;
     private final Lanes lanes;
+    private final Calibration calibration;
 
     /** The model on the default inference pass ({@link InferenceSettings#DEFAULT}), without measured class means. */
     public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize) {
@@ -54,11 +56,11 @@ public final class ModelRunner implements AutoCloseable {
     /** Opens the inference pass {@code settings} ask for on {@code glow}, which must be initialized. */
     public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize, float[][][] classMeans,
             InferenceSettings settings) {
-        this(name, manifest.versionOrDefault(), manifest, glow, InferencePass.open(glow, settings), chunkSize, classMeans, null);
+        this(name, manifest.versionOrDefault(), manifest, glow, InferencePass.open(glow, settings), chunkSize, classMeans, null, null);
     }
 
     private ModelRunner(String name, String version, Manifest manifest, Glow glow, InferencePass pass, int chunkSize,
-            float[][][] classMeans, Lanes lanes) {
+            float[][][] classMeans, Lanes lanes, Calibration calibration) {
         this.name = name;
         this.version = version;
         this.manifest = manifest;
@@ -68,16 +70,17 @@ public final class ModelRunner implements AutoCloseable {
         this.chunkSize = Math.max(1, chunkSize);
         this.classMeans = classMeans;
         this.lanes = lanes;
+        this.calibration = calibration;
     }
 
     /** The same model and pass under another name and version (a repository's folder names them). */
     public ModelRunner named(String otherName, String otherVersion) {
-        return new ModelRunner(otherName, otherVersion, manifest, glow, pass, chunkSize, classMeans, lanes);
+        return new ModelRunner(otherName, otherVersion, manifest, glow, pass, chunkSize, classMeans, lanes, calibration);
     }
 
     /** The same model with another chunk size (the batching scheduler runs whole batches as one pass). */
     public ModelRunner withChunkSize(int size) {
-        return new ModelRunner(name, version, manifest, glow, pass, size, classMeans, lanes);
+        return new ModelRunner(name, version, manifest, glow, pass, size, classMeans, lanes, calibration);
     }
 
     /**
@@ -85,7 +88,17 @@ public final class ModelRunner implements AutoCloseable {
      * (null: every batch as passes on the calling thread); the returned runner closes the lanes.
      */
     public ModelRunner withLanes(Lanes lanes) {
-        return new ModelRunner(name, version, manifest, glow, pass, chunkSize, classMeans, lanes);
+        return new ModelRunner(name, version, manifest, glow, pass, chunkSize, classMeans, lanes, calibration);
+    }
+
+    /** The same model with an out-of-distribution calibration (null: none). */
+    public ModelRunner withCalibration(Calibration c) {
+        return new ModelRunner(name, version, manifest, glow, pass, chunkSize, classMeans, lanes, c);
+    }
+
+    /** The held-out scores that calibrate out-of-distribution answers; null if the artifact has none. */
+    public Calibration calibration() {
+        return calibration;
     }
 
     /** Which inference pass runs the model ({@link InferencePass#name()}). */

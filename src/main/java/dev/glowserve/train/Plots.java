@@ -75,4 +75,68 @@ public final class Plots {
         }
         ChartUtils.saveChartAsPNG(out.toFile(), chart, 900, 500);
     }
+
+    /**
+     * Score histograms, one panel per method (as given), each set's a line of its density over the panel's bins, a
+     * dashed line where the method's flag starts ({@code flagAbove}, when it has the method); the panels stacked in one PNG.
+     */
+    public static void histograms(java.util.Map<String, java.util.Map<String, double[]>> byMethod,
+            java.util.Map<String, Double> flagAbove, String title, Path out) throws IOException {
+        int width = 900, height = 330;
+        java.awt.image.BufferedImage all = new java.awt.image.BufferedImage(width, height * byMethod.size(),
+                java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = all.createGraphics();
+        int panel = 0;
+        Color[] colors = {new Color(40, 120, 60), new Color(200, 60, 40), new Color(60, 90, 200), new Color(150, 100, 20),
+                new Color(140, 50, 160), new Color(20, 150, 160), new Color(90, 90, 90), new Color(230, 120, 170)};
+        for (java.util.Map.Entry<String, java.util.Map<String, double[]>> m : byMethod.entrySet()) {
+            // the range holds 99% of every set; the few beyond it count in the edge bins
+            double lo = Double.MAX_VALUE, hi = -Double.MAX_VALUE;
+            for (double[] v : m.getValue().values()) {
+                double[] sorted = v.clone();
+                java.util.Arrays.sort(sorted);
+                lo = Math.min(lo, sorted[(int) (0.005 * (sorted.length - 1))]);
+                hi = Math.max(hi, sorted[(int) Math.ceil(0.995 * (sorted.length - 1))]);
+            }
+            int bins = 80;
+            double step = (hi - lo) / bins > 0 ? (hi - lo) / bins : 1;
+            XYSeriesCollection data = new XYSeriesCollection();
+            for (java.util.Map.Entry<String, double[]> set : m.getValue().entrySet()) {
+                double[] counts = new double[bins];
+                for (double x : set.getValue()) {
+                    counts[Math.max(0, Math.min(bins - 1, (int) ((x - lo) / step)))]++;
+                }
+                XYSeries s = new XYSeries(set.getKey() + " (" + set.getValue().length + ")");
+                for (int b = 0; b < bins; b++) {
+                    s.add(lo + (b + 0.5) * step, counts[b] / set.getValue().length / step);
+                }
+                data.addSeries(s);
+            }
+            JFreeChart chart = ChartFactory.createXYLineChart(panel == 0 ? title + " — " + m.getKey() : m.getKey(), m.getKey() + " score",
+                    "density", data, PlotOrientation.VERTICAL, true, false, false);
+            XYPlot plot = chart.getXYPlot();
+            plot.setBackgroundPaint(Color.WHITE);
+            plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
+            plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+            XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, false);
+            for (int i = 0; i < data.getSeriesCount(); i++) {
+                r.setSeriesPaint(i, colors[i % colors.length]);
+                r.setSeriesStroke(i, new BasicStroke(i == 0 ? 2.8f : 1.6f));
+            }
+            plot.setRenderer(r);
+            Double threshold = flagAbove.get(m.getKey());
+            if (threshold != null) {
+                org.jfree.chart.plot.ValueMarker marker = new org.jfree.chart.plot.ValueMarker(threshold, Color.BLACK,
+                        new BasicStroke(1.2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
+                marker.setLabel("flagged above");
+                marker.setLabelAnchor(org.jfree.chart.ui.RectangleAnchor.TOP_RIGHT);
+                marker.setLabelTextAnchor(org.jfree.chart.ui.TextAnchor.TOP_LEFT);
+                plot.addDomainMarker(marker);
+            }
+            chart.draw(g, new java.awt.geom.Rectangle2D.Double(0, panel * height, width, height));
+            panel++;
+        }
+        g.dispose();
+        javax.imageio.ImageIO.write(all, "png", out.toFile());
+    }
 }

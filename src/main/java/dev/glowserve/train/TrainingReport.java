@@ -1,8 +1,10 @@
 package dev.glowserve.train;
 
+import dev.glowserve.artifact.Calibration;
 import dev.glowserve.artifact.ClassMeans;
 import dev.glowserve.artifact.Manifest;
 import dev.glowserve.artifact.ModelArtifact;
+import dev.glowserve.data.Complexity;
 import dev.glowserve.data.ImageSet;
 import dev.glowserve.data.Png;
 import dev.glowserve.flow.Glow;
@@ -33,8 +35,8 @@ public final class TrainingReport {
     private TrainingReport() {}
 
     /**
-     * Scores {@code test}, then writes DIR/model (manifest, weights, class means), DIR/bpd.png, DIR/samples.png and
-     * DIR/reconstructions.png.
+     * Scores {@code test}, then writes DIR/model (manifest, weights, class means, out-of-distribution calibration),
+     * DIR/bpd.png, DIR/samples.png and DIR/reconstructions.png.
      */
     public static Result write(Trainer trainer, ImageSet train, ImageSet test, Path dir, String name, String command)
             throws IOException {
@@ -55,12 +57,28 @@ public final class TrainingReport {
             ClassMeans.write(modelDir, shipped.config(), classMeans(new ModelRunner(name, m, shipped, 100), train),
                     shipped.manager());
         }
+        calibrate(bpd, test, modelDir);
         Plots.bitsPerDim(trainer.history(), describe(shipped.config()) + String.format(Locale.ROOT,
                 " — test %.3f bits/dim", mean), dir.resolve("bpd.png"));
         ModelRunner runner = new ModelRunner(name, m, shipped, 64);
         writeSamples(runner, dir.resolve("samples.png"));
         writeReconstructions(runner, test, dir.resolve("reconstructions.png"));
         return new Result(mean, test.count(), modelDir);
+    }
+
+    /**
+     * Calibrates out-of-distribution answers on the second half of the test images (their scores are the ones just
+     * measured); the first half stays unseen by the calibration, for ood-eval.
+     */
+    static void calibrate(double[] testBitsPerDim, ImageSet test, Path modelDir) throws IOException {
+        if (test.count() < 2) {
+            return;
+        }
+        int half = test.count() / 2;
+        ImageSet held = OodSets.slice(test, half, 0);
+        Calibration c = OodScores.calibrate(held.source(), OodScores.withBitsPerDim(Arrays.copyOfRange(testBitsPerDim, half,
+                testBitsPerDim.length), held, Complexity.PNG_UP), Complexity.PNG_UP);
+        c.write(modelDir);
     }
 
     public static String describe(GlowConfig c) {

@@ -32,6 +32,7 @@ public final class TestModels {
                             List.of("zero", "one", "two", "three"), 4.5, java.util.Map.of("p1", 3.9, "p5", 4.1, "p10", 4.2,
                             "p25", 4.35, "p50", 4.5, "p75", 4.65, "p90", 4.8, "p95", 4.9, "p99", 5.1), null), glow);
                 }
+                calibrate(tiny);
                 Path broken = root.resolve("broken");
                 Files.createDirectories(broken);
                 Files.writeString(broken.resolve("manifest.json"), "{\"name\": \"broken\"}");
@@ -40,6 +41,35 @@ public final class TestModels {
             }
         }
         return root;
+    }
+
+    /** Smooth images (a bright blob on a dark ground), the tiny model's stand-in for its training data. */
+    public static byte[] blob(long seed) {
+        java.util.Random r = new java.util.Random(seed);
+        double cx = 8 + 12 * r.nextDouble(), cy = 8 + 12 * r.nextDouble(), radius = 3 + 5 * r.nextDouble();
+        double level = 120 + 120 * r.nextDouble();
+        byte[] px = new byte[784];
+        for (int y = 0; y < 28; y++) {
+            for (int x = 0; x < 28; x++) {
+                double d2 = ((x - cx) * (x - cx) + (y - cy) * (y - cy)) / (radius * radius);
+                px[y * 28 + x] = (byte) Math.min(255, Math.round(level * Math.exp(-d2) + 4 * r.nextDouble()));
+            }
+        }
+        return px;
+    }
+
+    /** Calibrates a tiny model's out-of-distribution answers on 300 blobs. */
+    static void calibrate(Path model) throws IOException {
+        byte[] all = new byte[300 * 784];
+        for (int i = 0; i < 300; i++) {
+            System.arraycopy(blob(1000 + i), 0, all, i * 784, 784);
+        }
+        dev.glowserve.data.ImageSet held = new dev.glowserve.data.ImageSet(all, 300, 1, 28, 28, null, null, "300 blobs");
+        try (dev.glowserve.inference.ModelRunner runner = dev.glowserve.inference.ModelLoader.open(model.toString(),
+                ai.djl.Device.cpu(), 64)) {
+            dev.glowserve.train.OodScores.calibrate(held.source(), dev.glowserve.train.OodScores.of(runner, held,
+                    dev.glowserve.data.Complexity.PNG_UP, n -> { }), dev.glowserve.data.Complexity.PNG_UP).write(model);
+        }
     }
 
     /** Writes a tiny model version into a Triton-layout repository: {@code repo/name/version}; seeds give distinct weights. */

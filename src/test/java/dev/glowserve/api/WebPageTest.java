@@ -17,6 +17,7 @@ import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.Select;
 import org.openqa.selenium.support.ui.WebDriverWait;
 import org.springframework.boot.test.context.SpringBootTest;
+import tools.jackson.databind.JsonNode;
 
 import java.io.File;
 import java.nio.file.Files;
@@ -128,7 +129,42 @@ class WebPageTest extends ApiTestBase {
         assertThat(bpd).isGreaterThan(0);
         assertThat(driver.findElement(By.id("typicality")).getText()).startsWith("Compared with the test set");
         assertThat(driver.findElement(By.id("score-result")).getText()).contains("Most likely class");
+        // the out-of-distribution verdict: words, p-value, and the held-out histogram with this image marked
+        WebElement verdict = driver.findElement(By.id("ood-verdict"));
+        double p = Double.parseDouble(verdict.getAttribute("data-p-value"));
+        boolean outlier = Boolean.parseBoolean(verdict.getAttribute("data-outlier"));
+        assertThat(outlier).isEqualTo(p < 0.05);
+        assertThat(verdict.getText()).startsWith(outlier ? "Unlike the training data" : "Like the training data").contains("complexity score");
+        assertThat(driver.findElements(By.cssSelector("#ood-histogram rect"))).hasSize(OodController.HISTOGRAM_BINS);
+        double marked = Double.parseDouble(driver.findElement(By.id("ood-marker")).getAttribute("data-score"));
+        JsonNode direct = post("/v1/models/tiny/ood", java.util.Map.of("images", List.of(pngBase64(randomImage(11))))).json();
+        assertThat(marked).isEqualTo(direct.get("results").get(0).get("score").asDouble());
+        assertThat(p).isEqualTo(direct.get("results").get(0).get("p_value").asDouble());
         shot("4-score");
+
+        // a smooth blob, the tiny model's own kind of image, through the example picker's file input
+        Path blob = Files.createTempFile("blob", ".png");
+        Files.write(blob, dev.glowserve.data.Png.encode(TestModels.blob(3), 1, 28, 28));
+        js("document.getElementById('score-result').innerHTML = ''");
+        driver.findElement(By.id("score-file")).sendKeys(blob.toString());
+        wait.until(d -> js("const v = document.getElementById('ood-verdict'); return v ? v.dataset.pValue : null") != null);
+        idle("score-result");
+        JsonNode blobDirect = post("/v1/models/tiny/ood", java.util.Map.of("images", List.of(pngBase64(TestModels.blob(3))))).json();
+        assertThat(Double.parseDouble((String) js("return document.getElementById('ood-verdict').dataset.pValue")))
+                .isEqualTo(blobDirect.get("results").get(0).get("p_value").asDouble());
+        shot("4b-ood");
+
+        // a model without a calibration says so instead of a verdict
+        new Select(driver.findElement(By.id("model"))).selectByValue("peer");
+        wait.until(d -> images("samples").size() == 16);
+        idle("samples");
+        js("document.getElementById('score-result').innerHTML = ''");
+        driver.findElement(By.id("score")).click();
+        wait.until(d -> String.valueOf(js("const v = document.getElementById('ood-verdict'); return v ? v.textContent : ''"))
+                .contains("no calibration"));
+        new Select(driver.findElement(By.id("model"))).selectByValue("tiny");
+        wait.until(d -> images("samples").size() == 16);
+        idle("samples");
 
         // an API error (problem+json) is shown to the user in words
         steps.clear();

@@ -61,6 +61,15 @@ class TrainCommandTest {
         try (ModelRunner r = ModelLoader.open(tmp.resolve("model").toString(), Device.cpu(), 64)) {
             assertThat(r.hasMeasuredClassMeans()).isTrue();
             assertThat(r.config().numClasses()).isEqualTo(10);
+            // out-of-distribution calibration on the second half of the final test images, the first half left for ood-eval
+            dev.glowserve.artifact.Calibration c = r.calibration();
+            assertThat(c).isNotNull();
+            assertThat(c.images()).isEqualTo(150);
+            assertThat(c.source()).endsWith("images 150..299");
+            assertThat(c.compressor()).isEqualTo("png-up");
+            assertThat(c.scores().keySet()).containsExactly("complexity", "likelihood", "typicality");
+            double[] bpd = c.sorted("likelihood");
+            assertThat(c.meanBitsPerDim()).isBetween(bpd[0], bpd[bpd.length - 1]);
         }
     }
 

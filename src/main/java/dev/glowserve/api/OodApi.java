@@ -1,0 +1,48 @@
+package dev.glowserve.api;
+
+import dev.glowserve.api.Dtos.OodCalibrationInfo;
+import dev.glowserve.api.Dtos.OodRequest;
+import dev.glowserve.api.Dtos.OodResponse;
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.ExampleObject;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
+import io.swagger.v3.oas.annotations.tags.Tag;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/** {@code /v1/models/{model}/ood} as the OpenAPI document describes it ({@link OodController} serves it). */
+@Tag(name = "models", description = "Sample, encode, decode, score, interpolate and manipulate with Glow models")
+interface OodApi {
+
+    /** Schema of the multipart form of ood (documentation only). */
+    @Schema(name = "MultipartOodImages")
+    record MultipartOodImages(
+            @Schema(description = "PNG files", type = "array", format = "binary") List<byte[]> images,
+            @Schema(description = "complexity, likelihood or typicality") String method,
+            @Schema(description = "Significance of the outlier flag (default 0.05)") Double alpha) {}
+
+    @Operation(summary = "Is each image like the training data?", description = "Per image: bits/dim, its compressed bits/dim, "
+            + "the method's score (higher: more anomalous), its p-value (the fraction of held-out in-distribution images scoring at "
+            + "least as high, from the model's calibration) and the verdict p < alpha. Raw likelihood fails at this (digits score "
+            + "higher than clothes); the default, complexity, subtracts the image's PNG size. typicality also answers for the "
+            + "batch as a whole. A model without a calibration answers 409.",
+            requestBody = @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true, content = {
+                    @Content(mediaType = "application/json", schema = @Schema(implementation = OodRequest.class),
+                            examples = @ExampleObject(name = "one image", value = "{\"images\": [\"iVBORw0KGgoAAAANSUhEUgAA...\"]}")),
+                    @Content(mediaType = "multipart/form-data", schema = @Schema(implementation = MultipartOodImages.class))}))
+    @ApiResponse(responseCode = "200", description = "The verdicts",
+            content = @Content(mediaType = "application/json", schema = @Schema(implementation = OodResponse.class)))
+    @ApiResponse(responseCode = "409", description = "The model has no out-of-distribution calibration (glow-serve calibrate makes one)",
+            content = @Content(mediaType = "application/problem+json"))
+    CompletableFuture<OodResponse> ood(@Parameter(description = "Model name", example = "fashion-mnist") String model, OodRequest body);
+
+    @Operation(summary = "The model's out-of-distribution calibration", description = "Where the held-out images came from, the "
+            + "compressor, the default method, and each method's held-out scores as a histogram with the score above which an "
+            + "image is flagged at alpha 0.05 (the web page draws them).")
+    @ApiResponse(responseCode = "409", description = "The model has no calibration", content = @Content(mediaType = "application/problem+json"))
+    OodCalibrationInfo calibration(@Parameter(description = "Model name", example = "fashion-mnist") String model);
+}
