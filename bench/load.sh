@@ -7,6 +7,9 @@
 #   bench/load.sh v2         /v1 and the Open Inference Protocol (binary tensors) side by side at 32 clients: score and
 #                            sample, ROUNDS rounds (default 3) alternating the two, then the medians and their ratio
 #   bench/load.sh ood        /ood against /log-likelihood of the same image, side by side at 1 and 32 clients, ROUNDS rounds
+#   A=DIR B=DIR bench/load.sh models
+#                            two model folders served in turn (ROUNDS rounds, alternating servers): log-likelihood and
+#                            sample at 32 clients, then the medians and the ratio B / A
 #
 # Results go to bench/results/ (JSON lines) and are printed as Markdown tables.
 set -euo pipefail
@@ -120,8 +123,9 @@ PY
     for round in $(seq 1 "${ROUNDS:-3}"); do
       echo "## round $round"
       for clients in 1 32; do
-        load --op log-likelihood --concurrency "$clients" --seconds "$SECONDS_PER_RUN"
-        load --op ood --concurrency "$clients" --seconds "$SECONDS_PER_RUN"
+        for op in log-likelihood ood ood-orientation; do
+          load --op "$op" --concurrency "$clients" --seconds "$SECONDS_PER_RUN"
+        done
       done
     done
     python3 - "$OUT" <<'PY'
@@ -131,17 +135,54 @@ for line in open(f"{sys.argv[1]}/ood.jsonl"):
     r = json.loads(line)
     runs.setdefault((r["op"], r["concurrency"]), []).append(r)
 print("\n## /ood against /log-likelihood of the same image (medians of the rounds; cost = log-likelihood img/s / ood img/s)")
-print("| clients | log-likelihood img/s | ood img/s | cost | paired costs | log-likelihood p50 ms | ood p50 ms | non-200 |")
-print("|---:|---:|---:|---:|---|---:|---:|---:|")
+print("| clients | method | log-likelihood img/s | ood img/s | cost | paired costs | log-likelihood p50 ms | ood p50 ms | non-200 |")
+print("|---:|---|---:|---:|---:|---|---:|---:|---:|")
 for c in (1, 32):
-    a, b = runs[("log-likelihood", c)], runs[("ood", c)]
-    x = statistics.median(r["imagesPerSecond"] for r in a)
-    y = statistics.median(r["imagesPerSecond"] for r in b)
-    paired = " ".join(f"{p['imagesPerSecond'] / q['imagesPerSecond']:.3f}" for p, q in zip(a, b))
-    bad = sum(v for r in a + b for k, v in r["statuses"].items() if k != "200") + sum(r["transportErrors"] for r in a + b)
-    print(f"| {c} | {x:.1f} | {y:.1f} | {x / y:.3f} | {paired} | {statistics.median(r['p50Ms'] for r in a):.1f} | "
-          f"{statistics.median(r['p50Ms'] for r in b):.1f} | {bad} |")
+    for op, method in (("ood", "complexity (default)"), ("ood-orientation", "orientation")):
+        a, b = runs[("log-likelihood", c)], runs[(op, c)]
+        x = statistics.median(r["imagesPerSecond"] for r in a)
+        y = statistics.median(r["imagesPerSecond"] for r in b)
+        paired = " ".join(f"{p['imagesPerSecond'] / q['imagesPerSecond']:.3f}" for p, q in zip(a, b))
+        bad = sum(v for r in a + b for k, v in r["statuses"].items() if k != "200") + sum(r["transportErrors"] for r in a + b)
+        print(f"| {c} | {method} | {x:.1f} | {y:.1f} | {x / y:.3f} | {paired} | {statistics.median(r['p50Ms'] for r in a):.1f} | "
+              f"{statistics.median(r['p50Ms'] for r in b):.1f} | {bad} |")
 PY
     ;;
-  *) echo "usage: bench/load.sh [sweep|soak|overload|v2|ood]" >&2; exit 2 ;;
+  models)
+    : "${A:?A=the first model folder}" "${B:?B=the second model folder}"
+    rm -f "$OUT/models-a.jsonl" "$OUT/models-b.jsonl"
+    for round in $(seq 1 "${ROUNDS:-3}"); do
+      for side in a b; do
+        dir=$A; [ "$side" = b ] && dir=$B
+        echo "## round $round, $side: $dir"
+        start_server "--glow.models[0].path=$dir"
+        for op in log-likelihood sample; do
+          java -jar "$JAR" load --url "http://127.0.0.1:$PORT" --json "$OUT/models-$side.jsonl" --op "$op" --concurrency 32 \
+            --seconds "$SECONDS_PER_RUN"
+        done
+        kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+      done
+    done
+    python3 - "$OUT" "$A" "$B" <<'PY'
+import json, statistics, sys
+out, a_dir, b_dir = sys.argv[1:4]
+runs = {side: {} for side in "ab"}
+for side in "ab":
+    for line in open(f"{out}/models-{side}.jsonl"):
+        r = json.loads(line)
+        runs[side].setdefault(r["op"], []).append(r)
+print(f"\n## served images/s at 32 clients, A = {a_dir} against B = {b_dir} (medians of the rounds)")
+print("| op | A img/s | B img/s | B / A | paired ratios | A p99 ms | B p99 ms | non-200 |")
+print("|---|---:|---:|---:|---|---:|---:|---:|")
+for op in ("log-likelihood", "sample"):
+    a, b = runs["a"][op], runs["b"][op]
+    x = statistics.median(r["imagesPerSecond"] for r in a)
+    y = statistics.median(r["imagesPerSecond"] for r in b)
+    paired = " ".join(f"{q['imagesPerSecond'] / p['imagesPerSecond']:.3f}" for p, q in zip(a, b))
+    bad = sum(v for r in a + b for k, v in r["statuses"].items() if k != "200") + sum(r["transportErrors"] for r in a + b)
+    print(f"| {op} | {x:.1f} | {y:.1f} | {y / x:.3f} | {paired} | {statistics.median(r['p99Ms'] for r in a):.1f} | "
+          f"{statistics.median(r['p99Ms'] for r in b):.1f} | {bad} |")
+PY
+    ;;
+  *) echo "usage: bench/load.sh [sweep|soak|overload|v2|ood|models]" >&2; exit 2 ;;
 esac

@@ -108,8 +108,10 @@ public final class Dtos {
             @ArraySchema(arraySchema = @Schema(description = "Base64-encoded PNGs of the model's image shape (1 .. glow.limits.max-images)",
                     requiredMode = Schema.RequiredMode.REQUIRED))
             @JsonProperty("images") List<String> images,
-            @Schema(description = "complexity (default: bits/dim minus PNG's bits/dim), likelihood (bits/dim alone) or typicality "
-                    + "(distance of the mean bits/dim from the held-out mean; also one answer for the batch)", example = "complexity")
+            @Schema(description = "complexity (default: bits/dim minus PNG's bits/dim), likelihood (bits/dim alone), typicality "
+                    + "(distance of the mean bits/dim from the held-out mean; also one answer for the batch) or orientation "
+                    + "(complexity, and whether the image is likelier upside down: a second pass, 1.3-1.5 times the cost)",
+                    example = "complexity", allowableValues = {"complexity", "likelihood", "typicality", "orientation"})
             @JsonProperty("method") String method,
             @Schema(description = "An image is an outlier when its p-value is below alpha", example = "0.05", defaultValue = "0.05")
             @JsonProperty("alpha") Double alpha) {}

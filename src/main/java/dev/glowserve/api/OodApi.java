@@ -22,14 +22,15 @@ interface OodApi {
     @Schema(name = "MultipartOodImages")
     record MultipartOodImages(
             @Schema(description = "PNG files", type = "array", format = "binary") List<byte[]> images,
-            @Schema(description = "complexity, likelihood or typicality") String method,
+            @Schema(description = "complexity, likelihood, typicality or orientation") String method,
             @Schema(description = "Significance of the outlier flag (default 0.05)") Double alpha) {}
 
     @Operation(summary = "Is each image like the training data?", description = "Per image: bits/dim, its compressed bits/dim, "
             + "the method's score (higher: more anomalous), its p-value (the fraction of held-out in-distribution images scoring at "
             + "least as high, from the model's calibration) and the verdict p < alpha. Raw likelihood fails at this (digits score "
             + "higher than clothes); the default, complexity, subtracts the image's PNG size. typicality also answers for the "
-            + "batch as a whole. A model without a calibration answers 409.",
+            + "batch as a whole; orientation adds a test of whether the image is the right way up (a second pass). A model "
+            + "without a calibration (or one without the method) answers 409.",
             requestBody = @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true, content = {
                     @Content(mediaType = "application/json", schema = @Schema(implementation = OodRequest.class),
                             examples = @ExampleObject(name = "one image", value = "{\"images\": [\"iVBORw0KGgoAAAANSUhEUgAA...\"]}")),

@@ -81,7 +81,9 @@ public class OodController implements OodApi {
         }
         List<OodHistogram> histograms = new ArrayList<>();
         for (OutOfDistribution.Method m : OutOfDistribution.Method.values()) {
-            histograms.add(histogram(m.id(), c.sorted(m.id())));
+            if (c.sorted(m.id()) != null) { // an older calibration may lack a method
+                histograms.add(histogram(m.id(), c.sorted(m.id())));
+            }
         }
         return new OodCalibrationInfo(model, c.source(), c.images(), c.compressor(), OutOfDistribution.DEFAULT_METHOD.id(),
                 c.meanBitsPerDim(), histograms);

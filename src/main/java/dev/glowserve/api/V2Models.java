@@ -167,7 +167,7 @@ final class V2Models {
                 JsonNode method = request.parameters().get("method");
                 JsonNode alpha = request.parameters().get("alpha");
                 if (method != null && !method.isString()) {
-                    throw InvalidRequest.malformed("parameters.method must be complexity, likelihood or typicality");
+                    throw InvalidRequest.malformed("parameters.method must be one of " + OutOfDistribution.IDS);
                 }
                 if (alpha != null && !alpha.isNumber()) {
                     throw InvalidRequest.malformed("parameters.alpha must be a number in (0, 1)");

@@ -64,7 +64,7 @@ public final class CalibrateCommand implements Callable<Integer> {
             }
             OodScores.Scored scored;
             try (ProgressBar bar = ProgressBars.images("calibrate", held.count())) {
-                scored = OodScores.of(runner, held, c, bar::stepTo);
+                scored = OodScores.of(runner, held, c, true, bar::stepTo); // each image, as it is and upside down
             }
             calibration = OodScores.calibrate(held.source(), scored, c);
         }
@@ -76,14 +76,9 @@ public final class CalibrateCommand implements Callable<Integer> {
         System.out.println("|---|---:|---:|---:|");
         for (OutOfDistribution.Method m : OutOfDistribution.Method.values()) {
             double[] s = calibration.sorted(m.id());
-            System.out.printf(Locale.ROOT, "| %s | %.4f | %.4f | %.4f |%n", m.id(), s[s.length / 2], at(s, 0.05), at(s, 0.001));
+            System.out.printf(Locale.ROOT, "| %s | %.4f | %.4f | %.4f |%n", m.id(), s[s.length / 2],
+                    OutOfDistribution.flaggedAbove(s, 0.05), OutOfDistribution.flaggedAbove(s, 0.001));
         }
         return 0;
-    }
-
-    /** The lowest score whose p-value is below {@code p}: what an image must exceed to be flagged at alpha = p. */
-    private static double at(double[] sorted, double p) {
-        int k = (int) Math.floor(p * sorted.length); // at most k held-out scores may be at least the threshold
-        return sorted[Math.max(0, sorted.length - 1 - k)];
     }
 }

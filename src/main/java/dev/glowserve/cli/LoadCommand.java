@@ -43,7 +43,7 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
     @Option(names = "--model", description = "Model name. Default: the first available")
     String model;
 
-    @Option(names = "--op", description = "sample, log-likelihood or ood over /v1; v2-sample or v2-log-likelihood over the Open "
+    @Option(names = "--op", description = "sample, log-likelihood, ood or ood-orientation (the orientation method) over /v1; v2-sample or v2-log-likelihood over the Open "
             + "Inference Protocol, the images as binary tensors. Default: ${DEFAULT-VALUE}")
     String op = "sample";
 
@@ -158,9 +158,10 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
         String v2Sample = "/v2/models/" + model + "-sample/infer";
         return switch (op) {
             case "sample" -> n -> post("/v1/models/" + model + "/sample", "{\"n\":1,\"seed\":" + n + "}");
-            case "log-likelihood", "ood" -> {
-                String body = "{\"images\":[\"" + java.util.Base64.getEncoder().encodeToString(testImage(http)) + "\"]}";
-                yield n -> post("/v1/models/" + model + "/" + op, body);
+            case "log-likelihood", "ood", "ood-orientation" -> {
+                String image = "\"images\":[\"" + java.util.Base64.getEncoder().encodeToString(testImage(http)) + "\"]";
+                String body = op.equals("ood-orientation") ? "{" + image + ",\"method\":\"orientation\"}" : "{" + image + "}";
+                yield n -> post("/v1/models/" + model + "/" + (op.startsWith("ood") ? "ood" : op), body);
             }
             case "v2-sample" -> n -> post(v2Sample, "{\"inputs\":[{\"name\":\"TEMPERATURE\",\"datatype\":\"FP32\",\"shape\":[1],"
                     + "\"data\":[0.7]},{\"name\":\"SEED\",\"datatype\":\"INT64\",\"shape\":[1],\"data\":[" + n + "]}],"
@@ -175,7 +176,8 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
                 System.arraycopy(image.pixels(), 0, body, header.length, image.pixels().length);
                 yield n -> post(v2Score, body, "application/octet-stream", header.length);
             }
-            default -> throw new IllegalArgumentException("--op is sample, log-likelihood, ood, v2-sample or v2-log-likelihood, not " + op);
+            default -> throw new IllegalArgumentException("--op is sample, log-likelihood, ood, ood-orientation, v2-sample or "
+                    + "v2-log-likelihood, not " + op);
         };
     }
 

@@ -111,13 +111,15 @@ public final class OodEvalCommand implements Callable<Integer> {
                             + runner.config().height() + "×" + runner.config().width());
                 }
             }
+            // the orientation test's second pass, when the calibration has it
+            boolean upsideDown = calibration.sorted(Method.ORIENTATION.id()) != null;
             long total = sets.values().stream().mapToLong(ImageSet::count).sum();
             Complexity compressor = Complexity.of(calibration.compressor());
             try (ProgressBar bar = ProgressBars.images("ood-eval", total)) {
                 long[] done = {0};
                 for (Map.Entry<String, ImageSet> e : sets.entrySet()) {
                     long before = done[0];
-                    scored.put(e.getKey(), OodScores.of(runner, e.getValue(), compressor, n -> bar.stepTo(before + n)));
+                    scored.put(e.getKey(), OodScores.of(runner, e.getValue(), compressor, upsideDown, n -> bar.stepTo(before + n)));
                     done[0] += e.getValue().count();
                 }
             }
@@ -140,11 +142,15 @@ public final class OodEvalCommand implements Callable<Integer> {
         if (plot != null) {
             Map<String, Map<String, double[]>> byMethod = new LinkedHashMap<>();
             Map<String, Double> flagAbove = new LinkedHashMap<>();
-            for (Method m : Method.values()) {
-                flagAbove.put(m.id(), OutOfDistribution.flaggedAbove(calibration.sorted(m.id()), alpha));
+            for (Method m : methods(calibration)) {
+                // orientation's score, 1 − the smaller p-value, crowds against 1: drawn as −log10 of that p-value
+                java.util.function.DoubleUnaryOperator axis = m == Method.ORIENTATION
+                        ? x -> -Math.log10(Math.max(1 - x, 1e-4)) : x -> x;
+                String panel = m == Method.ORIENTATION ? "orientation, -log10 of the smaller p-value" : m.id();
+                flagAbove.put(panel, axis.applyAsDouble(OutOfDistribution.flaggedAbove(calibration.sorted(m.id()), alpha)));
                 Map<String, double[]> perSet = new LinkedHashMap<>();
-                scored.forEach((name, s) -> perSet.put(name, s.scores(m, calibration.meanBitsPerDim())));
-                byMethod.put(m.id(), perSet);
+                scored.forEach((name, s) -> perSet.put(name, java.util.Arrays.stream(s.scores(m, calibration)).map(axis).toArray()));
+                byMethod.put(panel, perSet);
             }
             Plots.histograms(byMethod, flagAbove, Path.of(model.model).getFileName() + ": OOD scores per set, higher is more anomalous", plot);
         }
@@ -153,13 +159,12 @@ public final class OodEvalCommand implements Callable<Integer> {
 
     private List<Row> rows(Map<String, OodScores.Scored> scored, Calibration calibration) {
         List<Row> rows = new ArrayList<>();
-        double mean = calibration.meanBitsPerDim();
         OodScores.Scored inScored = scored.get("in-distribution");
-        for (Method m : Method.values()) {
-            double[] inScores = inScored.scores(m, mean);
+        for (Method m : methods(calibration)) {
+            double[] inScores = inScored.scores(m, calibration);
             double[] held = calibration.sorted(m.id());
             for (Map.Entry<String, OodScores.Scored> e : scored.entrySet()) {
-                double[] s = e.getValue().scores(m, mean);
+                double[] s = e.getValue().scores(m, calibration);
                 double[] p = new double[s.length];
                 for (int i = 0; i < s.length; i++) {
                     p[i] = OutOfDistribution.pValue(s[i], held);
@@ -173,6 +178,11 @@ public final class OodEvalCommand implements Callable<Integer> {
             rows.addAll(batchRows(scored, calibration));
         }
         return rows;
+    }
+
+    /** The methods the calibration has scores for. */
+    private static List<Method> methods(Calibration calibration) {
+        return java.util.Arrays.stream(Method.values()).filter(m -> calibration.sorted(m.id()) != null).toList();
     }
 
     /** Typicality on consecutive batches of {@code batch} images of each set, each batch one answer. */

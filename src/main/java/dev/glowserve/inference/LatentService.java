@@ -172,16 +172,26 @@ public class LatentService {
         if (!(a > 0 && a < 1)) {
             throw InvalidRequest.unprocessable("out-of-range", "alpha = " + a + " must be in (0, 1)");
         }
-        CompletableFuture<List<ModelRunner.Encoded>> encoded = encode(t, images, null, work);
+        if (c.sorted(m.id()) == null) {
+            throw new NotCalibrated(t.model(), m.id());
+        }
+        GlowConfig g = t.runner().config();
+        CompletableFuture<double[]> bpd = bitsPerDim(encode(t, images, null, work));
+        CompletableFuture<double[]> upsideDown = !m.needsUpsideDown() ? CompletableFuture.completedFuture(null)
+                : bitsPerDim(encode(t, images.stream().map(im -> OutOfDistribution.upsideDown(im, g.inChannels(), g.height(), g.width()))
+                        .toList(), null, work));
         // the compressor runs here, on the request's thread, while the model works
         Complexity compressor = Complexity.of(c.compressor());
-        GlowConfig g = t.runner().config();
         double[] complexity = new double[images.size()];
         for (int i = 0; i < complexity.length; i++) {
             complexity[i] = compressor.bitsPerDim(images.get(i), g.inChannels(), g.height(), g.width());
         }
-        return encoded.thenApply(enc -> OutOfDistribution.judge(m, a,
-                enc.stream().mapToDouble(e -> e.score().bitsPerDim()).toArray(), complexity, c));
+        return bpd.thenCombine(upsideDown, (x, turned) -> OutOfDistribution.judge(m, a,
+                new OutOfDistribution.Measures(x, complexity, turned), c));
+    }
+
+    private static CompletableFuture<double[]> bitsPerDim(CompletableFuture<List<ModelRunner.Encoded>> encoded) {
+        return encoded.thenApply(enc -> enc.stream().mapToDouble(e -> e.score().bitsPerDim()).toArray());
     }
 
     /** The model's artifact has no out-of-distribution calibration (HTTP 409). */
@@ -189,6 +199,12 @@ public class LatentService {
         public NotCalibrated(String model) {
             super("model '" + model + "' has no out-of-distribution calibration: run `glow-serve calibrate --model DIR --idx FILE` "
                     + "on held-out in-distribution images (it writes DIR/" + Calibration.FILE + "), then serve DIR");
+        }
+
+        /** Calibrated, by an older calibration without this method. */
+        public NotCalibrated(String model, String method) {
+            super("model '" + model + "' has no calibration for method '" + method + "': run `glow-serve calibrate --model DIR "
+                    + "--idx FILE` on it again (it writes every method into DIR/" + Calibration.FILE + "), then serve DIR");
         }
     }
 

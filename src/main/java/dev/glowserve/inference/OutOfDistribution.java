@@ -26,7 +26,13 @@ public final class OutOfDistribution {
          * Distance of the mean bits/dim from the held-out mean (Nalisnick et al. 2019b), for a batch as a whole:
          * the batch's answer is calibrated against bootstrap batches of its size from the held-out scores.
          */
-        TYPICALITY("typicality");
+        TYPICALITY("typicality"),
+        /**
+         * Complexity, and whether the image is likelier upside down than as it came (bits/dim of the image minus that of
+         * the image turned upside down): the smaller of the two p-values, itself calibrated. It catches images the wrong
+         * way up, which complexity cannot, for a second pass over every image (batched with the first; docs/OOD.md).
+         */
+        ORIENTATION("orientation");
 
         private final String id;
 
@@ -44,9 +50,19 @@ public final class OutOfDistribution {
                     return m;
                 }
             }
-            throw InvalidRequest.unprocessable("unknown-method", "method '" + id + "' is not one of complexity, likelihood, typicality");
+            throw InvalidRequest.unprocessable("unknown-method", "method '" + id + "' is not one of " + IDS);
+        }
+
+        /** Whether the method needs each image's upside-down twin scored too. */
+        public boolean needsUpsideDown() {
+            return this == ORIENTATION;
         }
     }
+
+    /** Every method's name, for messages. */
+    public static final String IDS = String.join(", ", Arrays.stream(Method.values()).map(Method::id).toList());
+    /** The calibration's key for the held-out distribution of bits/dim(x) − bits/dim(x upside down). */
+    public static final String UPSIDE_DOWN = "upside-down";
 
     public static final Method DEFAULT_METHOD = Method.COMPLEXITY;
     public static final double DEFAULT_ALPHA = 0.05;
@@ -64,13 +80,79 @@ public final class OutOfDistribution {
 
     private OutOfDistribution() {}
 
-    /** The image's score under {@code method}; typicality's per image is the batch of one. */
+    /**
+     * What is measured of each image: bits/dim, complexity in bits/dim, and (for the methods that need it, else null)
+     * the bits/dim of the image turned upside down.
+     */
+    public record Measures(double[] bitsPerDim, double[] complexity, double[] upsideDownBitsPerDim) {
+        public Measures {
+            if (complexity.length != bitsPerDim.length || upsideDownBitsPerDim != null && upsideDownBitsPerDim.length != bitsPerDim.length) {
+                throw new IllegalArgumentException("measures of different lengths");
+            }
+        }
+
+        public int count() {
+            return bitsPerDim.length;
+        }
+
+        public double meanBitsPerDim() {
+            return Arrays.stream(bitsPerDim).average().orElse(Double.NaN);
+        }
+    }
+
+    /**
+     * The image's score under one of the methods scored from its own measures alone (all but orientation);
+     * typicality's per image is the batch of one.
+     */
     public static double score(Method method, double bitsPerDim, double complexityBitsPerDim, double meanBitsPerDim) {
         return switch (method) {
             case COMPLEXITY -> bitsPerDim - complexityBitsPerDim;
             case LIKELIHOOD -> bitsPerDim;
             case TYPICALITY -> Math.abs(bitsPerDim - meanBitsPerDim);
+            case ORIENTATION -> throw new IllegalArgumentException("orientation is scored against a calibration");
         };
+    }
+
+    /** Each image's score under {@code method}; orientation's from the p-values of its two tests under {@code c}. */
+    public static double[] scores(Method method, Measures x, Calibration c) {
+        double[] s = new double[x.count()];
+        if (method == Method.ORIENTATION) {
+            if (x.upsideDownBitsPerDim() == null) {
+                throw new IllegalArgumentException("orientation needs the upside-down images' bits/dim");
+            }
+            double[] complexity = required(c, Method.COMPLEXITY.id());
+            double[] upsideDown = required(c, UPSIDE_DOWN);
+            for (int i = 0; i < s.length; i++) {
+                double pc = pValue(x.bitsPerDim()[i] - x.complexity()[i], complexity);
+                double pu = pValue(x.bitsPerDim()[i] - x.upsideDownBitsPerDim()[i], upsideDown);
+                s[i] = 1 - Math.min(pc, pu);
+            }
+            return s;
+        }
+        for (int i = 0; i < s.length; i++) {
+            s[i] = score(method, x.bitsPerDim()[i], x.complexity()[i], c.meanBitsPerDim());
+        }
+        return s;
+    }
+
+    private static double[] required(Calibration c, String key) {
+        double[] held = c.sorted(key);
+        if (held == null) {
+            throw InvalidRequest.unprocessable("not-calibrated", "the model's calibration has no scores for '" + key
+                    + "': calibrate it again with glow-serve calibrate");
+        }
+        return held;
+    }
+
+    /** C×H×W pixels turned upside down: each channel's rows in reverse order. */
+    public static byte[] upsideDown(byte[] pixels, int channels, int height, int width) {
+        byte[] out = new byte[pixels.length];
+        for (int c = 0; c < channels; c++) {
+            for (int y = 0; y < height; y++) {
+                System.arraycopy(pixels, (c * height + y) * width, out, (c * height + height - 1 - y) * width, width);
+            }
+        }
+        return out;
     }
 
     /** The fraction of {@code sorted} (ascending) at least {@code score}. */
@@ -93,19 +175,21 @@ public final class OutOfDistribution {
         return sorted[Math.max(0, sorted.length - 1 - k)];
     }
 
-    /** Judges images from their bits/dim and complexity; {@code alpha} in (0, 1). */
+    /** Judges images from their bits/dim and complexity (methods that need no upside-down twin); {@code alpha} in (0, 1). */
     public static Verdicts judge(Method method, double alpha, double[] bitsPerDim, double[] complexity, Calibration c) {
-        double[] held = c.sorted(method.id());
-        if (held == null) {
-            throw InvalidRequest.unprocessable("not-calibrated", "the model's calibration has no scores for method '" + method.id() + "'");
+        return judge(method, alpha, new Measures(bitsPerDim, complexity, null), c);
+    }
+
+    /** Judges images from what was measured of them; {@code alpha} in (0, 1). */
+    public static Verdicts judge(Method method, double alpha, Measures x, Calibration c) {
+        double[] held = required(c, method.id());
+        double[] s = scores(method, x, c);
+        List<ImageVerdict> images = new ArrayList<>(s.length);
+        for (int i = 0; i < s.length; i++) {
+            double p = pValue(s[i], held);
+            images.add(new ImageVerdict(x.bitsPerDim()[i], x.complexity()[i], s[i], p, p < alpha));
         }
-        List<ImageVerdict> images = new ArrayList<>(bitsPerDim.length);
-        for (int i = 0; i < bitsPerDim.length; i++) {
-            double s = score(method, bitsPerDim[i], complexity[i], c.meanBitsPerDim());
-            double p = pValue(s, held);
-            images.add(new ImageVerdict(bitsPerDim[i], complexity[i], s, p, p < alpha));
-        }
-        BatchVerdict batch = method == Method.TYPICALITY ? typicality(bitsPerDim, c, alpha) : null;
+        BatchVerdict batch = method == Method.TYPICALITY ? typicality(x.bitsPerDim(), c, alpha) : null;
         return new Verdicts(method, alpha, images, batch);
     }
 

@@ -23,36 +23,36 @@ public final class OodScores {
     /** Images scored in one call: large enough to keep the model busy, small enough for a progress bar. */
     static final int CHUNK = 256;
 
-    /** Per image: bits/dim, and complexity in bits/dim. */
-    public record Scored(double[] bitsPerDim, double[] complexity) {
+    /** Per image: bits/dim, complexity in bits/dim, and the bits/dim of the image upside down (null if not scored). */
+    public record Scored(double[] bitsPerDim, double[] complexity, double[] upsideDownBitsPerDim) {
         public int count() {
             return bitsPerDim.length;
         }
 
-        /** Each image's score under {@code method}; typicality's per image measured from {@code meanBitsPerDim}. */
-        public double[] scores(Method method, double meanBitsPerDim) {
-            double[] s = new double[count()];
-            for (int i = 0; i < s.length; i++) {
-                s[i] = OutOfDistribution.score(method, bitsPerDim[i], complexity[i], meanBitsPerDim);
-            }
-            return s;
+        public OutOfDistribution.Measures measures() {
+            return new OutOfDistribution.Measures(bitsPerDim, complexity, upsideDownBitsPerDim);
+        }
+
+        /** Each image's score under {@code method} against calibration {@code c}. */
+        public double[] scores(Method method, Calibration c) {
+            return OutOfDistribution.scores(method, measures(), c);
         }
 
         public double meanBitsPerDim() {
-            double sum = 0;
-            for (double b : bitsPerDim) {
-                sum += b;
-            }
-            return sum / bitsPerDim.length;
+            return measures().meanBitsPerDim();
         }
     }
 
     private OodScores() {}
 
-    /** Scores every image of {@code set}; {@code progress} hears how many are done after each chunk. */
-    public static Scored of(ModelRunner runner, ImageSet set, Complexity compressor, IntConsumer progress) {
+    /**
+     * Scores every image of {@code set}, and each one upside down when {@code upsideDown}; {@code progress} hears how
+     * many images are done after each chunk.
+     */
+    public static Scored of(ModelRunner runner, ImageSet set, Complexity compressor, boolean upsideDown, IntConsumer progress) {
         double[] bpd = new double[set.count()];
         double[] cx = new double[set.count()];
+        double[] turned = upsideDown ? new double[set.count()] : null;
         for (int start = 0; start < set.count(); start += CHUNK) {
             int end = Math.min(set.count(), start + CHUNK);
             List<byte[]> images = new ArrayList<>(end - start);
@@ -61,31 +61,49 @@ public final class OodScores {
                 images.add(image);
                 cx[i] = compressor.bitsPerDim(image, set.channels(), set.height(), set.width());
             }
-            List<ModelRunner.Score> scores = runner.score(images, null);
-            for (int i = start; i < end; i++) {
-                bpd[i] = scores.get(i - start).bitsPerDim();
+            score(runner, images, bpd, start);
+            if (upsideDown) {
+                score(runner, images.stream().map(im -> OutOfDistribution.upsideDown(im, set.channels(), set.height(), set.width()))
+                        .toList(), turned, start);
             }
             progress.accept(end);
         }
-        return new Scored(bpd, cx);
+        return new Scored(bpd, cx, turned);
     }
 
-    /** Complexity of each image of {@code set}, with bits/dim scored elsewhere (the trainer's own test scores). */
-    public static Scored withBitsPerDim(double[] bitsPerDim, ImageSet set, Complexity compressor) {
-        double[] cx = new double[set.count()];
-        for (int i = 0; i < cx.length; i++) {
-            cx[i] = compressor.bitsPerDim(set.image(i), set.channels(), set.height(), set.width());
+    private static void score(ModelRunner runner, List<byte[]> images, double[] into, int at) {
+        List<ModelRunner.Score> scores = runner.score(images, null);
+        for (int i = 0; i < scores.size(); i++) {
+            into[at + i] = scores.get(i).bitsPerDim();
         }
-        return new Scored(bitsPerDim, cx);
     }
 
-    /** The calibration of every method on held-out in-distribution images. */
+    /**
+     * The calibration of every method on held-out in-distribution images (orientation only when they were scored
+     * upside down too: its score is made of the p-values of two tests on these same images).
+     */
     public static Calibration calibrate(String source, Scored held, Complexity compressor) {
         double mean = held.meanBitsPerDim();
         Map<String, double[]> scores = new LinkedHashMap<>();
         for (Method m : Method.values()) {
-            scores.put(m.id(), held.scores(m, mean));
+            if (!m.needsUpsideDown()) {
+                double[] s = new double[held.count()];
+                for (int i = 0; i < s.length; i++) {
+                    s[i] = OutOfDistribution.score(m, held.bitsPerDim()[i], held.complexity()[i], mean);
+                }
+                scores.put(m.id(), s);
+            }
         }
+        if (held.upsideDownBitsPerDim() == null) {
+            return Calibration.of(source, compressor.id(), mean, scores);
+        }
+        double[] turned = new double[held.count()];
+        for (int i = 0; i < turned.length; i++) {
+            turned[i] = held.bitsPerDim()[i] - held.upsideDownBitsPerDim()[i];
+        }
+        scores.put(OutOfDistribution.UPSIDE_DOWN, turned);
+        Calibration tests = Calibration.of(source, compressor.id(), mean, scores);
+        scores.put(Method.ORIENTATION.id(), held.scores(Method.ORIENTATION, tests));
         return Calibration.of(source, compressor.id(), mean, scores);
     }
 }

@@ -57,27 +57,26 @@ public final class TrainingReport {
             ClassMeans.write(modelDir, shipped.config(), classMeans(new ModelRunner(name, m, shipped, 100), train),
                     shipped.manager());
         }
-        calibrate(bpd, test, modelDir);
+        ModelRunner runner = new ModelRunner(name, m, shipped, 64);
+        calibrate(runner, test, modelDir);
         Plots.bitsPerDim(trainer.history(), describe(shipped.config()) + String.format(Locale.ROOT,
                 " — test %.3f bits/dim", mean), dir.resolve("bpd.png"));
-        ModelRunner runner = new ModelRunner(name, m, shipped, 64);
         writeSamples(runner, dir.resolve("samples.png"));
         writeReconstructions(runner, test, dir.resolve("reconstructions.png"));
         return new Result(mean, test.count(), modelDir);
     }
 
     /**
-     * Calibrates out-of-distribution answers on the second half of the test images (their scores are the ones just
-     * measured); the first half stays unseen by the calibration, for ood-eval.
+     * Calibrates out-of-distribution answers on the second half of the test images, scored as the service scores
+     * them (and upside down, for the orientation test); the first half stays unseen by the calibration, for ood-eval.
      */
-    static void calibrate(double[] testBitsPerDim, ImageSet test, Path modelDir) throws IOException {
+    static void calibrate(ModelRunner runner, ImageSet test, Path modelDir) throws IOException {
         if (test.count() < 2) {
             return;
         }
-        int half = test.count() / 2;
-        ImageSet held = OodSets.slice(test, half, 0);
-        Calibration c = OodScores.calibrate(held.source(), OodScores.withBitsPerDim(Arrays.copyOfRange(testBitsPerDim, half,
-                testBitsPerDim.length), held, Complexity.PNG_UP), Complexity.PNG_UP);
+        ImageSet held = OodSets.slice(test, test.count() / 2, 0);
+        Calibration c = OodScores.calibrate(held.source(), OodScores.of(runner, held, Complexity.PNG_UP, true, n -> {}),
+                Complexity.PNG_UP);
         c.write(modelDir);
     }
 

@@ -61,6 +61,24 @@ class OodApiTest extends ApiTestBase {
             }
             assertThat(body.has("batch")).isEqualTo(method.equals("typicality"));
         }
+        // orientation: the smaller p-value of complexity and of bits/dim(x) − bits/dim(x upside down), calibrated
+        List<String> turnedPngs = images().stream().map(im -> pngBase64(dev.glowserve.inference.OutOfDistribution.upsideDown(im, 1, 28, 28)))
+                .toList();
+        JsonNode turned = post("/v1/models/tiny/log-likelihood", Map.of("images", turnedPngs)).json().get("results");
+        JsonNode orientation = post("/v1/models/tiny/ood", Map.of("images", pngs, "method", "orientation")).json();
+        assertThat(orientation.get("method").asString()).isEqualTo("orientation");
+        for (int i = 0; i < 4; i++) {
+            double bpd = scores.get(i).get("bits_per_dim").asDouble();
+            double cx = Complexity.PNG_UP.bitsPerDim(images().get(i), 1, 28, 28);
+            double up = turned.get(i).get("bits_per_dim").asDouble();
+            double pc = Arrays.stream(c.sorted("complexity")).filter(h -> h >= bpd - cx).count() / (double) c.images();
+            double pu = Arrays.stream(c.sorted("upside-down")).filter(h -> h >= bpd - up).count() / (double) c.images();
+            double score = 1 - Math.min(pc, pu);
+            JsonNode res = orientation.get("results").get(i);
+            assertThat(res.get("score").asDouble()).isEqualTo(score);
+            assertThat(res.get("p_value").asDouble()).isEqualTo(Arrays.stream(c.sorted("orientation")).filter(h -> h >= score).count()
+                    / (double) c.images());
+        }
         JsonNode batch = post("/v1/models/tiny/ood", Map.of("images", pngs, "method", "typicality")).json().get("batch");
         assertThat(batch.get("size").asInt()).isEqualTo(4);
         double mean = 0;

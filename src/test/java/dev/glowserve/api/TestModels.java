@@ -68,7 +68,7 @@ public final class TestModels {
         try (dev.glowserve.inference.ModelRunner runner = dev.glowserve.inference.ModelLoader.open(model.toString(),
                 ai.djl.Device.cpu(), 64)) {
             dev.glowserve.train.OodScores.calibrate(held.source(), dev.glowserve.train.OodScores.of(runner, held,
-                    dev.glowserve.data.Complexity.PNG_UP, n -> { }), dev.glowserve.data.Complexity.PNG_UP).write(model);
+                    dev.glowserve.data.Complexity.PNG_UP, true, n -> { }), dev.glowserve.data.Complexity.PNG_UP).write(model);
         }
     }
 

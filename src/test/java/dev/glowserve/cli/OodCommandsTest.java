@@ -108,8 +108,12 @@ class OodCommandsTest {
         }
         assertThat(rows.get("complexity/in-distribution").get("flagged").asDouble()).isBetween(0.0, 0.15);
         assertThat(rows.get("complexity/constant").get("images").asInt()).isEqualTo(256);
+        // the orientation test's second pass sees what complexity cannot: clothes upside down
+        assertThat(rows.get("orientation/flipped").get("auroc").asDouble()).isGreaterThan(0.9);
+        assertThat(rows.get("orientation/flipped").get("flagged").asDouble()).isGreaterThan(rows.get("complexity/flipped").get("flagged").asDouble());
+        assertThat(rows.get("orientation/in-distribution").get("flagged").asDouble()).isBetween(0.0, 0.15);
         BufferedImage plot = ImageIO.read(tmp.resolve("eval.png").toFile());
-        assertThat(plot.getHeight()).as("a panel per method").isEqualTo(3 * 330);
+        assertThat(plot.getHeight()).as("a panel per method").isEqualTo(4 * 330);
 
         // a model folder is needed to write into
         Run classpath = run("calibrate", "--idx", FASHION_TEST.toString());

@@ -1,10 +1,12 @@
 package dev.glowserve.inference;
 
 import dev.glowserve.artifact.Calibration;
+import dev.glowserve.train.OodScores;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
@@ -27,6 +29,9 @@ class OutOfDistributionTest {
         double mean = Arrays.stream(bpd).average().orElseThrow();
         Map<String, double[]> scores = new LinkedHashMap<>();
         for (OutOfDistribution.Method m : OutOfDistribution.Method.values()) {
+            if (m.needsUpsideDown()) {
+                continue;
+            }
             double[] s = new double[n];
             for (int i = 0; i < n; i++) {
                 s[i] = OutOfDistribution.score(m, bpd[i], cx[i], mean);
@@ -73,13 +78,15 @@ class OutOfDistributionTest {
         Calibration c = calibration(2000, 2);
         double[] bpd = {1.9, 3.0, 6.5};
         double[] cx = {2.3, 4.7, 7.9};
-        for (OutOfDistribution.Method m : OutOfDistribution.Method.values()) {
+        for (OutOfDistribution.Method m : List.of(OutOfDistribution.Method.COMPLEXITY, OutOfDistribution.Method.LIKELIHOOD,
+                OutOfDistribution.Method.TYPICALITY)) {
             OutOfDistribution.Verdicts v = OutOfDistribution.judge(m, 0.05, bpd, cx, c);
             for (int i = 0; i < 3; i++) {
                 double want = switch (m) {
                     case COMPLEXITY -> bpd[i] - cx[i];
                     case LIKELIHOOD -> bpd[i];
                     case TYPICALITY -> Math.abs(bpd[i] - c.meanBitsPerDim());
+                    case ORIENTATION -> throw new AssertionError();
                 };
                 OutOfDistribution.ImageVerdict iv = v.images().get(i);
                 assertThat(iv.score()).isEqualTo(want);
@@ -99,6 +106,75 @@ class OutOfDistributionTest {
                 .images().get(0).outlier()).isFalse();
         assertThatThrownBy(() -> OutOfDistribution.Method.of("ratio")).isInstanceOf(InvalidRequest.class)
                 .hasMessageContaining("complexity, likelihood, typicality");
+    }
+
+    @Test
+    void upsideDownReversesEachChannelsRows() {
+        byte[] rgb = new byte[3 * 4 * 5];
+        for (int i = 0; i < rgb.length; i++) {
+            rgb[i] = (byte) i;
+        }
+        byte[] turned = OutOfDistribution.upsideDown(rgb, 3, 4, 5);
+        for (int c = 0; c < 3; c++) {
+            for (int y = 0; y < 4; y++) {
+                for (int x = 0; x < 5; x++) {
+                    assertThat(turned[(c * 4 + y) * 5 + x]).isEqualTo(rgb[(c * 4 + 3 - y) * 5 + x]);
+                }
+            }
+        }
+        assertThat(OutOfDistribution.upsideDown(turned, 3, 4, 5)).isEqualTo(rgb);
+    }
+
+    /** Held-out measures: bits/dim, complexity, and upside-down bits/dim a little higher (the model knows which way is up). */
+    private static OodScores.Scored held(int n, long seed, double upsideDownCost) {
+        Random r = new Random(seed);
+        double[] bpd = new double[n], cx = new double[n], turned = new double[n];
+        for (int i = 0; i < n; i++) {
+            bpd[i] = 3 + 0.5 * r.nextGaussian();
+            cx[i] = 4.7 + 0.6 * r.nextGaussian();
+            turned[i] = bpd[i] + upsideDownCost + 0.05 * r.nextGaussian();
+        }
+        return new OodScores.Scored(bpd, cx, turned);
+    }
+
+    @Test
+    void orientationIsTheSmallerPValueOfItsTwoTestsCalibrated() {
+        OodScores.Scored held = held(3000, 5, 0.3);
+        Calibration c = OodScores.calibrate("synthetic", held, dev.glowserve.data.Complexity.PNG_UP);
+        assertThat(c.scores().keySet()).containsExactly("complexity", "likelihood", "typicality", "upside-down", "orientation");
+        double[] upsideDownHeld = c.sorted(OutOfDistribution.UPSIDE_DOWN);
+        // an ordinary image; one as simple as a digit; one the wrong way up (likelier turned back over)
+        double[] bpd = {3.0, 1.9, 3.0}, cx = {4.7, 2.0, 4.7}, turned = {3.3, 2.2, 2.7};
+        OutOfDistribution.Verdicts v = OutOfDistribution.judge(OutOfDistribution.Method.ORIENTATION, 0.05,
+                new OutOfDistribution.Measures(bpd, cx, turned), c);
+        for (int i = 0; i < 3; i++) {
+            int k = i;
+            double pc = Arrays.stream(c.sorted("complexity")).filter(h -> h >= bpd[k] - cx[k]).count() / 3000.0;
+            double pu = Arrays.stream(upsideDownHeld).filter(h -> h >= bpd[k] - turned[k]).count() / 3000.0;
+            double want = 1 - Math.min(pc, pu);
+            assertThat(v.images().get(i).score()).isEqualTo(want);
+            double[] heldScores = c.sorted("orientation");
+            assertThat(v.images().get(i).pValue()).isEqualTo(Arrays.stream(heldScores).filter(h -> h >= want).count() / 3000.0);
+        }
+        assertThat(v.images()).extracting(OutOfDistribution.ImageVerdict::outlier).containsExactly(false, true, true);
+        assertThat(OutOfDistribution.judge(OutOfDistribution.Method.COMPLEXITY, 0.05, bpd, cx, c).images().get(2).outlier())
+                .as("complexity alone cannot see which way up an image is").isFalse();
+
+        // fresh in-distribution images are flagged at about alpha: the combination is calibrated, not 2 × alpha
+        OodScores.Scored fresh = held(3000, 6, 0.3);
+        double[] p = new double[3000];
+        double[] s = fresh.scores(OutOfDistribution.Method.ORIENTATION, c);
+        for (int i = 0; i < p.length; i++) {
+            p[i] = OutOfDistribution.pValue(s[i], c.sorted("orientation"));
+        }
+        assertThat(Arrays.stream(p).filter(x -> x < 0.05).count() / 3000.0).isBetween(0.035, 0.065);
+
+        // measures without the upside-down pass cannot be scored by it; a calibration without it answers not-calibrated
+        assertThatThrownBy(() -> OutOfDistribution.scores(OutOfDistribution.Method.ORIENTATION,
+                new OutOfDistribution.Measures(bpd, cx, null), c)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> OutOfDistribution.judge(OutOfDistribution.Method.ORIENTATION, 0.05,
+                new OutOfDistribution.Measures(bpd, cx, turned), calibration(100, 1))).isInstanceOf(InvalidRequest.class)
+                .hasMessageContaining("calibrate");
     }
 
     @Test

@@ -67,7 +67,7 @@ class TrainCommandTest {
             assertThat(c.images()).isEqualTo(150);
             assertThat(c.source()).endsWith("images 150..299");
             assertThat(c.compressor()).isEqualTo("png-up");
-            assertThat(c.scores().keySet()).containsExactly("complexity", "likelihood", "typicality");
+            assertThat(c.scores().keySet()).containsExactly("complexity", "likelihood", "typicality", "upside-down", "orientation");
             double[] bpd = c.sorted("likelihood");
             assertThat(c.meanBitsPerDim()).isBetween(bpd[0], bpd[bpd.length - 1]);
         }
