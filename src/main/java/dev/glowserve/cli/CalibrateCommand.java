@@ -62,7 +62,7 @@ public final class CalibrateCommand implements Callable<Integer> {
                         + held.height() + "×" + held.width() + ", the model's " + runner.config().inChannels() + "×"
                         + runner.config().height() + "×" + runner.config().width());
             }
-            OodScores.Scored scored;
+            OutOfDistribution.Measures scored;
             try (ProgressBar bar = ProgressBars.images("calibrate", held.count())) {
                 scored = OodScores.of(runner, held, c, true, bar::stepTo); // each image, as it is and upside down
             }

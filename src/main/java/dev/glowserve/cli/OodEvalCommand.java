@@ -94,7 +94,7 @@ public final class OodEvalCommand implements Callable<Integer> {
         if (sets.size() < 2) {
             throw new CommandLine.ParameterException(spec.commandLine(), "no out-of-distribution set: give --out NAME=FILE or --synthetic");
         }
-        Map<String, OodScores.Scored> scored = new LinkedHashMap<>();
+        Map<String, OutOfDistribution.Measures> scored = new LinkedHashMap<>();
         Calibration calibration;
         try (ModelRunner runner = model.open(64)) {
             calibration = runner.calibration();
@@ -149,7 +149,7 @@ public final class OodEvalCommand implements Callable<Integer> {
                 String panel = m == Method.ORIENTATION ? "orientation, -log10 of the smaller p-value" : m.id();
                 flagAbove.put(panel, axis.applyAsDouble(OutOfDistribution.flaggedAbove(calibration.sorted(m.id()), alpha)));
                 Map<String, double[]> perSet = new LinkedHashMap<>();
-                scored.forEach((name, s) -> perSet.put(name, java.util.Arrays.stream(s.scores(m, calibration)).map(axis).toArray()));
+                scored.forEach((name, s) -> perSet.put(name, java.util.Arrays.stream(OutOfDistribution.scores(m, s, calibration)).map(axis).toArray()));
                 byMethod.put(panel, perSet);
             }
             Plots.histograms(byMethod, flagAbove, Path.of(model.model).getFileName() + ": OOD scores per set, higher is more anomalous", plot);
@@ -157,14 +157,14 @@ public final class OodEvalCommand implements Callable<Integer> {
         return 0;
     }
 
-    private List<Row> rows(Map<String, OodScores.Scored> scored, Calibration calibration) {
+    private List<Row> rows(Map<String, OutOfDistribution.Measures> scored, Calibration calibration) {
         List<Row> rows = new ArrayList<>();
-        OodScores.Scored inScored = scored.get("in-distribution");
+        OutOfDistribution.Measures inScored = scored.get("in-distribution");
         for (Method m : methods(calibration)) {
-            double[] inScores = inScored.scores(m, calibration);
+            double[] inScores = OutOfDistribution.scores(m, inScored, calibration);
             double[] held = calibration.sorted(m.id());
-            for (Map.Entry<String, OodScores.Scored> e : scored.entrySet()) {
-                double[] s = e.getValue().scores(m, calibration);
+            for (Map.Entry<String, OutOfDistribution.Measures> e : scored.entrySet()) {
+                double[] s = OutOfDistribution.scores(m, e.getValue(), calibration);
                 double[] p = new double[s.length];
                 for (int i = 0; i < s.length; i++) {
                     p[i] = OutOfDistribution.pValue(s[i], held);
@@ -186,11 +186,11 @@ public final class OodEvalCommand implements Callable<Integer> {
     }
 
     /** Typicality on consecutive batches of {@code batch} images of each set, each batch one answer. */
-    private List<Row> batchRows(Map<String, OodScores.Scored> scored, Calibration calibration) {
+    private List<Row> batchRows(Map<String, OutOfDistribution.Measures> scored, Calibration calibration) {
         List<Row> rows = new ArrayList<>();
         Map<String, double[]> distances = new LinkedHashMap<>();
         Map<String, Double> flagged = new LinkedHashMap<>();
-        for (Map.Entry<String, OodScores.Scored> e : scored.entrySet()) {
+        for (Map.Entry<String, OutOfDistribution.Measures> e : scored.entrySet()) {
             double[] bpd = e.getValue().bitsPerDim();
             int n = bpd.length / batch;
             double[] d = new double[n];

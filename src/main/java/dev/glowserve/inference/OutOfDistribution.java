@@ -115,13 +115,13 @@ public final class OutOfDistribution {
 
     /** Each image's score under {@code method}; orientation's from the p-values of its two tests under {@code c}. */
     public static double[] scores(Method method, Measures x, Calibration c) {
-        double[] s = new double[x.count()];
         if (method == Method.ORIENTATION) {
             if (x.upsideDownBitsPerDim() == null) {
                 throw new IllegalArgumentException("orientation needs the upside-down images' bits/dim");
             }
             double[] complexity = required(c, Method.COMPLEXITY.id());
             double[] upsideDown = required(c, UPSIDE_DOWN);
+            double[] s = new double[x.count()];
             for (int i = 0; i < s.length; i++) {
                 double pc = pValue(x.bitsPerDim()[i] - x.complexity()[i], complexity);
                 double pu = pValue(x.bitsPerDim()[i] - x.upsideDownBitsPerDim()[i], upsideDown);
@@ -129,8 +129,14 @@ public final class OutOfDistribution {
             }
             return s;
         }
+        return scores(method, x, c.meanBitsPerDim());
+    }
+
+    /** Each image's score under a method scored from its own measures (all but orientation), typicality's from {@code meanBitsPerDim}. */
+    public static double[] scores(Method method, Measures x, double meanBitsPerDim) {
+        double[] s = new double[x.count()];
         for (int i = 0; i < s.length; i++) {
-            s[i] = score(method, x.bitsPerDim()[i], x.complexity()[i], c.meanBitsPerDim());
+            s[i] = score(method, x.bitsPerDim()[i], x.complexity()[i], meanBitsPerDim);
         }
         return s;
     }
@@ -157,16 +163,21 @@ public final class OutOfDistribution {
 
     /** The fraction of {@code sorted} (ascending) at least {@code score}. */
     public static double pValue(double score, double[] sorted) {
-        int lo = 0, hi = sorted.length; // first index with sorted[i] >= score
+        return (double) countAtLeast(sorted, score) / sorted.length;
+    }
+
+    /** How many of {@code sorted} (ascending) are at least {@code v}. */
+    public static int countAtLeast(double[] sorted, double v) {
+        int lo = 0, hi = sorted.length; // first index with sorted[i] >= v
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
-            if (sorted[mid] < score) {
+            if (sorted[mid] < v) {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        return (double) (sorted.length - lo) / sorted.length;
+        return sorted.length - lo;
     }
 
     /** The score above which an image is an outlier at {@code alpha}: fewer than alpha of {@code sorted} reach past it. */

@@ -1,5 +1,7 @@
 package dev.glowserve.train;
 
+import dev.glowserve.inference.OutOfDistribution;
+
 import java.util.Arrays;
 
 /**
@@ -62,7 +64,7 @@ public final class OodMetrics {
                 j--;
             }
             int truePositives = outSorted.length - 1 - j; // out scores >= t
-            int falsePositives = inSorted.length - lowerBound(inSorted, t);
+            int falsePositives = OutOfDistribution.countAtLeast(inSorted, t);
             double precision = (double) truePositives / (truePositives + falsePositives);
             ap += precision * (i - j) / outSorted.length; // recall rises by the tied positives
             i = j;
@@ -78,7 +80,7 @@ public final class OodMetrics {
         double threshold = o[o.length - keep];
         double[] s = in.clone();
         Arrays.sort(s);
-        return (double) (s.length - lowerBound(s, threshold)) / s.length;
+        return OutOfDistribution.pValue(threshold, s);
     }
 
     /** The fraction of {@code pValues} below {@code alpha}. */
@@ -90,18 +92,5 @@ public final class OodMetrics {
             }
         }
         return (double) k / pValues.length;
-    }
-
-    private static int lowerBound(double[] sorted, double v) {
-        int lo = 0, hi = sorted.length;
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            if (sorted[mid] < v) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        return lo;
     }
 }

@@ -5,6 +5,7 @@ import dev.glowserve.data.Complexity;
 import dev.glowserve.data.ImageSet;
 import dev.glowserve.inference.ModelRunner;
 import dev.glowserve.inference.OutOfDistribution;
+import dev.glowserve.inference.OutOfDistribution.Measures;
 import dev.glowserve.inference.OutOfDistribution.Method;
 
 import java.util.ArrayList;
@@ -23,33 +24,13 @@ public final class OodScores {
     /** Images scored in one call: large enough to keep the model busy, small enough for a progress bar. */
     static final int CHUNK = 256;
 
-    /** Per image: bits/dim, complexity in bits/dim, and the bits/dim of the image upside down (null if not scored). */
-    public record Scored(double[] bitsPerDim, double[] complexity, double[] upsideDownBitsPerDim) {
-        public int count() {
-            return bitsPerDim.length;
-        }
-
-        public OutOfDistribution.Measures measures() {
-            return new OutOfDistribution.Measures(bitsPerDim, complexity, upsideDownBitsPerDim);
-        }
-
-        /** Each image's score under {@code method} against calibration {@code c}. */
-        public double[] scores(Method method, Calibration c) {
-            return OutOfDistribution.scores(method, measures(), c);
-        }
-
-        public double meanBitsPerDim() {
-            return measures().meanBitsPerDim();
-        }
-    }
-
     private OodScores() {}
 
     /**
      * Scores every image of {@code set}, and each one upside down when {@code upsideDown}; {@code progress} hears how
      * many images are done after each chunk.
      */
-    public static Scored of(ModelRunner runner, ImageSet set, Complexity compressor, boolean upsideDown, IntConsumer progress) {
+    public static Measures of(ModelRunner runner, ImageSet set, Complexity compressor, boolean upsideDown, IntConsumer progress) {
         double[] bpd = new double[set.count()];
         double[] cx = new double[set.count()];
         double[] turned = upsideDown ? new double[set.count()] : null;
@@ -68,7 +49,7 @@ public final class OodScores {
             }
             progress.accept(end);
         }
-        return new Scored(bpd, cx, turned);
+        return new Measures(bpd, cx, turned);
     }
 
     private static void score(ModelRunner runner, List<byte[]> images, double[] into, int at) {
@@ -82,16 +63,12 @@ public final class OodScores {
      * The calibration of every method on held-out in-distribution images (orientation only when they were scored
      * upside down too: its score is made of the p-values of two tests on these same images).
      */
-    public static Calibration calibrate(String source, Scored held, Complexity compressor) {
+    public static Calibration calibrate(String source, Measures held, Complexity compressor) {
         double mean = held.meanBitsPerDim();
         Map<String, double[]> scores = new LinkedHashMap<>();
         for (Method m : Method.values()) {
             if (!m.needsUpsideDown()) {
-                double[] s = new double[held.count()];
-                for (int i = 0; i < s.length; i++) {
-                    s[i] = OutOfDistribution.score(m, held.bitsPerDim()[i], held.complexity()[i], mean);
-                }
-                scores.put(m.id(), s);
+                scores.put(m.id(), OutOfDistribution.scores(m, held, mean));
             }
         }
         if (held.upsideDownBitsPerDim() == null) {
@@ -103,7 +80,7 @@ public final class OodScores {
         }
         scores.put(OutOfDistribution.UPSIDE_DOWN, turned);
         Calibration tests = Calibration.of(source, compressor.id(), mean, scores);
-        scores.put(Method.ORIENTATION.id(), held.scores(Method.ORIENTATION, tests));
+        scores.put(Method.ORIENTATION.id(), OutOfDistribution.scores(Method.ORIENTATION, held, tests));
         return Calibration.of(source, compressor.id(), mean, scores);
     }
 }

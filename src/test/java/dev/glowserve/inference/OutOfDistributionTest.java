@@ -126,7 +126,7 @@ class OutOfDistributionTest {
     }
 
     /** Held-out measures: bits/dim, complexity, and upside-down bits/dim a little higher (the model knows which way is up). */
-    private static OodScores.Scored held(int n, long seed, double upsideDownCost) {
+    private static OutOfDistribution.Measures held(int n, long seed, double upsideDownCost) {
         Random r = new Random(seed);
         double[] bpd = new double[n], cx = new double[n], turned = new double[n];
         for (int i = 0; i < n; i++) {
@@ -134,12 +134,12 @@ class OutOfDistributionTest {
             cx[i] = 4.7 + 0.6 * r.nextGaussian();
             turned[i] = bpd[i] + upsideDownCost + 0.05 * r.nextGaussian();
         }
-        return new OodScores.Scored(bpd, cx, turned);
+        return new OutOfDistribution.Measures(bpd, cx, turned);
     }
 
     @Test
     void orientationIsTheSmallerPValueOfItsTwoTestsCalibrated() {
-        OodScores.Scored held = held(3000, 5, 0.3);
+        OutOfDistribution.Measures held = held(3000, 5, 0.3);
         Calibration c = OodScores.calibrate("synthetic", held, dev.glowserve.data.Complexity.PNG_UP);
         assertThat(c.scores().keySet()).containsExactly("complexity", "likelihood", "typicality", "upside-down", "orientation");
         double[] upsideDownHeld = c.sorted(OutOfDistribution.UPSIDE_DOWN);
@@ -161,9 +161,9 @@ class OutOfDistributionTest {
                 .as("complexity alone cannot see which way up an image is").isFalse();
 
         // fresh in-distribution images are flagged at about alpha: the combination is calibrated, not 2 × alpha
-        OodScores.Scored fresh = held(3000, 6, 0.3);
+        OutOfDistribution.Measures fresh = held(3000, 6, 0.3);
         double[] p = new double[3000];
-        double[] s = fresh.scores(OutOfDistribution.Method.ORIENTATION, c);
+        double[] s = OutOfDistribution.scores(OutOfDistribution.Method.ORIENTATION, fresh, c);
         for (int i = 0; i < p.length; i++) {
             p[i] = OutOfDistribution.pValue(s[i], c.sorted("orientation"));
         }
