@@ -99,22 +99,12 @@ PY
       done
     done
     python3 - "$OUT" <<'PY'
-import json, statistics, sys
-runs = {}
-for line in open(f"{sys.argv[1]}/v2.jsonl"):
-    r = json.loads(line)
-    runs.setdefault(r["op"], []).append(r)
-print("\n## served images/s at 32 clients, /v1 against V2 with binary tensors (medians of the rounds)")
-print("| op | /v1 img/s | V2 img/s | V2 / v1 | paired ratios | /v1 p99 ms | V2 p99 ms | non-200 |")
-print("|---|---:|---:|---:|---|---:|---:|---:|")
-for op in ("log-likelihood", "sample"):
-    v1, v2 = runs[op], runs["v2-" + op]
-    a = statistics.median(r["imagesPerSecond"] for r in v1)
-    b = statistics.median(r["imagesPerSecond"] for r in v2)
-    paired = " ".join(f"{y['imagesPerSecond'] / x['imagesPerSecond']:.3f}" for x, y in zip(v1, v2))
-    bad = sum(v for r in v1 + v2 for k, v in r["statuses"].items() if k != "200") + sum(r["transportErrors"] for r in v1 + v2)
-    print(f"| {op} | {a:.1f} | {b:.1f} | {b / a:.3f} | {paired} | {statistics.median(r['p99Ms'] for r in v1):.1f} | "
-          f"{statistics.median(r['p99Ms'] for r in v2):.1f} | {bad} |")
+import sys
+sys.path.insert(0, "bench")
+from side_by_side import runs, table
+r = runs(f"{sys.argv[1]}/v2.jsonl")
+table("served images/s at 32 clients, /v1 against V2 with binary tensors (medians of the rounds)", [("op", "---")],
+      "/v1", "V2", "V2 / v1", "paired ratios", [([op], r[op], r["v2-" + op]) for op in ("log-likelihood", "sample")])
 PY
     ;;
   ood)
@@ -129,23 +119,14 @@ PY
       done
     done
     python3 - "$OUT" <<'PY'
-import json, statistics, sys
-runs = {}
-for line in open(f"{sys.argv[1]}/ood.jsonl"):
-    r = json.loads(line)
-    runs.setdefault((r["op"], r["concurrency"]), []).append(r)
-print("\n## /ood against /log-likelihood of the same image (medians of the rounds; cost = log-likelihood img/s / ood img/s)")
-print("| clients | method | log-likelihood img/s | ood img/s | cost | paired costs | log-likelihood p50 ms | ood p50 ms | non-200 |")
-print("|---:|---|---:|---:|---:|---|---:|---:|---:|")
-for c in (1, 32):
-    for op, method in (("ood", "complexity (default)"), ("ood-orientation", "orientation")):
-        a, b = runs[("log-likelihood", c)], runs[(op, c)]
-        x = statistics.median(r["imagesPerSecond"] for r in a)
-        y = statistics.median(r["imagesPerSecond"] for r in b)
-        paired = " ".join(f"{p['imagesPerSecond'] / q['imagesPerSecond']:.3f}" for p, q in zip(a, b))
-        bad = sum(v for r in a + b for k, v in r["statuses"].items() if k != "200") + sum(r["transportErrors"] for r in a + b)
-        print(f"| {c} | {method} | {x:.1f} | {y:.1f} | {x / y:.3f} | {paired} | {statistics.median(r['p50Ms'] for r in a):.1f} | "
-              f"{statistics.median(r['p50Ms'] for r in b):.1f} | {bad} |")
+import sys
+sys.path.insert(0, "bench")
+from side_by_side import runs, table
+r = runs(f"{sys.argv[1]}/ood.jsonl", key=lambda x: (x["op"], x["concurrency"]))
+table("/ood against /log-likelihood of the same image (medians of the rounds; cost = log-likelihood img/s / ood img/s)",
+      [("clients", "---:"), ("method", "---")], "log-likelihood", "ood", "cost", "paired costs",
+      [([str(c), method], r[("log-likelihood", c)], r[(op, c)]) for c in (1, 32)
+       for op, method in (("ood", "complexity (default)"), ("ood-orientation", "orientation"))], cost=True, latency="p50")
 PY
     ;;
   models)
@@ -164,24 +145,13 @@ PY
       done
     done
     python3 - "$OUT" "$A" "$B" <<'PY'
-import json, statistics, sys
+import sys
+sys.path.insert(0, "bench")
+from side_by_side import runs, table
 out, a_dir, b_dir = sys.argv[1:4]
-runs = {side: {} for side in "ab"}
-for side in "ab":
-    for line in open(f"{out}/models-{side}.jsonl"):
-        r = json.loads(line)
-        runs[side].setdefault(r["op"], []).append(r)
-print(f"\n## served images/s at 32 clients, A = {a_dir} against B = {b_dir} (medians of the rounds)")
-print("| op | A img/s | B img/s | B / A | paired ratios | A p99 ms | B p99 ms | non-200 |")
-print("|---|---:|---:|---:|---|---:|---:|---:|")
-for op in ("log-likelihood", "sample"):
-    a, b = runs["a"][op], runs["b"][op]
-    x = statistics.median(r["imagesPerSecond"] for r in a)
-    y = statistics.median(r["imagesPerSecond"] for r in b)
-    paired = " ".join(f"{q['imagesPerSecond'] / p['imagesPerSecond']:.3f}" for p, q in zip(a, b))
-    bad = sum(v for r in a + b for k, v in r["statuses"].items() if k != "200") + sum(r["transportErrors"] for r in a + b)
-    print(f"| {op} | {x:.1f} | {y:.1f} | {y / x:.3f} | {paired} | {statistics.median(r['p99Ms'] for r in a):.1f} | "
-          f"{statistics.median(r['p99Ms'] for r in b):.1f} | {bad} |")
+a, b = runs(f"{out}/models-a.jsonl"), runs(f"{out}/models-b.jsonl")
+table(f"served images/s at 32 clients, A = {a_dir} against B = {b_dir} (medians of the rounds)", [("op", "---")],
+      "A", "B", "B / A", "paired ratios", [([op], a[op], b[op]) for op in ("log-likelihood", "sample")])
 PY
     ;;
   *) echo "usage: bench/load.sh [sweep|soak|overload|v2|ood|models]" >&2; exit 2 ;;
