@@ -131,6 +131,7 @@ public final class BenchCommand implements Callable<Integer> {
                             ? String.format(Locale.ROOT, "batches below %d as one pass on %s threads, larger ones in chunks of %d on %d single-threaded lanes",
                                     2 * Lanes.CHUNK, threads, Lanes.CHUNK, lanes.count())
                             : String.format(Locale.ROOT, "%s threads per pass, %d worker(s)", threads, workers));
+            System.out.println("kernels: " + dev.glowserve.inference.KernelCheck.verdict());
             System.out.printf(Locale.ROOT, "parameters: %,d   FLOPs per image (counted): %.1f MFLOP%n",
                     runner.glow().parameters().trainableCount(), flops / 1e6);
             double peakBefore = FmaPeak.measure();

@@ -26,6 +26,7 @@ public final class EngineCommand implements Callable<Integer> {
         System.out.printf("gpus: %d%n", engine.getGpuCount());
         System.out.printf("threads: %s intra-op, %s inter-op%n", System.getProperty("ai.djl.pytorch.num_threads"),
                 System.getProperty("ai.djl.pytorch.num_interop_threads"));
+        System.out.println("kernels: " + dev.glowserve.inference.KernelCheck.verdict());
         System.out.printf("device: %s (glow.device=%s)%n", Devices.describe(Devices.select(device)), device);
         return 0;
     }

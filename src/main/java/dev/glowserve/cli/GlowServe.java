@@ -37,6 +37,10 @@ public final class GlowServe implements Runnable {
     }
 
     public static void main(String[] args) {
+        if (args.length > 0 && "kernel-check".equals(args[0])) { // the child KernelCheck starts from this jar
+            dev.glowserve.inference.KernelCheck.main(args);
+            return;
+        }
         // no command, or only Spring-style options (--server.port=9090): serve
         if (args.length == 0 || (args[0].startsWith("-") && !ROOT_OPTIONS.contains(args[0]))) {
             String[] serveArgs = new String[args.length + 1];
@@ -52,6 +56,9 @@ public final class GlowServe implements Runnable {
             }
         }
         Engines.configureDefaults("serve".equals(args[0]));
+        if (!ROOT_OPTIONS.contains(args[0]) && !"help".equals(args[0])) {
+            dev.glowserve.inference.KernelCheck.ensure(); // before the engine starts: it fixes oneDNN's kernels
+        }
         CommandLine cli = commandLine();
         TrainCommand.recordInvocation(args);
         int code = cli.execute(args);

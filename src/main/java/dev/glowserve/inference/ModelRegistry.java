@@ -116,7 +116,8 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
     public ModelRegistry(GlowProperties properties, MeterRegistry meters) {
         this.properties = properties;
         this.meters = meters;
-        // before the first tensor: how the C allocator keeps freed memory
+        // before the first tensor: which oneDNN kernels are right here, how the C allocator keeps freed memory
+        LOG.info("kernel check: {}", KernelCheck.ensure());
         NativeAllocator.tune(properties.inference().mallocTuning());
         this.device = Devices.select(properties.device());
         this.repository = properties.modelRepository() == null || properties.modelRepository().isBlank() ? null

@@ -37,5 +37,6 @@ public class ModelsInfoContributor implements InfoContributor {
         }
         builder.withDetail("models", models);
         builder.withDetail("device", Devices.describe(registry.device()));
+        builder.withDetail("kernels", KernelCheck.verdict());
     }
 }
