@@ -22,7 +22,8 @@ import javax.imageio.ImageIO;
  * The HTTP half of docker/smoke-test.sh, as a client of the running container would call it (JDK 17 alone, run
  * with {@code java docker/SmokeClient.java}):
  * <pre>
- *   check BASE_URL MODEL PNG      a sample as PNG, encode then decode gives the PNG's pixels back, the metrics
+ *   check BASE_URL MODEL PNG MANAGEMENT_URL   a sample as PNG, encode then decode gives the PNG's pixels back, the
+ *                                 metrics on the management port (and not on the API's)
  *   inflight BASE_URL MODEL PNG N N encodes of 64 images at once; prints "sent" once all are on the wire, then
  *                                 fails unless every one of them is answered 200 (the drain on docker stop)
  * </pre>
@@ -37,13 +38,13 @@ public final class SmokeClient {
         String model = args[2];
         byte[] png = Files.readAllBytes(Path.of(args[3]));
         switch (args[0]) {
-            case "check" -> check(base, model, png);
+            case "check" -> check(base, model, png, args[4]);
             case "inflight" -> inflight(base, model, png, Integer.parseInt(args[4]));
             default -> throw new IllegalArgumentException("check or inflight, not " + args[0]);
         }
     }
 
-    private static void check(String base, String model, byte[] png) throws Exception {
+    private static void check(String base, String model, byte[] png, String management) throws Exception {
         String m = base + "/v1/models/" + model;
         HttpResponse<byte[]> grid = send(HttpRequest.newBuilder(URI.create(m + "/sample"))
                 .header("Content-Type", "application/json").header("Accept", "image/png")
@@ -69,7 +70,9 @@ public final class SmokeClient {
         require(Arrays.equals(original, roundTrip), "decode(encode(x)) differs from x");
         System.out.printf("encode -> decode: the identical %d pixels%n", original.length);
 
-        HttpResponse<byte[]> metrics = send(HttpRequest.newBuilder(URI.create(base + "/actuator/prometheus")).GET());
+        expect(send(HttpRequest.newBuilder(URI.create(base + "/actuator/prometheus")).GET()), 404,
+                "/actuator/prometheus on the API port");
+        HttpResponse<byte[]> metrics = send(HttpRequest.newBuilder(URI.create(management + "/actuator/prometheus")).GET());
         expect(metrics, 200, "/actuator/prometheus");
         String text = new String(metrics.body(), StandardCharsets.UTF_8);
         require(text.contains("glow_requests_seconds_count{") && text.contains("endpoint=\"decode\""),

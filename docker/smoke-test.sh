@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the image the way helm/glow-serve runs the pod and checks what a deployment relies on: readiness, a sample
-# as PNG, encode -> decode gives the identical image, /actuator/prometheus, the image's HEALTHCHECK turning
+# as PNG, encode -> decode gives the identical image, /actuator/prometheus on the management port, the image's HEALTHCHECK turning
 # healthy, and docker stop draining in-flight work and exiting within the chart's grace period.
 # Usage: docker/smoke-test.sh [IMAGE]      (default glow-serve:ci; DOCKER=/usr/bin/docker picks the client)
 # Needs a JDK 17 (java) and curl on this machine. A failure prints the container's log tail.
@@ -18,6 +18,7 @@ MEMORY_LIMIT=3Gi
 GRACE_SECONDS=45
 EMPTY_DIRS="/tmp /var/cache/djl"
 CONTAINER_PORT=8080
+MANAGEMENT_PORT=8082
 READINESS_PATH=/actuator/health/readiness
 JAVA_OPTS="-XX:MaxRAMPercentage=50 -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir=/tmp"
 
@@ -42,12 +43,13 @@ $DOCKER run -d --name "$name" \
   --cap-drop ALL --security-opt no-new-privileges \
   --memory "${MEMORY_LIMIT%Gi}g" --memory-swap "${MEMORY_LIMIT%Gi}g" \
   -e JAVA_TOOL_OPTIONS="$JAVA_OPTS" -e DJL_CACHE_DIR=/var/cache/djl \
-  -p "127.0.0.1::$CONTAINER_PORT" "$IMAGE" serve >/dev/null
+  -p "127.0.0.1::$CONTAINER_PORT" -p "127.0.0.1::$MANAGEMENT_PORT" "$IMAGE" serve >/dev/null
 base="http://$($DOCKER port "$name" "$CONTAINER_PORT/tcp" | head -n 1)"
+management="http://$($DOCKER port "$name" "$MANAGEMENT_PORT/tcp" | head -n 1)"
 
 ready=
 for _ in $(seq 1 1200); do
-  if curl -fs -o /dev/null "$base$READINESS_PATH"; then
+  if curl -fs -o /dev/null "$management$READINESS_PATH"; then
     ready=$(date +%s.%N)
     break
   fi
@@ -57,7 +59,7 @@ done
 [ -n "$ready" ] || fail "not ready after 120 s"
 printf 'ready in %.1f s (docker run to %s answering 200)\n' "$(echo "$ready - $start" | bc)" "$READINESS_PATH"
 
-java docker/SmokeClient.java check "$base" "$MODEL" docs/examples/sneaker.png || fail "HTTP checks"
+java docker/SmokeClient.java check "$base" "$MODEL" docs/examples/sneaker.png "$management" || fail "HTTP checks"
 
 health=
 for _ in $(seq 1 90); do

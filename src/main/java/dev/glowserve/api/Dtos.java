@@ -169,6 +169,8 @@ public final class Dtos {
     public record EncodeResponse(@JsonProperty("model") String model, @JsonProperty("results") List<EncodeResult> results) {}
 
     @Schema(description = "Latents of one image; an encode result can be sent back as it is")
+    // the scores of an encode result are known, and ignored; any other field is a mistake (400)
+    @com.fasterxml.jackson.annotation.JsonIgnoreProperties({"log_p_nats", "bits_per_dim", "class_probabilities"})
     public record DecodeItem(
             @ArraySchema(arraySchema = @Schema(description = "One entry per level, in order", requiredMode = Schema.RequiredMode.REQUIRED))
             @JsonProperty("latents") List<Latent> latents,
@@ -186,6 +188,7 @@ public final class Dtos {
             @JsonProperty("direction_source") String directionSource) {}
 
     @Schema(description = "An end of an interpolation: an image, or latents (with class for class-conditional models)")
+    @com.fasterxml.jackson.annotation.JsonIgnoreProperties({"log_p_nats", "bits_per_dim", "class_probabilities"})
     public record PathEnd(
             @Schema(description = "Base64-encoded PNG") @JsonProperty("image") String image,
             @JsonProperty("latents") List<Latent> latents,

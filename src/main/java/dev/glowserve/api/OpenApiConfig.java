@@ -33,11 +33,13 @@ public class OpenApiConfig {
     private record Error(String status, String description, String type, String detail) {}
 
     private static final List<Error> POST_ERRORS = List.of(
-            new Error("400", "Malformed request: invalid JSON, missing field, invalid base64", "malformed-request",
-                    "images is missing or empty"),
+            new Error("400", "Malformed request: invalid JSON, missing or unknown field, a number out of its field's range, "
+                    + "invalid base64, a path not in canonical form", "malformed-request", "images is missing or empty"),
             new Error("404", "No model of that name", "unknown-model", "no model named 'mnist'; models: fashion-mnist"),
             new Error("406", "The Accept header asks for a type this operation cannot produce", null,
                     "Acceptable representations: [application/json, image/png]."),
+            new Error("408", "The body did not arrive within glow.limits.body-timeout", "body-timeout",
+                    "the request body did not arrive within 10000 ms (glow.limits.body-timeout)"),
             new Error("413", "Body larger than glow.limits.max-request-size", "payload-too-large",
                     "request body is larger than the limit of 8388608 bytes (glow.limits.max-request-size)"),
             new Error("415", "Content-Type other than application/json (or multipart/form-data for encode)", null,

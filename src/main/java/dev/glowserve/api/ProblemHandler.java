@@ -49,7 +49,7 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     }
 
     private static ResponseEntity<Object> respond(ProblemDetail p, HttpHeaders headers) {
-        if (ErrorBodies.isV2(currentPath())) {
+        if (isV2Request()) {
             int status = p.getStatus() == HttpStatus.UNPROCESSABLE_CONTENT.value() ? HttpStatus.BAD_REQUEST.value() : p.getStatus();
             return ResponseEntity.status(status).headers(headers).contentType(MediaType.APPLICATION_JSON)
                     .body(java.util.Map.of("error", p.getDetail() == null ? HttpStatus.valueOf(status).getReasonPhrase() : p.getDetail()));
@@ -57,9 +57,9 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
         return ResponseEntity.status(p.getStatus()).headers(headers).contentType(MediaType.APPLICATION_PROBLEM_JSON).body(p);
     }
 
-    private static String currentPath() {
+    private static boolean isV2Request() {
         return org.springframework.web.context.request.RequestContextHolder.getRequestAttributes()
-                instanceof org.springframework.web.context.request.ServletRequestAttributes a ? a.getRequest().getRequestURI() : null;
+                instanceof org.springframework.web.context.request.ServletRequestAttributes a && ErrorBodies.isV2(a.getRequest());
     }
 
     /** Framework errors (unknown path, wrong method or media type) in the API's own form too. */
@@ -195,29 +195,35 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
         }
         String detail = "request body is not valid JSON for this endpoint";
         Throwable root = ex.getMostSpecificCause();
-        if (root instanceof tools.jackson.core.JacksonException j && j.getOriginalMessage() != null) {
-            // a value of the wrong type names its field; broken JSON is not valid JSON wherever it breaks
-            String field = j instanceof tools.jackson.databind.DatabindException ? field(j) : "";
+        if (root instanceof tools.jackson.databind.exc.UnrecognizedPropertyException u) {
+            detail = "field '" + field(u) + "' is not a field of this request" + known(u.getKnownPropertyIds());
+        } else if (root instanceof tools.jackson.core.JacksonException j && j.getOriginalMessage() != null) {
+            // a value of the wrong type or out of range names its field; broken JSON is not valid JSON wherever it breaks
+            boolean valueProblem = j instanceof tools.jackson.databind.DatabindException
+                    || j instanceof tools.jackson.core.exc.InputCoercionException;
+            String field = valueProblem ? field(j) : "";
             detail = field.isEmpty() ? detail + ": " + firstLine(j.getOriginalMessage())
                     : "field '" + field + "': " + fieldProblem(j);
         }
         return respond(problem(HttpStatus.BAD_REQUEST, "malformed-request", detail));
     }
 
+    private static String known(java.util.Collection<Object> names) {
+        if (names == null || names.isEmpty()) {
+            return "";
+        }
+        return " (fields: " + names.stream().map(String::valueOf).sorted().collect(java.util.stream.Collectors.joining(", ")) + ")";
+    }
+
     /** The JSON field a mapping error is at, as the client wrote it: items[0].class. */
     private static String field(tools.jackson.core.JacksonException j) {
-        StringBuilder path = new StringBuilder();
-        for (tools.jackson.core.JacksonException.Reference r : j.getPath()) {
-            if (r.getPropertyName() != null) {
-                path.append(path.isEmpty() ? "" : ".").append(r.getPropertyName());
-            } else if (r.getIndex() >= 0) {
-                path.append('[').append(r.getIndex()).append(']');
-            }
-        }
-        return path.toString();
+        return dev.glowserve.artifact.ModelArtifact.jsonPath(j);
     }
 
     private static String fieldProblem(tools.jackson.core.JacksonException j) {
+        if (j instanceof tools.jackson.core.exc.InputCoercionException c) {
+            return "the number is out of range for " + jsonKind(c.getTargetType());
+        }
         if (j instanceof tools.jackson.databind.exc.InvalidFormatException f && f.getTargetType() != null
                 && (f.getTargetType() == Integer.class || f.getTargetType() == int.class
                     || f.getTargetType() == Long.class || f.getTargetType() == long.class)) {
@@ -231,6 +237,9 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
 
     /** What a Java target type is in JSON's words, so that no Java type reaches the client. */
     private static String jsonKind(Class<?> t) {
+        if (t == null) {
+            return "this field";
+        }
         if (t == Integer.class || t == int.class || t == Long.class || t == long.class) {
             return "an integer";
         }
@@ -261,6 +270,9 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     @ExceptionHandler(MultipartException.class)
     ResponseEntity<Object> multipart(MultipartException e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof ApiException a) {
+                return api(a);
+            }
             if (t instanceof PayloadTooLargeException || t.getClass().getSimpleName().contains("SizeLimitExceeded")
                     || t.getClass().getSimpleName().contains("SizeException")) {
                 return respond(problem(HttpStatus.CONTENT_TOO_LARGE, "payload-too-large", "upload is larger than the limit"));

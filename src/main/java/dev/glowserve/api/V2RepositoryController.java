@@ -33,7 +33,9 @@ public class V2RepositoryController implements V2RepositoryApi {
     @PostMapping(value = "/v2/repository/index", produces = MediaType.APPLICATION_JSON_VALUE)
     @Override
     public List<RepositoryModel> index(@RequestBody(required = false) byte[] body) {
-        JsonNode ready = object(body).get("ready");
+        JsonNode request = object(body);
+        V2Tensors.onlyFields(request, "the request", "ready");
+        JsonNode ready = request.get("ready");
         if (ready != null && !ready.isBoolean()) {
             throw InvalidRequest.malformed("\"ready\" must be true or false");
         }
@@ -45,7 +47,9 @@ public class V2RepositoryController implements V2RepositoryApi {
     @PostMapping(value = "/v2/repository/models/{model}/load", produces = MediaType.APPLICATION_JSON_VALUE)
     @Override
     public Map<String, Object> load(@PathVariable String model, @RequestBody(required = false) byte[] body) {
-        JsonNode version = object(body).path("parameters").get("version");
+        JsonNode request = object(body);
+        V2Tensors.onlyFields(request, "the request", "parameters");
+        JsonNode version = request.path("parameters").get("version");
         if (version != null && !version.isString() && !version.isIntegralNumber()) {
             throw InvalidRequest.malformed("parameters.version must be a version such as \"2\"");
         }
@@ -56,7 +60,7 @@ public class V2RepositoryController implements V2RepositoryApi {
     @PostMapping(value = "/v2/repository/models/{model}/unload", produces = MediaType.APPLICATION_JSON_VALUE)
     @Override
     public Map<String, Object> unload(@PathVariable String model, @RequestBody(required = false) byte[] body) {
-        object(body);
+        V2Tensors.onlyFields(object(body), "the request", "parameters");
         registry.unload(model);
         return Map.of();
     }

@@ -82,6 +82,7 @@ final class V2Tensors {
         if (root == null || !root.isObject()) {
             throw bad("the request must be a JSON object with \"inputs\"");
         }
+        onlyFields(root, "the request", "id", "parameters", "inputs", "outputs");
         String id = root.has("id") ? text(root.get("id"), "id") : null;
         JsonNode inputs = root.get("inputs");
         if (inputs == null || !inputs.isArray() || inputs.isEmpty()) {
@@ -94,6 +95,7 @@ final class V2Tensors {
                 throw bad("every entry of \"inputs\" must be an object with name, datatype, shape and data");
             }
             String name = text(in.get("name"), "an input's name");
+            onlyFields(in, "input '" + name + "'", "name", "shape", "datatype", "parameters", "data");
             if (byName.containsKey(name)) {
                 throw bad("input '" + name + "' is given twice");
             }
@@ -109,10 +111,7 @@ final class V2Tensors {
             JsonNode size = in.path("parameters").get("binary_data_size");
             Object data;
             if (size != null) {
-                if (!size.isIntegralNumber() || size.asLong() < 0) {
-                    throw bad("input '" + name + "': binary_data_size must be a non-negative integer");
-                }
-                long bytes = size.asLong();
+                long bytes = nonNegative(size, "input '" + name + "': binary_data_size");
                 if (bytes != count * type.bytes) {
                     throw bad("input '" + name + "': binary_data_size is " + bytes + " bytes but shape "
                             + java.util.Arrays.toString(shape) + " of " + type + " needs " + count * type.bytes);
@@ -145,7 +144,11 @@ final class V2Tensors {
                 throw bad("\"outputs\" must be an array");
             }
             for (JsonNode o : requested) {
+                if (!o.isObject()) {
+                    throw bad("every entry of \"outputs\" must be an object with a name");
+                }
                 String name = text(o.get("name"), "an output's name");
+                onlyFields(o, "output '" + name + "'", "name", "parameters");
                 JsonNode binary = o.path("parameters").get("binary_data");
                 outputs.add(new Requested(name, binary == null ? null : flag(binary, "output '" + name + "': binary_data")));
             }
@@ -157,6 +160,24 @@ final class V2Tensors {
         JsonNode binaryOutputs = parameters.get("binary_data_output");
         return new Request(id, byName, outputs, binaryOutputs != null && flag(binaryOutputs, "binary_data_output"),
                 parameters.isObject() ? parameters : JsonNodeFactory.instance.objectNode());
+    }
+
+    /**
+     * Refuses a field the protocol does not define, naming it (a misspelt field would otherwise be ignored); what a
+     * client adds goes in {@code parameters}, which the protocol leaves open.
+     */
+    static void onlyFields(JsonNode object, String where, String... allowed) {
+        java.util.Set<String> known = java.util.Set.of(allowed);
+        for (String field : object.propertyNames()) {
+            if (!known.contains(field)) {
+                throw bad(where + ": field '" + brief(field) + "' is not part of the protocol (fields: " + String.join(", ", allowed)
+                        + "; extensions go in \"parameters\")");
+            }
+        }
+    }
+
+    private static String brief(String s) {
+        return s.length() <= 40 && s.chars().allMatch(c -> c >= 0x20 && c < 0x7f) ? s : "(a long or unprintable name)";
     }
 
     private static String text(JsonNode n, String what) {
@@ -173,17 +194,27 @@ final class V2Tensors {
         return n.asBoolean();
     }
 
+    /** A size or count: an integer from 0 to 2^63 - 1, whatever the JSON number's own range. */
+    static long nonNegative(JsonNode n, String what) {
+        if (n == null || !n.isIntegralNumber() || !n.canConvertToLong() || n.longValue() < 0) {
+            throw bad(what + " must be an integer from 0 to " + Long.MAX_VALUE + (n == null ? "" : ", is " + brief(n)));
+        }
+        return n.longValue();
+    }
+
+    /** A value as the client sent it, cut short: a number of a thousand digits is not echoed whole. */
+    private static String brief(JsonNode n) {
+        String s = n.toString();
+        return s.length() <= 40 ? s : s.substring(0, 37) + "...";
+    }
+
     private static long[] shape(JsonNode n, String name) {
         if (n == null || !n.isArray()) {
             throw bad("input '" + name + "': shape must be an array of sizes");
         }
         long[] shape = new long[n.size()];
         for (int i = 0; i < shape.length; i++) {
-            JsonNode d = n.get(i);
-            if (!d.isIntegralNumber() || d.asLong() < 0) {
-                throw bad("input '" + name + "': shape " + n + " has a size that is not a non-negative integer");
-            }
-            shape[i] = d.asLong();
+            shape[i] = nonNegative(n.get(i), "input '" + name + "': shape[" + i + "]");
         }
         return shape;
     }
@@ -239,10 +270,10 @@ final class V2Tensors {
                 byte[] v = new byte[count];
                 for (int i = 0; i < count; i++) {
                     JsonNode x = flat.get(i);
-                    if (!x.isIntegralNumber() || x.asLong() < 0 || x.asLong() > 255) {
-                        throw bad("input '" + name + "'[" + i + "] = " + x + " is not a UINT8 (0..255)");
+                    if (!x.isIntegralNumber() || !x.canConvertToInt() || x.intValue() < 0 || x.intValue() > 255) {
+                        throw bad("input '" + name + "'[" + i + "] = " + brief(x) + " is not a UINT8 (0..255)");
                     }
-                    v[i] = (byte) x.asInt();
+                    v[i] = (byte) x.intValue();
                 }
                 yield v;
             }
@@ -251,9 +282,9 @@ final class V2Tensors {
                 for (int i = 0; i < count; i++) {
                     JsonNode x = flat.get(i);
                     if (!x.isIntegralNumber() || !x.canConvertToLong()) {
-                        throw bad("input '" + name + "'[" + i + "] = " + x + " is not an INT64");
+                        throw bad("input '" + name + "'[" + i + "] = " + brief(x) + " is not an INT64");
                     }
-                    v[i] = x.asLong();
+                    v[i] = x.longValue();
                 }
                 yield v;
             }
@@ -275,10 +306,10 @@ final class V2Tensors {
     }
 
     private static double number(JsonNode x, String name, int i) {
-        if (!x.isNumber()) {
-            throw bad("input '" + name + "'[" + i + "] = " + x + " is not a number");
+        if (!x.isNumber() || !Double.isFinite(x.doubleValue())) {
+            throw bad("input '" + name + "'[" + i + "] = " + brief(x) + " is not a finite number");
         }
-        return x.asDouble();
+        return x.doubleValue();
     }
 
     private static void flatten(JsonNode n, List<JsonNode> out, String name, int limit) {

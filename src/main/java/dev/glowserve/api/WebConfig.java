@@ -1,7 +1,14 @@
 package dev.glowserve.api;
 
 import dev.glowserve.inference.RequestWork;
+import org.springframework.beans.factory.config.BeanPostProcessor;
+import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.http.server.ServerHttpResponse;
+import org.springframework.http.server.ServletServerHttpResponse;
+import org.springframework.web.context.request.ServletRequestAttributes;
+import org.springframework.web.cors.DefaultCorsProcessor;
+import org.springframework.web.servlet.handler.AbstractHandlerMapping;
 import org.springframework.web.context.request.NativeWebRequest;
 import org.springframework.web.context.request.RequestAttributes;
 import org.springframework.web.context.request.RequestContextHolder;
@@ -13,8 +20,9 @@ import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 
 
 /**
- * CORS for {@code /v1/**} and {@code /v2/**} (closed unless {@code glow.security.cors-allowed-origins} lists origins),
- * and dropping queued model work for requests that timed out or whose client went away.
+ * CORS for {@code /v1/**} and {@code /v2/**} (closed unless {@code glow.security.cors-allowed-origins} lists origins,
+ * a refusal answered in the API's form), and dropping queued model work for requests that timed out or whose client
+ * went away.
  */
 @Configuration
 public class WebConfig implements WebMvcConfigurer {
@@ -62,6 +70,32 @@ public class WebConfig implements WebMvcConfigurer {
                 return true;
             }
         });
+    }
+
+    /** Every handler mapping refuses a cross-origin request with a 403 in the API's form, not a plain-text line. */
+    @Bean
+    static BeanPostProcessor corsRefusalInApiForm() {
+        return new BeanPostProcessor() {
+            @Override
+            public Object postProcessBeforeInitialization(Object bean, String name) {
+                if (bean instanceof AbstractHandlerMapping mapping) {
+                    mapping.setCorsProcessor(new DefaultCorsProcessor() {
+                        @Override
+                        protected void rejectRequest(ServerHttpResponse response) throws java.io.IOException {
+                            if (response instanceof ServletServerHttpResponse servlet
+                                    && RequestContextHolder.getRequestAttributes() instanceof ServletRequestAttributes a) {
+                                ErrorBodies.write(a.getRequest(), servlet.getServletResponse(), 403, "cors-refused", "Forbidden",
+                                        "this origin is not allowed (glow.security.cors-allowed-origins)");
+                                response.flush();
+                            } else {
+                                super.rejectRequest(response);
+                            }
+                        }
+                    });
+                }
+                return bean;
+            }
+        };
     }
 
     @Override

@@ -24,6 +24,8 @@ public record Calibration(
         @JsonProperty("scores") Map<String, double[]> scores) {
 
     public static final String FILE = "calibration.json";
+    /** Held-out scores of a few methods: a few hundred kB; far more is not a calibration. */
+    private static final long MAX_BYTES = 64L << 20;
 
     /** The held-out scores of a method, sorted ascending; null if the calibration has none for it. */
     public double[] sorted(String method) {
@@ -35,13 +37,13 @@ public record Calibration(
         String file = source.describe(FILE);
         Calibration c;
         try {
-            c = ModelArtifact.JSON.readValue(source.read(FILE), Calibration.class);
+            c = ModelArtifact.JSON.readValue(source.read(FILE, MAX_BYTES), Calibration.class);
         } catch (NoSuchFileException e) {
             return null;
         } catch (IOException e) {
-            throw new ArtifactException(file + ": cannot read (" + e.getMessage() + ")", e);
+            throw new ArtifactException(file + ": cannot read (" + ModelArtifact.reason(e) + ")", e);
         } catch (JacksonException e) {
-            throw new ArtifactException(file + ": not a valid calibration (" + e.getOriginalMessage() + ")");
+            throw new ArtifactException(file + ": not a valid calibration (" + ModelArtifact.jsonProblem(e) + ")");
         }
         if (c == null || c.scores() == null || c.scores().isEmpty()) {
             throw new ArtifactException(file + ": no scores");

@@ -24,14 +24,14 @@ public final class ClassMeans {
     private ClassMeans() {}
 
     /** means[class][level][C·H·W], or null when the artifact has none. */
-    public static float[][][] read(ModelArtifact.Source source, GlowConfig config, NDManager manager) {
+    public static float[][][] read(ModelArtifact.Source source, GlowConfig config, NDManager manager, long maxBytes) {
         byte[] bytes;
         try {
-            bytes = source.read(FILE);
+            bytes = source.read(FILE, maxBytes);
         } catch (NoSuchFileException e) {
             return null;
         } catch (IOException e) {
-            throw new ArtifactException(source.describe(FILE) + ": cannot read (" + e.getMessage() + ")", e);
+            throw new ArtifactException(source.describe(FILE) + ": cannot read (" + ModelArtifact.reason(e) + ")", e);
         }
         try (NDManager scratch = manager.newSubManager()) {
             Map<String, NDArray> t = Safetensors.read(bytes, source.describe(FILE), scratch);

@@ -15,6 +15,7 @@ import tools.jackson.databind.SerializationFeature;
 import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -52,22 +53,66 @@ public final class ModelArtifact {
 
     private ModelArtifact() {}
 
-    /** Where an artifact's two files come from: a folder, or the classpath (the shipped model). */
+    /** The most a manifest may be; it is a few hundred bytes. */
+    static final long MAX_MANIFEST_BYTES = 1 << 20;
+    /** The most a model may take unless a caller says otherwise (the service's glow.limits.max-model-bytes). */
+    public static final long DEFAULT_MAX_MODEL_BYTES = 2L << 30;
+    /** The batch a model's memory estimate allows for: the runner's chunk. */
+    private static final int ESTIMATE_BATCH = 64;
+
+    /**
+     * Where an artifact's files come from: a folder, or the classpath (the shipped model). Every file is a regular
+     * file whose size is checked before a byte of it is read, and messages name it by {@link #describe}: a folder's
+     * label (the repository's {@code name/version} when served, so no server path reaches a client), or its path.
+     */
     public interface Source {
         String describe(String file);
 
-        byte[] read(String file) throws IOException;
+        /** The file's size in bytes, or -1 where only reading tells (the classpath). */
+        long size(String file) throws IOException;
+
+        InputStream open(String file) throws IOException;
+
+        /** The whole file, refused before it is read when larger than {@code max} bytes. */
+        default byte[] read(String file, long max) throws IOException {
+            long size = size(file);
+            if (size > max) {
+                throw new ArtifactException(describe(file) + ": " + size + " bytes, more than the limit of " + max);
+            }
+            try (InputStream in = open(file)) {
+                byte[] bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 16, max + 1));
+                if (bytes.length > max) {
+                    throw new ArtifactException(describe(file) + ": more than the limit of " + max + " bytes");
+                }
+                return bytes;
+            }
+        }
 
         static Source folder(Path dir) {
+            return folder(dir, dir.toString());
+        }
+
+        /** A folder whose files are named {@code label/file} in messages. */
+        static Source folder(Path dir, String label) {
             return new Source() {
                 @Override
                 public String describe(String file) {
-                    return dir.resolve(file).toString();
+                    return label + "/" + file;
                 }
 
                 @Override
-                public byte[] read(String file) throws IOException {
-                    return Files.readAllBytes(dir.resolve(file));
+                public long size(String file) throws IOException {
+                    Path p = dir.resolve(file);
+                    if (Files.exists(p) && !Files.isRegularFile(p)) { // a device or a folder: no size to trust
+                        throw new ArtifactException(describe(file) + ": not a regular file");
+                    }
+                    return Files.size(p);
+                }
+
+                @Override
+                public InputStream open(String file) throws IOException {
+                    size(file);
+                    return Files.newInputStream(dir.resolve(file));
                 }
             };
         }
@@ -81,13 +126,20 @@ public final class ModelArtifact {
                 }
 
                 @Override
-                public byte[] read(String file) throws IOException {
-                    try (var in = ModelArtifact.class.getClassLoader().getResourceAsStream(base + file)) {
-                        if (in == null) {
-                            throw new NoSuchFileException(describe(file));
-                        }
-                        return in.readAllBytes();
+                public long size(String file) throws IOException {
+                    if (ModelArtifact.class.getClassLoader().getResource(base + file) == null) {
+                        throw new NoSuchFileException(describe(file));
                     }
+                    return -1;
+                }
+
+                @Override
+                public InputStream open(String file) throws IOException {
+                    InputStream in = ModelArtifact.class.getClassLoader().getResourceAsStream(base + file);
+                    if (in == null) {
+                        throw new NoSuchFileException(describe(file));
+                    }
+                    return in;
                 }
             };
         }
@@ -96,6 +148,51 @@ public final class ModelArtifact {
         static Source parse(String spec) {
             return spec.startsWith("classpath:") ? classpath(spec.substring("classpath:".length())) : folder(Path.of(spec));
         }
+
+        /** "classpath:dir" or a folder named {@code label} in messages. */
+        static Source parse(String spec, String label) {
+            return spec.startsWith("classpath:") ? classpath(spec.substring("classpath:".length())) : folder(Path.of(spec), label);
+        }
+    }
+
+    /** Why a file could not be read, without its path (an IOException's message is often just the path). */
+    static String reason(IOException e) {
+        if (e instanceof NoSuchFileException) {
+            return "missing";
+        }
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+            return f.getReason();
+        }
+        return "I/O error (" + e.getClass().getSimpleName() + ")";
+    }
+
+    /** The field a Jackson error is at, as the JSON spells it ({@code items[0].class}); empty at the top. */
+    public static String jsonPath(JacksonException e) {
+        StringBuilder path = new StringBuilder();
+        for (JacksonException.Reference r : e.getPath()) {
+            if (r.getPropertyName() != null) {
+                path.append(path.isEmpty() ? "" : ".").append(r.getPropertyName());
+            } else if (r.getIndex() >= 0) {
+                path.append('[').append(r.getIndex()).append(']');
+            }
+        }
+        return path.toString();
+    }
+
+    /**
+     * What is wrong with a JSON file, by position or field, never by its content: a manifest that is a link to
+     * another file must not show that file's lines.
+     */
+    static String jsonProblem(JacksonException e) {
+        String field = jsonPath(e);
+        if (!field.isEmpty()) {
+            return "field '" + field + "' has the wrong type or value";
+        }
+        var at = e.getLocation();
+        return at == null || at.getLineNr() < 0 ? "not valid JSON" : "not valid JSON at line " + at.getLineNr() + ", column " + at.getColumnNr();
     }
 
     public static Manifest readManifest(Path dir) {
@@ -106,13 +203,13 @@ public final class ModelArtifact {
         String file = source.describe(MANIFEST);
         Manifest m;
         try {
-            m = JSON.readValue(source.read(MANIFEST), Manifest.class);
+            m = JSON.readValue(source.read(MANIFEST, MAX_MANIFEST_BYTES), Manifest.class);
         } catch (NoSuchFileException e) {
             throw new ArtifactException(file + ": missing (a model folder needs " + MANIFEST + " and " + WEIGHTS + ")");
         } catch (IOException e) {
-            throw new ArtifactException(file + ": cannot read (" + e.getMessage() + ")", e);
+            throw new ArtifactException(file + ": cannot read (" + reason(e) + ")", e);
         } catch (JacksonException e) {
-            throw new ArtifactException(file + ": not a valid manifest (" + e.getOriginalMessage() + ")");
+            throw new ArtifactException(file + ": not a valid manifest (" + jsonProblem(e) + ")");
         }
         if (m == null) {
             throw new ArtifactException(file + ": empty manifest");
@@ -136,32 +233,64 @@ public final class ModelArtifact {
 
     /** Loads a model folder onto {@code manager}'s device. The model owns {@code manager}. */
     public static Loaded load(Path dir, NDManager manager, DataType dataType) {
-        return load(Source.folder(dir), manager, dataType);
+        return load(Source.folder(dir), manager, dataType, DEFAULT_MAX_MODEL_BYTES);
     }
 
-    /** Loads a model onto {@code manager}'s device; the model owns {@code manager}, closed on failure. */
     public static Loaded load(Source source, NDManager manager, DataType dataType) {
+        return load(source, manager, dataType, DEFAULT_MAX_MODEL_BYTES);
+    }
+
+    /**
+     * Loads a model onto {@code manager}'s device; the model owns {@code manager}, closed on failure. Everything that
+     * can be checked without the model is checked first, so that a refused artifact commits no memory: the manifest,
+     * the model's estimated memory and the weights file's size against {@code maxBytes}, and the architecture against
+     * the weights' header (names, shapes, the number of weights the manifest implies). Only then are the weights read
+     * and the model built.
+     */
+    public static Loaded load(Source source, NDManager manager, DataType dataType, long maxBytes) {
         Manifest manifest;
         byte[] weights;
         String weightsFile = source.describe(WEIGHTS);
+        GlowConfig config;
         try {
             manifest = readManifest(source);
-            weights = source.read(WEIGHTS);
+            config = manifest.architecture().toConfig();
+            long estimate = config.estimatedBytes(ESTIMATE_BATCH);
+            if (estimate > maxBytes) {
+                throw new ArtifactException(source.describe(MANIFEST) + ": the architecture needs about " + mib(estimate)
+                        + " MiB (weights, caches and a batch of " + ESTIMATE_BATCH + "), more than the limit of " + mib(maxBytes) + " MiB");
+            }
+            long size = source.size(WEIGHTS);
+            if (size > maxBytes) {
+                throw new ArtifactException(weightsFile + ": " + size + " bytes, more than the limit of " + maxBytes);
+            }
+            List<Safetensors.TensorInfo> header;
+            if (size < 0) { // a size known only by reading (the classpath): read, bounded, then check
+                weights = source.read(WEIGHTS, maxBytes);
+                header = Safetensors.validate(weights, weightsFile);
+            } else {
+                try (InputStream in = source.open(WEIGHTS)) {
+                    header = Safetensors.validate(Safetensors.readHeader(in, weightsFile), size, weightsFile);
+                }
+                weights = null;
+            }
+            checkArchitecture(source.describe(MANIFEST), weightsFile, config, stripPrefix(header));
+            if (weights == null) {
+                weights = source.read(WEIGHTS, maxBytes);
+            }
         } catch (NoSuchFileException e) {
             manager.close();
             throw new ArtifactException(weightsFile + ": missing");
         } catch (IOException e) {
             manager.close();
-            throw new ArtifactException(weightsFile + ": cannot read (" + e.getMessage() + ")", e);
+            throw new ArtifactException(weightsFile + ": cannot read (" + reason(e) + ")", e);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
         }
-        GlowConfig config = manifest.architecture().toConfig();
         Glow glow = Glow.create(config, manager, dataType, 0);
         try (NDManager scratch = manager.newSubManager()) {
             Map<String, NDArray> tensors = stripPrefix(Safetensors.read(weights, weightsFile, scratch));
-            checkArchitecture(source.describe(MANIFEST), weightsFile, config, tensors);
             assign(weightsFile, glow.parameters(), tensors);
         } catch (RuntimeException e) {
             glow.close();
@@ -172,7 +301,7 @@ public final class ModelArtifact {
         float[][][] means = null;
         if (config.conditional()) {
             try {
-                means = ClassMeans.read(source, config, manager);
+                means = ClassMeans.read(source, config, manager, maxBytes);
             } catch (RuntimeException e) {
                 glow.close();
                 throw e;
@@ -186,6 +315,10 @@ public final class ModelArtifact {
             throw e;
         }
         return new Loaded(manifest, glow, means, calibration);
+    }
+
+    private static long mib(long bytes) {
+        return (bytes + (1 << 20) - 1) >> 20;
     }
 
     /** Writes manifest and weights atomically (each file is replaced whole or not at all). */
@@ -208,37 +341,44 @@ public final class ModelArtifact {
     }
 
     /** Accepts DataParallel checkpoints whose every name starts with {@code module.}. */
-    private static Map<String, NDArray> stripPrefix(Map<String, NDArray> tensors) {
+    private static <T> Map<String, T> stripPrefix(Map<String, T> tensors) {
         if (tensors.isEmpty() || !tensors.keySet().stream().allMatch(k -> k.startsWith(DATA_PARALLEL_PREFIX))) {
             return tensors;
         }
-        Map<String, NDArray> out = new java.util.LinkedHashMap<>();
+        Map<String, T> out = new java.util.LinkedHashMap<>();
         tensors.forEach((k, v) -> out.put(k.substring(DATA_PARALLEL_PREFIX.length()), v));
         return out;
     }
 
+    private static Map<String, long[]> stripPrefix(List<Safetensors.TensorInfo> header) {
+        Map<String, long[]> shapes = new java.util.LinkedHashMap<>();
+        header.forEach(t -> shapes.put(t.name(), t.shape()));
+        return stripPrefix(shapes);
+    }
+
     /**
-     * Reads the architecture the weights imply and compares it field by field with the manifest,
-     * so a mismatch names the field rather than a shape deep inside.
+     * Reads the architecture the weights' header implies and compares it field by field with the manifest, so a
+     * mismatch names the field rather than a shape deep inside, before the model is built; each tensor's name and
+     * shape are checked as the weights are assigned.
      */
-    private static void checkArchitecture(String manifestFile, String file, GlowConfig m, Map<String, NDArray> t) {
+    private static void checkArchitecture(String manifestFile, String file, GlowConfig m, Map<String, long[]> t) {
         int levels = count(t, "blocks.");
         mismatch(manifestFile, file, "levels", m.levels(), levels, "blocks.0 .. blocks." + (levels - 1));
         int flows = count(t, "blocks.0.flows.");
         mismatch(manifestFile, file, "flows_per_level", m.flowsPerLevel(), flows, "blocks.0.flows.*");
         String first = "blocks.0.flows.0.";
-        NDArray loc = t.get(first + "actnorm.loc");
-        if (loc != null && loc.getShape().dimension() == 4) {
-            mismatch(manifestFile, file, "in_channels", m.inChannels(), (int) loc.getShape().get(1) / 4, first + "actnorm.loc " + loc.getShape());
+        long[] loc = t.get(first + "actnorm.loc");
+        if (loc != null && loc.length == 4) {
+            mismatch(manifestFile, file, "in_channels", m.inChannels(), (int) loc[1] / 4, first + "actnorm.loc " + Arrays.toString(loc));
         }
-        NDArray net0 = t.get(first + "coupling.net.0.weight");
-        if (net0 != null && net0.getShape().dimension() == 4) {
-            mismatch(manifestFile, file, "hidden_channels", m.hiddenChannels(), (int) net0.getShape().get(0), first + "coupling.net.0.weight " + net0.getShape());
+        long[] net0 = t.get(first + "coupling.net.0.weight");
+        if (net0 != null && net0.length == 4) {
+            mismatch(manifestFile, file, "hidden_channels", m.hiddenChannels(), (int) net0[0], first + "coupling.net.0.weight " + Arrays.toString(net0));
         }
-        NDArray net4 = t.get(first + "coupling.net.4.conv.weight");
-        if (net4 != null && net4.getShape().dimension() == 4) {
-            boolean affine = net4.getShape().get(0) == m.flowChannels(0);
-            mismatch(manifestFile, file, "affine", m.affine(), affine, first + "coupling.net.4.conv.weight " + net4.getShape());
+        long[] net4 = t.get(first + "coupling.net.4.conv.weight");
+        if (net4 != null && net4.length == 4) {
+            boolean affine = net4[0] == m.flowChannels(0);
+            mismatch(manifestFile, file, "affine", m.affine(), affine, first + "coupling.net.4.conv.weight " + Arrays.toString(net4));
         }
         boolean lu = t.containsKey(first + "invconv.w_l");
         boolean plain = t.containsKey(first + "invconv.weight");
@@ -246,9 +386,9 @@ public final class ModelArtifact {
             mismatch(manifestFile, file, "lu", m.lu(), lu, lu ? first + "invconv.w_l" : first + "invconv.weight");
         }
         String shiftName = "blocks." + (m.levels() - 1) + ".prior.class_shift";
-        NDArray shift = t.get(shiftName);
-        mismatch(manifestFile, file, "num_classes", m.numClasses(), shift == null ? 0 : (int) shift.getShape().get(0),
-                shift == null ? "no " + shiftName : shiftName + " " + shift.getShape());
+        long[] shift = t.get(shiftName);
+        mismatch(manifestFile, file, "num_classes", m.numClasses(), shift == null || shift.length == 0 ? 0 : (int) shift[0],
+                shift == null ? "no " + shiftName : shiftName + " " + Arrays.toString(shift));
     }
 
     private static void mismatch(String manifestFile, String file, String field, Object manifest, Object weights, String evidence) {
@@ -259,7 +399,7 @@ public final class ModelArtifact {
     }
 
     /** Number of distinct integers i for which some name starts with prefix + i + ".". */
-    private static int count(Map<String, NDArray> t, String prefix) {
+    private static int count(Map<String, ?> t, String prefix) {
         TreeSet<Integer> seen = new TreeSet<>();
         for (String k : t.keySet()) {
             if (k.startsWith(prefix)) {

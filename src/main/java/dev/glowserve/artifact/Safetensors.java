@@ -42,25 +42,54 @@ public final class Safetensors {
 
     /** Validated header entries, in file order. */
     public static List<TensorInfo> validate(byte[] file, String label) {
-        if (file.length < 8 + 2) {
-            throw new ArtifactException(label + ": not a safetensors file (only " + file.length + " bytes)");
+        return validate(file, file.length, label);
+    }
+
+    /**
+     * The length prefix and JSON header at the start of a file, read from {@code in} without reading on: the header
+     * is at most 100 MiB, whatever the file's size.
+     */
+    public static byte[] readHeader(java.io.InputStream in, String label) throws IOException {
+        byte[] prefix = in.readNBytes(8);
+        if (prefix.length < 8) {
+            throw new ArtifactException(label + ": not a safetensors file (only " + prefix.length + " bytes)");
         }
-        long headerLength = ByteBuffer.wrap(file, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-        if (headerLength < 2 || headerLength > MAX_HEADER || headerLength > file.length - 8) {
+        long headerLength = ByteBuffer.wrap(prefix).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        if (headerLength < 2 || headerLength > MAX_HEADER) {
+            throw new ArtifactException(label + ": not a safetensors file (header length " + headerLength + ")");
+        }
+        byte[] head = java.util.Arrays.copyOf(prefix, 8 + (int) headerLength);
+        int read = in.readNBytes(head, 8, (int) headerLength);
+        if (read < headerLength) {
+            throw new ArtifactException(label + ": truncated in its header (" + (8 + read) + " bytes)");
+        }
+        return head;
+    }
+
+    /**
+     * Validated header entries of a file of {@code fileSize} bytes that starts with {@code head} (the whole file, or
+     * only its header from {@link #readHeader}): offsets must tile the file's data section exactly.
+     */
+    public static List<TensorInfo> validate(byte[] head, long fileSize, String label) {
+        if (head.length < 8 + 2 || fileSize < head.length) {
+            throw new ArtifactException(label + ": not a safetensors file (only " + Math.min(head.length, fileSize) + " bytes)");
+        }
+        long headerLength = ByteBuffer.wrap(head, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        if (headerLength < 2 || headerLength > MAX_HEADER || headerLength > head.length - 8) {
             throw new ArtifactException(label + ": not a safetensors file or truncated (header length "
-                    + headerLength + ", file " + file.length + " bytes)");
+                    + headerLength + ", file " + fileSize + " bytes)");
         }
-        String json = new String(file, 8, (int) headerLength, StandardCharsets.UTF_8);
+        String json = new String(head, 8, (int) headerLength, StandardCharsets.UTF_8);
         JsonNode header;
         try {
             header = STRICT_JSON.readTree(json);
         } catch (JacksonException e) {
-            throw new ArtifactException(label + ": the safetensors header is not valid JSON (" + e.getOriginalMessage() + ")");
+            throw new ArtifactException(label + ": the safetensors header is " + ModelArtifact.jsonProblem(e));
         }
         if (header == null || !header.isObject()) {
             throw new ArtifactException(label + ": the safetensors header is not a JSON object");
         }
-        long dataLength = file.length - 8 - headerLength;
+        long dataLength = fileSize - 8 - headerLength;
         List<TensorInfo> tensors = new ArrayList<>();
         for (Map.Entry<String, JsonNode> field : header.properties()) {
             String name = field.getKey();
@@ -96,7 +125,7 @@ public final class Safetensors {
         }
         JsonNode dtypeNode = node.get("dtype");
         if (dtypeNode == null || !dtypeNode.isString() || !DTYPE_BYTES.containsKey(dtypeNode.asString())) {
-            throw new ArtifactException(where + " has unsupported dtype " + dtypeNode);
+            throw new ArtifactException(where + " has an unsupported dtype (one of " + new java.util.TreeSet<>(DTYPE_BYTES.keySet()) + ")");
         }
         String dtype = dtypeNode.asString();
         JsonNode shapeNode = node.get("shape");
@@ -107,21 +136,22 @@ public final class Safetensors {
         long count = 1;
         for (int i = 0; i < shape.length; i++) {
             JsonNode d = shapeNode.get(i);
-            if (!d.isIntegralNumber() || d.asLong() < 0 || d.asLong() > Integer.MAX_VALUE) {
-                throw new ArtifactException(where + " has an invalid dimension " + d);
+            if (!d.isIntegralNumber() || !d.canConvertToInt() || d.intValue() < 0) {
+                throw new ArtifactException(where + " has a dimension that is not an integer in 0.." + Integer.MAX_VALUE);
             }
-            shape[i] = d.asLong();
-            count = Math.multiplyExact(count, shape[i]);
+            shape[i] = d.intValue();
+            count = count > Long.MAX_VALUE / Math.max(1, shape[i]) ? Long.MAX_VALUE : count * shape[i];
         }
         JsonNode offsets = node.get("data_offsets");
         if (offsets == null || !offsets.isArray() || offsets.size() != 2
-                || !offsets.get(0).isIntegralNumber() || !offsets.get(1).isIntegralNumber()) {
+                || !offsets.get(0).isIntegralNumber() || !offsets.get(1).isIntegralNumber()
+                || !offsets.get(0).canConvertToLong() || !offsets.get(1).canConvertToLong()) {
             throw new ArtifactException(where + " has no valid data_offsets");
         }
-        long begin = offsets.get(0).asLong();
-        long end = offsets.get(1).asLong();
-        long bytes = count * DTYPE_BYTES.get(dtype);
-        if (begin < 0 || end - begin != bytes) {
+        long begin = offsets.get(0).longValue();
+        long end = offsets.get(1).longValue();
+        long bytes = count > Long.MAX_VALUE / 8 ? Long.MAX_VALUE : count * DTYPE_BYTES.get(dtype);
+        if (begin < 0 || end < begin || end - begin != bytes) {
             throw new ArtifactException(where + " has data_offsets [" + begin + ", " + end + "] but " + dtype
                     + " " + java.util.Arrays.toString(shape) + " needs " + bytes + " bytes");
         }
@@ -132,13 +162,10 @@ public final class Safetensors {
     public static Map<String, NDArray> read(Path path, NDManager manager) {
         byte[] bytes;
         try {
-            long size = Files.size(path);
-            if (size > Integer.MAX_VALUE - 16) {
-                throw new ArtifactException(path + ": " + size + " bytes is larger than supported (2 GiB)");
-            }
-            bytes = Files.readAllBytes(path);
+            bytes = ModelArtifact.Source.folder(path.toAbsolutePath().getParent())
+                    .read(path.getFileName().toString(), Integer.MAX_VALUE - 16);
         } catch (IOException e) {
-            throw new ArtifactException(path + ": cannot read (" + e.getMessage() + ")", e);
+            throw new ArtifactException(path + ": cannot read (" + ModelArtifact.reason(e) + ")", e);
         }
         return read(bytes, path.toString(), manager);
     }
@@ -149,7 +176,7 @@ public final class Safetensors {
         try {
             list = NDList.decode(manager, bytes);
         } catch (RuntimeException e) {
-            throw new ArtifactException(label + ": cannot decode tensors (" + e.getMessage() + ")", e);
+            throw new ArtifactException(label + ": cannot decode tensors", e);
         }
         Map<String, NDArray> out = new LinkedHashMap<>();
         for (NDArray a : list) {

@@ -55,6 +55,40 @@ public record GlowConfig(
         return inChannels * height * width;
     }
 
+    /**
+     * The number of weights (floating-point parameters) the model has, known before it is built: what its memory
+     * estimate starts from (a test counts built models' parameters against it).
+     */
+    public long weightCount() {
+        long total = 0;
+        int last = levels - 1;
+        for (int l = 0; l <= last; l++) {
+            long c = flowChannels(l), half = c / 2, out = affine ? c : half, h = hiddenChannels;
+            long actNorm = 2 * c;
+            long mix = lu ? 6 * c * c + 2 * c : c * c;
+            long coupling = h * half * 9 + h + h * h + h + out * h * 9 + 2 * out;
+            total += flowsPerLevel * (actNorm + mix + coupling);
+            long priorIn = l < last ? c / 2 : c, priorOut = l < last ? c : 2 * c;
+            total += priorOut * priorIn * 9 + 2 * priorOut;
+        }
+        if (conditional()) {
+            total += (long) numClasses * 2 * flowChannels(last) * levelHeight(last) * levelWidth(last);
+        }
+        return total;
+    }
+
+    /**
+     * An upper estimate of the memory the model takes in float32 while serving batches of {@code batch}: its weights
+     * three times (the parameters, the inference caches such as W and W⁻¹, prepacked copies) and a batch's
+     * activations (the widest coupling net's hidden maps and the images' own tensors, a few of each alive at once).
+     */
+    public long estimatedBytes(int batch) {
+        long weights = 4 * weightCount();
+        long hiddenMaps = (long) hiddenChannels * levelHeight(0) * levelWidth(0);
+        long activations = 4L * batch * (6 * hiddenMaps + 8L * dimensions());
+        return 3 * weights + activations;
+    }
+
     /** Channels a level's flows work on (after its squeeze). */
     public int flowChannels(int level) {
         return inChannels * 4 << level;

@@ -58,7 +58,11 @@ public record GlowProperties(
     /** A model to serve: its artifact ("classpath:dir" or a folder) and an optional name overriding the manifest's. */
     public record ModelSpec(@NotBlank String path, String name) {}
 
-    /** Request limits (HTTP 413 / 422 beyond them). */
+    /**
+     * Request limits (HTTP 413 / 422 beyond them), how long a request body may take to arrive (408 after), and the
+     * most memory a model may take: its weights file and its estimated memory in use are checked against it before
+     * the model is built.
+     */
     public record Limits(
             @Min(1) @Max(1024) int maxImages,
             @Min(1) @Max(1024) int maxSamples,
@@ -66,7 +70,9 @@ public record GlowProperties(
             @Min(2) @Max(1024) int maxInterpolationSteps,
             @NotNull DataSize maxRequestSize,
             @Min(1) long maxImagePixels,
-            @DecimalMin("0.0") double maxLatentMagnitude) {}
+            @DecimalMin("0.0") double maxLatentMagnitude,
+            @NotNull Duration bodyTimeout,
+            @NotNull DataSize maxModelBytes) {}
 
     /** Dynamic batching and back-pressure per model. */
     public record Batching(

@@ -21,8 +21,13 @@ public final class ModelLoader {
 
     /** The model on the inference pass {@code settings} choose, under its manifest's name. */
     public static ModelRunner open(String spec, Device device, int chunkSize, InferenceSettings settings) {
-        ModelArtifact.Loaded loaded = ModelArtifact.load(ModelArtifact.Source.parse(spec),
-                NDManager.newBaseManager(device), DataType.FLOAT32);
+        return open(ModelArtifact.Source.parse(spec), device, chunkSize, settings, ModelArtifact.DEFAULT_MAX_MODEL_BYTES);
+    }
+
+    /** The model in {@code source}, refused before it is built if it would take more than {@code maxBytes}. */
+    public static ModelRunner open(ModelArtifact.Source source, Device device, int chunkSize, InferenceSettings settings,
+            long maxBytes) {
+        ModelArtifact.Loaded loaded = ModelArtifact.load(source, NDManager.newBaseManager(device), DataType.FLOAT32, maxBytes);
         try {
             return new ModelRunner(loaded.manifest().name(), loaded.manifest(), loaded.glow(), chunkSize, loaded.classMeans(),
                     settings).withCalibration(loaded.calibration());

@@ -2,6 +2,7 @@ package dev.glowserve.inference;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import dev.glowserve.artifact.ModelArtifact;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
@@ -139,7 +140,7 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
             GlowProperties.ModelSpec spec = specs.get(i);
             String fallbackName = spec.name() != null ? spec.name() : "model-" + i;
             try {
-                Entry e = open(spec.path(), spec.name(), null);
+                Entry e = open(spec.path(), "glow.models[" + i + "]", spec.name(), null);
                 if (loaded.containsKey(e.name())) {
                     e.scheduler().close();
                     e.scheduler().runner().close();
@@ -158,7 +159,7 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
             for (ModelRepository.Version v : latestVersions()) {
                 if (!loaded.containsKey(v.name())) {
                     try {
-                        loaded.put(v.name(), new Served(open(v.path().toString(), v.name(), v.version())));
+                        loaded.put(v.name(), new Served(open(v.path().toString(), v.name() + "/" + v.version(), v.name(), v.version())));
                     } catch (RuntimeException e) {
                         loadFailures.put(v.name() + "/" + v.version(), e.getMessage());
                         LOG.error("model '{}' version {} from the repository is unavailable: {}", v.name(), v.version(), e.getMessage());
@@ -196,10 +197,15 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
         return new ArrayList<>(latest.values());
     }
 
-    /** Loads and warms up one model: its scheduler is running when this returns. */
-    private Entry open(String path, String name, String version) {
+    /**
+     * Loads and warms up one model: its scheduler is running when this returns. Its files are named by {@code label}
+     * in messages (a repository's {@code name/version}, a configured model's {@code glow.models[i]}), which reach
+     * clients through the index and load answers: never a server path.
+     */
+    private Entry open(String path, String label, String name, String version) {
         long t0 = System.nanoTime();
-        ModelRunner runner = ModelLoader.open(path, device, 64, properties.inference().settings());
+        ModelRunner runner = ModelLoader.open(ModelArtifact.Source.parse(path, label), device, 64, properties.inference().settings(),
+                properties.limits().maxModelBytes().toBytes());
         try {
             runner = runner.named(name != null ? name : runner.name(), version != null ? version : runner.version());
             warmUp(runner);
@@ -309,11 +315,11 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
     public synchronized Entry load(String name, String version) {
         requireExplicitControl("load");
         ModelRepository.Version v = repository.find(name, version).orElseThrow(() -> InvalidRequest.unprocessable("unknown-model",
-                version == null ? "no model '" + name + "' in the repository " + repository.root()
-                        : "no version '" + version + "' of model '" + name + "' in the repository " + repository.root()));
+                version == null ? "no model '" + name + "' in the model repository"
+                        : "no version '" + version + "' of model '" + name + "' in the model repository"));
         Entry fresh;
         try {
-            fresh = open(v.path().toString(), v.name(), v.version());
+            fresh = open(v.path().toString(), v.name() + "/" + v.version(), v.name(), v.version());
         } catch (RuntimeException e) {
             loadFailures.put(v.name() + "/" + v.version(), e.getMessage());
             throw InvalidRequest.unprocessable("load-failed", "model '" + name + "' version " + v.version()

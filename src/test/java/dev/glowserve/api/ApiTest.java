@@ -210,24 +210,24 @@ class ApiTest extends ApiTestBase {
 
     @Test
     void actuatorHealthInfoAndPrometheus() {
-        assertThat(get("/actuator/health/liveness").status()).isEqualTo(200);
-        Reply ready = get("/actuator/health/readiness");
+        assertThat(management("/actuator/health/liveness").status()).isEqualTo(200);
+        Reply ready = management("/actuator/health/readiness");
         assertThat(ready.status()).isEqualTo(200);
         JsonNode models = ready.json().get("components").get("models").get("details");
         assertThat(models.get("device").asString()).isEqualTo("cpu");
         assertThat(models.get("broken").get("status").asString()).isEqualTo("unavailable");
         assertThat(models.get("tiny").get("status").asString()).isEqualTo("available");
-        JsonNode info = get("/actuator/info").json();
+        JsonNode info = management("/actuator/info").json();
         assertThat(info.get("models").get("tiny").get("version").asString()).isEqualTo("3");
         assertThat(info.get("models").get("tiny").get("inference").asString()).isEqualTo("torchscript+onednn");
         assertThat(info.get("build").get("version").asString()).isNotBlank();
         post("/v1/models/tiny/sample", Map.of("n", 1, "seed", 1));
-        String prom = get("/actuator/prometheus").text();
+        String prom = management("/actuator/prometheus").text();
         assertThat(prom).contains("glow_requests_seconds_count{application=\"glow-serve\",endpoint=\"sample\",model=\"tiny\"")
                 .contains("glow_model_reverse_seconds").contains("glow_images_processed_total")
                 .contains("glow_batch_size").contains("glow_queue_depth").contains("glow_queue_wait_seconds");
-        assertThat(get("/actuator/env").status()).isEqualTo(404);
-        assertThat(get("/actuator/heapdump").status()).isEqualTo(404);
+        assertThat(management("/actuator/env").status()).isEqualTo(404);
+        assertThat(management("/actuator/heapdump").status()).isEqualTo(404);
         assertThat(get("/v3/api-docs").status()).isEqualTo(200);
         assertThat(get("/swagger-ui.html").status()).isIn(200, 302);
     }

@@ -22,6 +22,10 @@ abstract class HttpTestBase {
     @LocalServerPort
     int port;
 
+    /** The actuator's own port (management.server.port): probes and metrics. */
+    @org.springframework.boot.test.web.server.LocalManagementPort
+    int managementPort;
+
     record Reply(int status, String contentType, byte[] body, java.net.http.HttpHeaders headers) {
         JsonNode json() {
             try {
@@ -51,6 +55,11 @@ abstract class HttpTestBase {
 
     Reply get(String path) {
         return send(HttpRequest.newBuilder(uri(path)).GET().build());
+    }
+
+    /** A GET on the management port: {@code /actuator/...}. */
+    Reply management(String path) {
+        return send(HttpRequest.newBuilder(URI.create("http://localhost:" + managementPort + path)).GET().build());
     }
 
     Reply post(String path, Object body) {

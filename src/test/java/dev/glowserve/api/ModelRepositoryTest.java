@@ -112,12 +112,12 @@ class ModelRepositoryTest extends HttpTestBase {
         assertThat(post("/v2/repository/index", "{\"ready\":true}").json().toString())
                 .isEqualTo("[{\"name\":\"digits\",\"version\":\"1\",\"state\":\"READY\",\"reason\":\"\"}]");
         assertThat(get("/v1/models").json().get("models").get(0).get("version").asString()).isEqualTo("1");
-        assertThat(get("/actuator/info").json().get("models").toString()).contains("\"version\":\"1\"");
-        assertThat(get("/actuator/prometheus").text()).containsPattern("glow_images_processed_total\\{[^}]*model=\"digits\"[^}]*version=\"1\"");
+        assertThat(management("/actuator/info").json().get("models").toString()).contains("\"version\":\"1\"");
+        assertThat(management("/actuator/prometheus").text()).containsPattern("glow_images_processed_total\\{[^}]*model=\"digits\"[^}]*version=\"1\"");
         ok(get("/v2/models/digits/versions/1/ready"));
         // loading the served version again swaps in a fresh copy; its queue keeps one gauge, reading the copy
         ok(load("{\"parameters\":{\"version\":\"1\"}}"));
-        assertThat(get("/actuator/prometheus").text().lines().filter(l -> l.startsWith("glow_queue_depth{") && l.contains("digits")))
+        assertThat(management("/actuator/prometheus").text().lines().filter(l -> l.startsWith("glow_queue_depth{") && l.contains("digits")))
                 .singleElement().satisfies(l -> assertThat(l).contains("version=\"1\"").endsWith(" 0.0"));
         error(get("/v2/models/digits/versions/2/ready"), 404, "no version '2'");
 
@@ -125,7 +125,7 @@ class ModelRepositoryTest extends HttpTestBase {
         error(post("/v2/models/digits/infer", IMAGE), 404, "digits");
         error(get("/v2/models/digits/ready"), 404, "digits");
         error(post("/v2/repository/models/digits/unload", ""), 404, "digits");
-        assertThat(get("/actuator/prometheus").text()).as("the unloaded version's queue gauge is gone")
+        assertThat(management("/actuator/prometheus").text()).as("the unloaded version's queue gauge is gone")
                 .doesNotContainPattern("glow_queue_depth\\{[^}]*model=\"digits\"");
     }
 
@@ -185,7 +185,7 @@ class ModelRepositoryTest extends HttpTestBase {
         assertThat(answers.stream().filter(a -> a.startedNanos() > swapped)).as("after the swap, version 2 only").isNotEmpty()
                 .allSatisfy(a -> assertThat(a.version()).isEqualTo("2"));
         // version 1 drained and freed: the load answered only after that
-        String metrics = get("/actuator/prometheus").text();
+        String metrics = management("/actuator/prometheus").text();
         assertThat(metrics).doesNotContainPattern("glow_queue_depth\\{[^}]*version=\"1\"")
                 .containsPattern("glow_queue_depth\\{[^}]*model=\"digits\"[^}]*version=\"2\"");
         assertThat(post("/v2/repository/index", "{\"ready\":true}").json().toString()).contains("\"version\":\"2\"")

@@ -29,6 +29,9 @@ class SecurityTest {
     @LocalServerPort
     int port;
 
+    @org.springframework.boot.test.web.server.LocalManagementPort
+    int managementPort;
+
     @DynamicPropertySource
     static void props(DynamicPropertyRegistry r) throws Exception {
         Path secret = Files.createTempFile("api-key", ".txt");
@@ -86,14 +89,18 @@ class SecurityTest {
     }
 
     @Test
-    void probesStayOpenAndOnlyThreeActuatorEndpointsExist() throws Exception {
+    void probesStayOpenOnTheManagementPortAndOnlyThreeActuatorEndpointsExist() throws Exception {
         for (String p : new String[] {"/actuator/health", "/actuator/health/liveness", "/actuator/health/readiness",
                 "/actuator/info", "/actuator/prometheus"}) {
-            assertThat(send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + p))).statusCode()).as(p).isEqualTo(200);
+            assertThat(send(HttpRequest.newBuilder(URI.create("http://localhost:" + managementPort + p))).statusCode()).as(p)
+                    .isEqualTo(200);
+            assertThat(send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + p))).statusCode()).as(p + " on the API port")
+                    .isEqualTo(404);
         }
         for (String p : new String[] {"/actuator/env", "/actuator/heapdump", "/actuator/beans", "/actuator/threaddump",
                 "/actuator/configprops", "/actuator/loggers", "/actuator/shutdown"}) {
-            assertThat(send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + p))).statusCode()).as(p).isEqualTo(404);
+            assertThat(send(HttpRequest.newBuilder(URI.create("http://localhost:" + managementPort + p))).statusCode()).as(p)
+                    .isEqualTo(404);
         }
     }
 

@@ -99,11 +99,16 @@ public final class TestModels {
 
     /** A version whose manifest describes another architecture (wider coupling networks) than its weights hold. */
     public static Path mismatchedVersion(Path repo, String name, String version) {
+        return versionClaiming(repo, name, version, new GlowConfig(1, 28, 28, 2, 2, 32, true, true, 4));
+    }
+
+    /** A tiny model's weights under a manifest that claims {@code claimed} for its architecture. */
+    public static Path versionClaiming(Path repo, String name, String version, GlowConfig claimed) {
         Path dir = version(repo, name, version, 98);
-        GlowConfig wider = new GlowConfig(1, 28, 28, 2, 2, 32, true, true, 4);
         try {
             Files.write(dir.resolve(ModelArtifact.MANIFEST), ModelArtifact.JSON.writeValueAsBytes(new Manifest(name, version,
-                    Architecture.of(wider), 8, "synthetic", List.of("zero", "one", "two", "three"), 4.5, null, null)));
+                    Architecture.of(claimed), 8, "synthetic", claimed.conditional() ? List.of("zero", "one", "two", "three") : null,
+                    4.5, null, null)));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -228,4 +228,36 @@ class ArtifactTest {
         Files.delete(m);
         assertLoadFails(dir, "manifest.json", "missing");
     }
+
+    /** The count a model's memory estimate starts from, before it is built, is the built model's. */
+    @Test
+    void weightCountIsTheBuiltModelsBeforeItIsBuilt() {
+        for (GlowConfig c : new GlowConfig[] {CONFIG, GlowConfig.of(1, 8, 8, 3, 2, 16),
+                new GlowConfig(3, 16, 16, 2, 3, 12, false, false, 0), new GlowConfig(2, 8, 8, 1, 1, 5, false, true, 4)}) {
+            try (Glow glow = Glow.create(c, NDManager.newBaseManager(), DataType.FLOAT32, 1)) {
+                long built = glow.parameters().entries().entrySet().stream().filter(e -> !e.getKey().endsWith(".initialized"))
+                        .mapToLong(e -> e.getValue().array().size()).sum();
+                assertThat(c.weightCount()).as(c.toString()).isEqualTo(built);
+            }
+        }
+    }
+
+    /** A model over the memory limit, by its architecture or by its weights file, is refused before it is built. */
+    @Test
+    void aModelOverTheLimitIsRefusedBeforeAnythingIsRead() throws IOException {
+        Path dir = savedModel();
+        long weights = Files.size(dir.resolve(ModelArtifact.WEIGHTS));
+        assertThatThrownBy(() -> ModelArtifact.load(ModelArtifact.Source.folder(dir, "tiny/1"), NDManager.newBaseManager(),
+                DataType.FLOAT32, weights - 1)).isInstanceOf(ArtifactException.class)
+                .hasMessageStartingWith("tiny/1/").hasMessageContaining("more than the limit").hasMessageNotContaining(tmp.toString());
+        long estimate = CONFIG.estimatedBytes(64);
+        assertThat(estimate).isGreaterThan(weights);
+        assertThatThrownBy(() -> ModelArtifact.load(ModelArtifact.Source.folder(dir, "tiny/1"), NDManager.newBaseManager(),
+                DataType.FLOAT32, estimate - 1)).isInstanceOf(ArtifactException.class)
+                .hasMessageContaining("the architecture needs about");
+        try (ModelArtifact.Loaded ok = ModelArtifact.load(ModelArtifact.Source.folder(dir, "tiny/1"), NDManager.newBaseManager(),
+                DataType.FLOAT32, estimate)) {
+            assertThat(ok.glow().initialized()).isTrue();
+        }
+    }
 }

@@ -86,7 +86,7 @@ class HelmChartTest {
         for (String probe : new String[] {"startupProbe", "livenessProbe", "readinessProbe"}) {
             String path = at(container, probe, "httpGet", "path");
             assertThat(PROBE_PATHS).as(probe).contains(path);
-            assertThat((Object) at(container, probe, "httpGet", "port")).isEqualTo("http");
+            assertThat((Object) at(container, probe, "httpGet", "port")).as("probes on their own port").isEqualTo("management");
         }
         assertThat((String) at(container, "readinessProbe", "httpGet", "path")).isEqualTo("/actuator/health/readiness");
         int containerPort = at(container, "ports", 0, "containerPort");
@@ -94,8 +94,11 @@ class HelmChartTest {
         assertThat(dockerfile).contains("EXPOSE " + containerPort);
         Map<String, Object> appYaml = new Yaml().load(Files.readString(Path.of("src/main/resources/application.yml")));
         assertThat((Integer) at(appYaml, "server", "port")).isEqualTo(containerPort);
+        assertThat((String) at(container, "ports", 1, "name")).isEqualTo("management");
+        assertThat((Integer) at(appYaml, "management", "server", "port")).isEqualTo((Integer) at(container, "ports", 1, "containerPort"));
         Map<String, Object> svc = kind(docs, "Service");
         assertThat((Object) at(svc, "spec", "ports", 0, "targetPort")).isEqualTo("http");
+        assertThat((Object) at(svc, "spec", "ports", 1, "targetPort")).isEqualTo("management");
 
         Map<String, Object> pod = at(dep, "spec", "template", "spec");
         assertThat((Boolean) at(pod, "securityContext", "runAsNonRoot")).isTrue();
@@ -201,7 +204,7 @@ class HelmChartTest {
             assertThat(monitor.getSpec().getSelector().getMatchLabels())
                     .isEqualTo(deployment.getSpec().getSelector().getMatchLabels());
             var endpoint = monitor.getSpec().getEndpoints().get(0);
-            assertThat(endpoint.getPort()).isEqualTo("http");
+            assertThat(endpoint.getPort()).as("metrics from the management port").isEqualTo("management");
             assertThat(endpoint.getPath()).isEqualTo("/actuator/prometheus");
             assertThat(endpoint.getInterval()).isEqualTo("30s");
             assertThat(endpoint.getScrapeTimeout()).isEqualTo("10s");
@@ -354,9 +357,12 @@ class HelmChartTest {
         assertThat(PROBE_PATHS).contains(container.getStartupProbe().getHttpGet().getPath(),
                 container.getLivenessProbe().getHttpGet().getPath());
         int port = container.getPorts().get(0).getContainerPort();
-        assertThat(dockerfile).contains("EXPOSE " + port);
-        assertThat(Files.readString(Path.of("docker/healthcheck.sh"))).contains("port=${2:-" + port + "}");
+        int managementPort = container.getPorts().get(1).getContainerPort();
+        assertThat(container.getReadinessProbe().getHttpGet().getPort().getStrVal()).isEqualTo(container.getPorts().get(1).getName());
+        assertThat(dockerfile).contains("EXPOSE " + port + " " + managementPort);
+        assertThat(Files.readString(Path.of("docker/healthcheck.sh"))).contains("port=${2:-" + managementPort + "}");
         assertThat(smoke.get("CONTAINER_PORT")).isEqualTo(Integer.toString(port));
+        assertThat(smoke.get("MANAGEMENT_PORT")).isEqualTo(Integer.toString(managementPort));
 
         // resources and the shutdown the smoke test reproduces
         assertThat(container.getResources().getLimits().get("memory")).hasToString(smoke.get("MEMORY_LIMIT"));

@@ -28,7 +28,8 @@ class ModelRegistryTest {
     /** Jobs wait up to 1 s for company, so a test can see them queued. */
     static GlowProperties properties(List<GlowProperties.ModelSpec> models, Path repo, GlowProperties.ModelControl control) {
         return new GlowProperties("cpu", models, repo == null ? null : repo.toString(), control,
-                new GlowProperties.Limits(64, 64, 2.0, 64, DataSize.ofMegabytes(8), 1 << 20, 1000),
+                new GlowProperties.Limits(64, 64, 2.0, 64, DataSize.ofMegabytes(8), 1 << 20, 1000,
+                        java.time.Duration.ofSeconds(10), DataSize.ofGigabytes(2)),
                 new GlowProperties.Batching(64, Duration.ofMillis(1000), 64, Duration.ofSeconds(30), Duration.ofSeconds(5), 1),
                 new GlowProperties.Inference(true, true, false));
     }
