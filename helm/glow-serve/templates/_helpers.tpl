@@ -82,9 +82,26 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: /etc/glow-serve/config/application.yaml
 - name: DJL_CACHE_DIR
   value: /var/cache/djl
+{{- with (include "glow-serve.cpus" .) }}
+# the cores the JVM, and so the engine's threads and the batching workers, size themselves by: the pod's CPUs, not the node's
+- name: JDK_JAVA_OPTIONS
+  value: {{ printf "-XX:ActiveProcessorCount=%s" . | quote }}
+{{- end }}
 {{- with .Values.env }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/* The pod's CPUs, whole: cpus if set, else the CPU limit, else the request ("1500m" counts 2); empty if none is set */}}
+{{- define "glow-serve.cpus" -}}
+{{- $cpu := .Values.cpus | default (dig "limits" "cpu" "" .Values.resources) | default (dig "requests" "cpu" "" .Values.resources) | toString -}}
+{{- if $cpu -}}
+{{- if hasSuffix "m" $cpu -}}
+{{- max 1 (div (add (trimSuffix "m" $cpu | int) 999) 1000) -}}
+{{- else -}}
+{{- max 1 (ceil ($cpu | float64)) -}}
+{{- end -}}
+{{- end -}}
 {{- end }}
 
 {{/* Resources, with the GPU limit when gpu.enabled */}}

@@ -33,17 +33,17 @@ interface OodApi {
             + "without a calibration (or one without the method) answers 409.",
             requestBody = @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true, content = {
                     @Content(mediaType = "application/json", schema = @Schema(implementation = OodRequest.class),
-                            examples = @ExampleObject(name = "one image", value = "{\"images\": [\"iVBORw0KGgoAAAANSUhEUgAA...\"]}")),
+                            examples = @ExampleObject(name = "a sneaker", value = ApiExamples.OOD)),
                     @Content(mediaType = "multipart/form-data", schema = @Schema(implementation = MultipartOodImages.class))}))
     @ApiResponse(responseCode = "200", description = "The verdicts",
             content = @Content(mediaType = "application/json", schema = @Schema(implementation = OodResponse.class)))
     @ApiResponse(responseCode = "409", description = "The model has no out-of-distribution calibration (glow-serve calibrate makes one)",
             content = @Content(mediaType = "application/problem+json"))
-    CompletableFuture<OodResponse> ood(@Parameter(description = "Model name", example = "fashion-mnist") String model, OodRequest body);
+    CompletableFuture<OodResponse> ood(@Parameter(description = "Model name", example = ApiExamples.MODEL) String model, OodRequest body);
 
     @Operation(summary = "The model's out-of-distribution calibration", description = "Where the held-out images came from, the "
             + "compressor, the default method, and each method's held-out scores as a histogram with the score above which an "
             + "image is flagged at alpha 0.05 (the web page draws them).")
     @ApiResponse(responseCode = "409", description = "The model has no calibration", content = @Content(mediaType = "application/problem+json"))
-    OodCalibrationInfo calibration(@Parameter(description = "Model name", example = "fashion-mnist") String model);
+    OodCalibrationInfo calibration(@Parameter(description = "Model name", example = ApiExamples.MODEL) String model);
 }

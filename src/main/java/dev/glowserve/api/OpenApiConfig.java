@@ -55,13 +55,23 @@ public class OpenApiConfig {
     @Bean
     OpenAPI glowServeOpenApi() {
         return new OpenAPI().servers(List.of(new Server().url("/").description("this service")))
+                // the key, when glow.security.api-key is set: Swagger UI's Authorize sends it with every call
+                .components(new io.swagger.v3.oas.models.Components().addSecuritySchemes("apiKey",
+                        new io.swagger.v3.oas.models.security.SecurityScheme().type(io.swagger.v3.oas.models.security.SecurityScheme.Type.APIKEY)
+                                .in(io.swagger.v3.oas.models.security.SecurityScheme.In.HEADER).name("X-API-Key")
+                                .description("glow.security.api-key, when set (open otherwise)")))
+                .addSecurityItem(new io.swagger.v3.oas.models.security.SecurityRequirement().addList("apiKey"))
                 .info(new Info()
                 .title("glow-serve")
                 .version("v1")
                 .license(new License().name("Apache-2.0"))
                 .description("""
                         Glow normalizing-flow models over HTTP: sample, encode images to latents, decode latents to images,
-                        score log-likelihood and bits/dim, interpolate and manipulate in latent space.
+                        score log-likelihood and bits/dim, interpolate and manipulate in latent space, and ask whether an
+                        image is like the training data (/v1/models/{model}/ood: a score, a calibrated p-value, a verdict).
+                        The same models speak the Open Inference Protocol (KServe V2, Triton's HTTP protocol) under /v2,
+                        with binary tensors and Triton's model repository. Every example here runs as it is against the
+                        shipped model, fashion-mnist.
 
                         Images are PNGs (base64 in JSON) of the model's shape. Latents are the standardised eps of every level,
                         nested [C][H][W] arrays with their shapes; decode(encode(x)) = x exactly. Scores are deterministic
@@ -70,8 +80,11 @@ public class OpenApiConfig {
                         Limits (glow.limits.*, defaults): max-images 64 per request, max-samples 64, max-temperature 2.0,
                         max-interpolation-steps 64, max-request-size 8MB, max-image-pixels 1048576, max-latent-magnitude 1000.
 
-                        Errors are RFC 9457 problem+json: 400 malformed request, 404 unknown model, 405 wrong method,
-                        406 unacceptable Accept, 413 body over glow.limits.max-request-size, 415 wrong content type,
+                        With glow.security.api-key set, send the key as X-API-Key or Authorization: Bearer (Authorize).
+
+                        Errors are RFC 9457 problem+json: 400 malformed request, 401 no or a wrong API key, 404 unknown
+                        model, 405 wrong method, 406 unacceptable Accept, 408 body too slow, 413 body over
+                        glow.limits.max-request-size, 415 wrong content type,
                         422 well-formed but unusable input (not a PNG, wrong shape, NaN latents, values out of range),
                         429 queue full (see Retry-After), 503 model unavailable, shutting down or deadline passed.
                         """));

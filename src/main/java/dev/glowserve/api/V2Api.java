@@ -87,10 +87,12 @@ interface V2Api {
     @ApiResponse(responseCode = "200", description = "The model's tensors")
     @ApiResponse(responseCode = "404", description = "No such model or version",
             content = @Content(schema = @Schema(implementation = ErrorBody.class)))
-    V2Controller.ModelMetadata metadata(@Parameter(example = "fashion-mnist-encode") String model, String version);
+    V2Controller.ModelMetadata metadata(@Parameter(example = "fashion-mnist-encode") String model,
+            @Parameter(example = ApiExamples.VERSION) String version);
 
     @Operation(summary = "Model readiness (503 while it is draining or unavailable; 404 unknown)")
-    ResponseEntity<V2Controller.ModelReady> modelReady(String model, String version);
+    ResponseEntity<V2Controller.ModelReady> modelReady(@Parameter(example = "fashion-mnist-encode") String model,
+            @Parameter(example = ApiExamples.VERSION) String version);
 
     @Operation(summary = "Inference", description = "An inference request as JSON, or with binary tensors: the JSON header "
             + "(Inference-Header-Content-Length bytes), then each binary input's parameters.binary_data_size bytes, "
@@ -99,9 +101,7 @@ interface V2Api {
             + "Inference-Header-Content-Length too. " + PROTOCOL_MODELS,
             requestBody = @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true, content = {
                     @Content(mediaType = "application/json", schema = @Schema(implementation = InferenceRequest.class),
-                            examples = @ExampleObject(name = "two samples", value = "{\"inputs\": [{\"name\": \"TEMPERATURE\", "
-                                    + "\"datatype\": \"FP32\", \"shape\": [2], \"data\": [0.7, 0.7]}, {\"name\": \"SEED\", "
-                                    + "\"datatype\": \"INT64\", \"shape\": [1], \"data\": [1]}]}")),
+                            examples = @ExampleObject(name = "two samples", value = ApiExamples.V2_SAMPLE)),
                     @Content(mediaType = "application/octet-stream", schema = @Schema(type = "string", format = "binary",
                             description = "The JSON header, then the binary tensors' bytes"))}))
     @ApiResponse(responseCode = "200", description = "The outputs", content = {
@@ -117,6 +117,7 @@ interface V2Api {
             content = @Content(mediaType = "application/json", schema = @Schema(implementation = ErrorBody.class)))
     @ApiResponse(responseCode = "503", description = "Unavailable, shutting down, or past the deadline",
             content = @Content(mediaType = "application/json", schema = @Schema(implementation = ErrorBody.class)))
-    CompletableFuture<ResponseEntity<byte[]>> infer(@Parameter(example = "fashion-mnist") String model, String version,
+    CompletableFuture<ResponseEntity<byte[]>> infer(@Parameter(example = "fashion-mnist-sample") String model,
+            @Parameter(example = ApiExamples.VERSION) String version,
             @Parameter(description = "Length of the JSON header when binary tensors follow it") String headerLength, byte[] body);
 }

@@ -25,6 +25,9 @@ public final class GlowServe implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new GlowServe());
         cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            if (ex instanceof ServeCommand.ReportedStartupFailure) {
+                return 1;
+            }
             if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
                     || ex instanceof java.io.UncheckedIOException || ex instanceof java.io.IOException
                     || ex instanceof dev.glowserve.artifact.ArtifactException || ex instanceof dev.glowserve.data.DataException) {

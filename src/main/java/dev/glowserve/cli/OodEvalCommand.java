@@ -31,7 +31,7 @@ import java.util.concurrent.Callable;
  * 95% TPR, and how often the service's own {@code outlier} flag (the model's calibration, alpha) fires on each set.
  */
 @Command(name = "ood-eval", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Evaluate out-of-distribution detection: AUROC, AUPR, FPR at 95% TPR and flag rates per method and set.")
+        description = "Evaluate out-of-distribution detection: AUROC, AUPR, FPR at 95%% TPR and flag rates per method and set.")
 public final class OodEvalCommand implements Callable<Integer> {
 
     @Mixin

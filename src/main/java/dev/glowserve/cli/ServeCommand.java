@@ -39,6 +39,20 @@ public final class ServeCommand implements Runnable {
 
     @Override
     public void run() {
-        SpringApplication.run(GlowServeApplication.class, springArgs.toArray(new String[0]));
+        try {
+            SpringApplication.run(GlowServeApplication.class, springArgs.toArray(new String[0]));
+        } catch (RuntimeException e) {
+            if (new dev.glowserve.inference.StartupFailureAnalyzer().analyze(e) != null) {
+                throw new ReportedStartupFailure(e); // Spring has said what to fix in a few lines: no stack trace after it
+            }
+            throw e;
+        }
+    }
+
+    /** A start-up failure that Spring Boot's failure report has already explained. */
+    static final class ReportedStartupFailure extends RuntimeException {
+        ReportedStartupFailure(Throwable cause) {
+            super(cause.getMessage(), cause, false, false);
+        }
     }
 }

@@ -13,6 +13,7 @@ public final class Devices {
     /** The device a setting names; a GPU that the engine does not report fails with one clear line. */
     public static Device select(String setting) {
         String s = setting == null ? "auto" : setting.trim().toLowerCase(Locale.ROOT);
+        TorchWarnings.quiet();
         int gpus = Engine.getInstance().getGpuCount();
         if (s.equals("auto")) {
             return gpus > 0 ? Device.gpu(0) : Device.cpu();

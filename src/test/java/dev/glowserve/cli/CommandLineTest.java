@@ -43,6 +43,34 @@ class CommandLineTest {
         }
     }
 
+    /** Spring Boot's failure report says what to fix; no stack trace follows it. */
+    @Test
+    void aMissingGpuStopsServeWithTheReportAndNoStackTrace() {
+        Run r = run("serve", "--glow.device=gpu", "--server.port=0", "--management.server.port=0",
+                "--glow.models[0].path=" + PEER);
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).as("what picocli printed").isEmpty();
+    }
+
+    /** {@code --help} is read before anything starts, and says nothing but the help (no warning of its own). */
+    @Test
+    void helpPrintsOnlyTheHelp() {
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream stderr = new ByteArrayOutputStream();
+        try {
+            System.setErr(new PrintStream(stderr, true)); // picocli's own warnings go there
+            for (String command : new String[] {"ood-eval", "score", "serve", "train", "bench"}) {
+                Run r = run(command, "--help");
+                assertThat(r.code()).isZero();
+                assertThat(r.out()).as(command).startsWith("Usage: glow-serve " + command).doesNotContain("WARN");
+                assertThat(r.err()).as(command).doesNotContain("WARN");
+            }
+        } finally {
+            System.setErr(oldErr);
+        }
+        assertThat(stderr.toString()).doesNotContain("WARN");
+    }
+
     @Test
     void serveStopsAtOnceWhenItsTemporaryFolderIsNotWritable() {
         String before = System.getProperty("java.io.tmpdir");

@@ -429,6 +429,25 @@ class HelmChartTest {
         return of.get(0);
     }
 
+    /** The pod's threads follow its CPUs, not the node's: the limit, else the request, rounded up, or `cpus`. */
+    @Test
+    void thePodSizesItsThreadsByItsOwnCpus() {
+        Map<Map<String, Object>, String> cases = new java.util.LinkedHashMap<>();
+        cases.put(Map.of(), "2");
+        cases.put(Map.of("resources.requests.cpu", "1500m"), "2");
+        cases.put(Map.of("resources.requests.cpu", "500m"), "1");
+        cases.put(Map.of("resources.limits.cpu", "4"), "4");
+        cases.put(Map.of("resources.requests.cpu", "2", "cpus", "8"), "8");
+        cases.forEach((sets, cpus) -> {
+            Container c = only(KubernetesManifests.parse(renderText(sets)), Deployment.class).getSpec().getTemplate().getSpec()
+                    .getContainers().get(0);
+            assertThat(c.getEnv()).as(sets.toString()).anySatisfy(e -> {
+                assertThat(e.getName()).isEqualTo("JDK_JAVA_OPTIONS");
+                assertThat(e.getValue()).isEqualTo("-XX:ActiveProcessorCount=" + cpus);
+            });
+        });
+    }
+
     static String renderText(Map<String, Object> sets) {
         TemplateCommand t = new Helm(CHART).template().withName("glow");
         sets.forEach(t::set);
