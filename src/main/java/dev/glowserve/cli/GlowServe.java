@@ -10,7 +10,8 @@ import java.util.Set;
 @Command(name = "glow-serve", mixinStandardHelpOptions = true, versionProvider = GlowServe.Version.class,
         description = "Serve, score, sample, benchmark and train Glow normalizing-flow models.",
         subcommands = {ServeCommand.class, ScoreCommand.class, SampleCommand.class, BenchCommand.class,
-                TrainCommand.class, CalibrateCommand.class, OodEvalCommand.class, EngineCommand.class, LoadCommand.class, FmaPeak.class,
+                TrainCommand.class, CalibrateCommand.class, OodEvalCommand.class, RepositoryCommand.class, EngineCommand.class,
+                LoadCommand.class, FmaPeak.class,
                 CommandLine.HelpCommand.class})
 public final class GlowServe implements Runnable {
 
@@ -59,8 +60,16 @@ public final class GlowServe implements Runnable {
             }
         }
         Engines.configureDefaults("serve".equals(args[0]));
-        if (!ROOT_OPTIONS.contains(args[0]) && !"help".equals(args[0])) {
+        boolean help = ROOT_OPTIONS.contains(args[0]) || "help".equals(args[0]) || Arrays.asList(args).contains("--help");
+        if (!help) {
+            boolean serve = "serve".equals(args[0]);
+            if (!serve) {
+                CliLogging.toStderr(); // the command's own output on stdout, warnings on stderr
+            }
             dev.glowserve.inference.KernelCheck.ensure(); // before the engine starts: it fixes oneDNN's kernels
+            if (!serve && !Set.of("load", "fma-peak").contains(args[0])) {
+                dev.glowserve.inference.TorchWarnings.quiet(); // the service does it as its models load
+            }
         }
         CommandLine cli = commandLine();
         TrainCommand.recordInvocation(args);

@@ -131,7 +131,6 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        dev.glowserve.inference.TorchWarnings.quiet();
         CliLogging.toStderr();
         if (workers < 0) {
             throw new IllegalArgumentException("--workers must be 0 (auto) or more, got " + workers);

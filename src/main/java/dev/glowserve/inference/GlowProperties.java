@@ -26,6 +26,7 @@ public record GlowProperties(
         @NotNull @Valid List<ModelSpec> models,
         String modelRepository,
         ModelControl modelControl,
+        List<String> loadModels,
         @NotNull @Valid Limits limits,
         @NotNull @Valid Batching batching,
         @NotNull @Valid Inference inference) {
@@ -45,7 +46,8 @@ public record GlowProperties(
     /**
      * Whether models can be loaded and unloaded while the service runs ({@code glow.model-control}): {@code none}
      * serves what start-up loaded (the configured models and, with a repository, every model's highest version);
-     * {@code explicit} loads the configured models at start-up and the repository's on request.
+     * {@code explicit} loads the configured models and those {@code glow.load-models} names at start-up, and the
+     * repository's others on request.
      */
     public enum ModelControl { NONE, EXPLICIT }
 
@@ -53,6 +55,15 @@ public record GlowProperties(
         if (modelControl == null) {
             modelControl = ModelControl.NONE;
         }
+        loadModels = loadModels == null ? List.of() : List.copyOf(loadModels);
+    }
+
+    /**
+     * Whether the repository's model {@code name} is loaded at start-up: always with {@code glow.model-control=none};
+     * with {@code explicit}, when {@code glow.load-models} names it or is {@code *} (Triton's {@code --load-model}).
+     */
+    public boolean loadsAtStartUp(String name) {
+        return modelControl == ModelControl.NONE || loadModels.contains("*") || loadModels.contains(name);
     }
 
     /** A model to serve: its artifact ("classpath:dir" or a folder) and an optional name overriding the manifest's. */

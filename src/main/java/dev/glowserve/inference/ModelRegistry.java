@@ -155,9 +155,16 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
                 loaded.put(fallbackName, new Served(new Entry(fallbackName, null, spec.path(), null, e.getMessage())));
             }
         }
-        if (repository != null && properties.modelControl() == GlowProperties.ModelControl.NONE) {
-            for (ModelRepository.Version v : latestVersions()) {
-                if (!loaded.containsKey(v.name())) {
+        if (repository != null) {
+            List<ModelRepository.Version> latest = latestVersions();
+            for (String wanted : properties.loadModels()) {
+                if (!wanted.equals("*") && latest.stream().noneMatch(v -> v.name().equals(wanted))) {
+                    throw new ModelLoadException("glow.load-models names '" + wanted + "', which the model repository does not hold",
+                            null);
+                }
+            }
+            for (ModelRepository.Version v : latest) {
+                if (properties.loadsAtStartUp(v.name()) && !loaded.containsKey(v.name())) {
                     try {
                         loaded.put(v.name(), new Served(open(v.path().toString(), v.name() + "/" + v.version(), v.name(), v.version())));
                     } catch (RuntimeException e) {

@@ -30,6 +30,11 @@ public final class ModelRepository {
         this.root = root;
     }
 
+    /** Whether a name can be a model's folder in a repository. */
+    public static boolean isValidName(String name) {
+        return name != null && NAME.matcher(name).matches();
+    }
+
     public Path root() {
         return root;
     }

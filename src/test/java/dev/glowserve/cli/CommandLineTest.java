@@ -43,6 +43,33 @@ class CommandLineTest {
         }
     }
 
+    /** A model folder, or the shipped model, laid out as the next version of a repository model, whole. */
+    @Test
+    void repositoryAddsAModelAsItsNextVersion() throws Exception {
+        Path repo = tmp.resolve("models");
+        Run first = run("repository", "--repo", repo.toString());
+        assertThat(first.code()).as(first.err()).isZero();
+        assertThat(first.out()).contains("model 'fashion-mnist' version 1: ");
+        assertThat(repo.resolve("fashion-mnist/1")).isDirectory();
+        for (String f : new String[] {"manifest.json", "weights.safetensors", "class_means.safetensors", "calibration.json"}) {
+            assertThat(repo.resolve("fashion-mnist/1").resolve(f)).isRegularFile();
+        }
+        Run peer = run("repository", "--model", PEER, "--repo", repo.toString(), "--name", "fashion-mnist");
+        assertThat(peer.code()).as(peer.err()).isZero();
+        assertThat(peer.out()).contains("model 'fashion-mnist' version 2: ");
+        assertThat(Files.readAllBytes(repo.resolve("fashion-mnist/2/weights.safetensors")))
+                .isEqualTo(Files.readAllBytes(Path.of(PEER, "weights.safetensors")));
+        Run taken = run("repository", "--model", PEER, "--repo", repo.toString(), "--name", "fashion-mnist", "--model-version", "2");
+        assertThat(taken.code()).isNotZero();
+        assertThat(taken.err()).contains("version 2 of 'fashion-mnist' is in the repository already");
+        Run broken = run("repository", "--model", tmp.toString(), "--repo", repo.toString());
+        assertThat(broken.code()).isNotZero();
+        assertThat(broken.err()).contains("manifest.json");
+        try (var left = Files.list(repo.resolve("fashion-mnist"))) {
+            assertThat(left.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("1", "2");
+        }
+    }
+
     /** Spring Boot's failure report says what to fix; no stack trace follows it. */
     @Test
     void aMissingGpuStopsServeWithTheReportAndNoStackTrace() {

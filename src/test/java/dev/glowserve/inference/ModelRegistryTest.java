@@ -27,7 +27,12 @@ class ModelRegistryTest {
 
     /** Jobs wait up to 1 s for company, so a test can see them queued. */
     static GlowProperties properties(List<GlowProperties.ModelSpec> models, Path repo, GlowProperties.ModelControl control) {
-        return new GlowProperties("cpu", models, repo == null ? null : repo.toString(), control,
+        return properties(models, repo, control, List.of());
+    }
+
+    static GlowProperties properties(List<GlowProperties.ModelSpec> models, Path repo, GlowProperties.ModelControl control,
+            List<String> loadModels) {
+        return new GlowProperties("cpu", models, repo == null ? null : repo.toString(), control, loadModels,
                 new GlowProperties.Limits(64, 64, 2.0, 64, DataSize.ofMegabytes(8), 1 << 20, 1000,
                         java.time.Duration.ofSeconds(10), DataSize.ofGigabytes(2)),
                 new GlowProperties.Batching(64, Duration.ofMillis(1000), 64, Duration.ofSeconds(30), Duration.ofSeconds(5), 1),
@@ -44,6 +49,32 @@ class ModelRegistryTest {
         try (ModelRegistry.Lease lease = registry.lease(model)) {
             return lease.entry().scheduler().encode(List.of(image), null).get(30, TimeUnit.SECONDS).get(0).score().bitsPerDim();
         }
+    }
+
+    /** Triton's --load-model: explicit control loads the named models (or all, with *) at start-up, the rest on request. */
+    @Test
+    void explicitControlLoadsTheNamedModelsAtStartUp() throws Exception {
+        TestModels.version(repo, "a", "1", 11);
+        TestModels.version(repo, "a", "2", 12);
+        TestModels.version(repo, "b", "1", 13);
+        for (var c : List.of(java.util.Map.entry(List.of("a"), List.of("a")), java.util.Map.entry(List.of("*"), List.of("a", "b")),
+                java.util.Map.entry(List.<String>of(), List.<String>of()))) {
+            ModelRegistry registry = new ModelRegistry(properties(List.of(), repo, GlowProperties.ModelControl.EXPLICIT, c.getKey()),
+                    new SimpleMeterRegistry());
+            try {
+                registry.start();
+                assertThat(registry.entries()).as("glow.load-models=" + c.getKey()).extracting(ModelRegistry.Entry::name)
+                        .containsExactlyElementsOf(c.getValue());
+                if (c.getValue().contains("a")) {
+                    assertThat(registry.entry("a").version()).isEqualTo("2");
+                }
+            } finally {
+                registry.stop();
+                registry.destroy();
+            }
+        }
+        assertThatThrownBy(() -> new ModelRegistry(properties(List.of(), repo, GlowProperties.ModelControl.EXPLICIT, List.of("c")),
+                new SimpleMeterRegistry())).hasMessageContaining("glow.load-models names 'c'");
     }
 
     @Test
