@@ -12,7 +12,7 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The README's Python example (docs/examples/v2_client.py, standard library only) run against the service: it samples,
+ * docs/API.md's Python example (docs/examples/v2_client.py, standard library only) run against the service: it samples,
  * scores with binary tensors and round-trips encode/decode, on a class-conditional and an unconditional model. Under
  * CI (CI=true) a missing python3 fails the test.
  */

@@ -448,6 +448,27 @@ class HelmChartTest {
         });
     }
 
+    /**
+     * docs/KUBERNETES.md followed as written: the image its build step tags is the one the Deployment its install step
+     * renders runs, and the rollout and port-forward names are the chart's.
+     */
+    @Test
+    void theKubernetesGuideDeploysTheImageItBuilds() throws Exception {
+        String guide = Files.readString(Path.of("docs/KUBERNETES.md"));
+        java.util.regex.Matcher built = java.util.regex.Pattern.compile("docker build --target prebuilt .* -t (\\S+) \\.").matcher(guide);
+        assertThat(built.find()).as("the guide's build step").isTrue();
+        java.util.regex.Matcher install = java.util.regex.Pattern.compile("(?m)^helm install (\\S+) helm/glow-serve$").matcher(guide);
+        assertThat(install.find()).as("the guide's install step, with the chart's defaults").isTrue();
+        Deployment deployment = only(KubernetesManifests.parse(new Helm(CHART).template().withName(install.group(1)).call()),
+                Deployment.class);
+        assertThat(deployment.getSpec().getTemplate().getSpec().getContainers().get(0).getImage()).isEqualTo(built.group(1));
+        assertThat(guide).contains("deployment/" + deployment.getMetadata().getName())
+                .contains("service/" + deployment.getMetadata().getName() + " 8080:80");
+        for (String load : new String[] {"kind load docker-image " + built.group(1), "minikube image load " + built.group(1)}) {
+            assertThat(guide).contains(load);
+        }
+    }
+
     static String renderText(Map<String, Object> sets) {
         TemplateCommand t = new Helm(CHART).template().withName("glow");
         sets.forEach(t::set);
