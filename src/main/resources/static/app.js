@@ -26,9 +26,11 @@ async function api(path, body) {
   }
   if (response.ok) return response.json();
   let detail = response.status + " " + response.statusText;
+  let type = "";
   try {
     const problem = await response.json();        // RFC 9457 problem+json
     if (problem.detail) detail = problem.detail;
+    type = problem.type || "";
   } catch (ignored) { /* not JSON */ }
   if (response.status === 401) $("auth").hidden = false;
   const hint = { 401: "The service needs an API key.", 413: "The upload is too large.",
@@ -36,6 +38,7 @@ async function api(path, body) {
     503: "The model is not available right now." }[response.status];
   const error = new Error((hint ? hint + " " : "") + detail);
   error.status = response.status;
+  error.type = type;
   throw error;
 }
 
@@ -105,6 +108,11 @@ function selectModel(name) {
   cls.innerHTML = "";
   cls.add(new Option("any", ""));
   classes.forEach((c, i) => cls.add(new Option(c, String(i))));
+  $("manipulate-control").hidden = classes.length === 0;
+  const to = $("to-class");
+  to.innerHTML = "";
+  classes.forEach((c, i) => to.add(new Option(c, String(i))));
+  to.value = String(classes.length - 1);
   sample();
 }
 
@@ -152,7 +160,21 @@ function readFile(file) {
   });
 }
 
+/** A picture the browser can show, as a PNG of its own size (the API takes PNGs): JPEG, GIF, WebP... */
+function asPng(img) {
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  canvas.getContext("2d").drawImage(img, 0, 0);
+  return canvas.toDataURL("image/png");
+}
+
 async function imageBase64(img) {
+  if (img.src.startsWith("data:") && !img.src.startsWith("data:image/png")) {
+    await img.decode();
+    const png = asPng(img);
+    return png.substring(png.indexOf(",") + 1);
+  }
   if (img.src.startsWith("data:")) return img.src.substring(img.src.indexOf(",") + 1);
   const blob = await (await fetch(img.src)).blob();
   const url = await readFile(blob);
@@ -220,9 +242,9 @@ async function calibration() {
 }
 
 /** The OOD verdict, or null when the model has no calibration. */
-async function oodVerdict(image) {
+async function oodVerdict(image, fit) {
   try {
-    return await api(modelPath("ood"), { images: [image] });
+    return await api(modelPath("ood"), { images: [image], fit });
   } catch (e) {
     if (e.status === 409) return null;
     throw e;
@@ -295,14 +317,48 @@ function showOod(out, verdict, cal) {
   out.append(box);
 }
 
-async function score() {
+/** An image of another size or a colour photo: offer to fit it rather than stop at the error. */
+function offerFit(out) {
+  out.innerHTML = "";
+  const offer = document.createElement("div");
+  offer.textContent = `This image is not ${shapeWords()}, the model's shape. `;
+  const button = document.createElement("button");
+  button.id = "fit-offer";
+  button.type = "button";
+  button.textContent = `Fit it to ${shapeWords()} and score`;
+  button.addEventListener("click", () => score(true));
+  offer.append(button);
+  out.append(offer);
+}
+
+/** The model's image shape in words: "28×28 grayscale". */
+function shapeWords() {
+  const [c, h, w] = state.model.image_shape;
+  return `${w}×${h} ${c === 1 ? "grayscale" : c === 3 ? "RGB" : c + "-channel"}`;
+}
+
+async function score(fit = false) {
   const out = $("score-result");
   await busy(out, async () => {
     const image = await imageBase64($("score-preview"));
-    const [result, verdict, cal] = await Promise.all([api(modelPath("log-likelihood"), { images: [image] }),
-      oodVerdict(image), calibration()]);
+    let result, verdict, cal;
+    try {
+      [result, verdict, cal] = await Promise.all([api(modelPath("log-likelihood"), { images: [image], fit }),
+        oodVerdict(image, fit), calibration()]);
+    } catch (e) {
+      if (e.status !== 422 || !String(e.type).endsWith("wrong-shape")) throw e;
+      offerFit(out);
+      return;
+    }
     const r = result.results[0];
     out.innerHTML = "";
+    if (result.fitted) {
+      const note = document.createElement("div");
+      note.className = "fitted";
+      note.id = "fitted-note";
+      note.textContent = "Fitted: " + result.fitted[0].replace(/^images\[0\]: /, "") + ".";
+      out.append(note);
+    }
     const head = document.createElement("div");
     head.innerHTML = `<span class="bpd" id="bpd-value">${r.bits_per_dim.toFixed(3)}</span> bits/dim ` +
       `<span class="muted">(log p = ${r.log_p_nats.toFixed(1)} nats)</span>`;
@@ -351,7 +407,7 @@ function wireDrop() {
     drop.classList.remove("over");
     try {
       $("score-preview").src = await readFile(e.dataTransfer.files[0]);
-      score();
+      await score();
     } catch (err) {
       showError(err.message);
     }
@@ -361,6 +417,52 @@ function wireDrop() {
       e.preventDefault();
       $("score-file").click();
     }
+  });
+}
+
+// ---------------------------------------------------------------- latent space
+
+/** Pixels of a PNG as the browser decodes it, for comparing two images exactly. */
+async function pixels(src) {
+  const img = new Image();
+  img.src = src;
+  await img.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(img, 0, 0);
+  return ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+}
+
+async function roundTrip() {
+  const out = $("latent-result");
+  await busy(out, async () => {
+    const image = await imageBase64($("latent-preview"));
+    const encoded = (await api(modelPath("encode"), { images: [image] })).results[0];
+    const decoded = (await api(modelPath("decode"), { items: [{ latents: encoded.latents, class: encoded.class }] })).images[0];
+    const [a, b] = await Promise.all([pixels("data:image/png;base64," + image), pixels("data:image/png;base64," + decoded.png)]);
+    const same = a.length === b.length && a.every((v, i) => v === b[i]);
+    out.innerHTML = "";
+    out.append(pngImg(image, "the image"), document.createTextNode("→ latents →"), pngImg(decoded.png, "decoded from its latents"));
+    const words = document.createElement("span");
+    words.id = "roundtrip-verdict";
+    words.dataset.identical = String(same);
+    const levels = encoded.latents.map((l) => l.shape.join("×")).join(" + ");
+    words.textContent = `${same ? "Identical, pixel for pixel" : "Not identical"}: ${encoded.bits_per_dim.toFixed(3)} bits/dim, ` +
+      `latents ${levels}.`;
+    out.append(words);
+  });
+}
+
+async function manipulate() {
+  const strip = $("manipulation");
+  await busy(strip, async () => {
+    const scales = [0, 0.5, 1, 1.5];
+    const result = await api(modelPath("manipulate"), { image: await imageBase64($("latent-preview")),
+      to_class: Number($("to-class").value), scales });
+    strip.innerHTML = "";
+    result.images.forEach((im, i) => strip.append(pngImg(im.png, `scale ${scales[i]}`)));
   });
 }
 
@@ -383,9 +485,13 @@ function init() {
   fillExamples($("score-pick"), "bag", true);
   wireImageInput("from-pick", "from-file", "from-preview");
   wireImageInput("to-pick", "to-file", "to-preview");
-  wireImageInput("score-pick", "score-file", "score-preview", score);
+  wireImageInput("score-pick", "score-file", "score-preview", () => score());
+  fillExamples($("latent-pick"), "sneaker");
+  wireImageInput("latent-pick", "latent-file", "latent-preview");
+  $("roundtrip").addEventListener("click", roundTrip);
+  $("manipulate").addEventListener("click", manipulate);
   $("interpolate").addEventListener("click", interpolate);
-  $("score").addEventListener("click", score);
+  $("score").addEventListener("click", () => score());
   wireDrop();
   $("api-key").value = apiKey();
   $("api-key-save").addEventListener("click", () => {

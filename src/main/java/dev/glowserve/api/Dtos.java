@@ -91,7 +91,10 @@ public final class Dtos {
             @JsonProperty("images") List<String> images,
             @ArraySchema(arraySchema = @Schema(description = "Class per image (class-conditional models). Absent: the class is "
                     + "unknown, log p is the mixture over classes and the most probable class is used for the latents."))
-            @JsonProperty("classes") List<Integer> classes) {}
+            @JsonProperty("classes") List<Integer> classes,
+            @Schema(description = "true: an image of another size or colour is fitted to the model's shape (colour to gray by "
+                    + "luma, scaled to fit, centred on black) and the answer says so in 'fitted', instead of a 422")
+            @JsonProperty("fit") Boolean fit) {}
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record ScoreResult(
@@ -101,7 +104,9 @@ public final class Dtos {
             @Schema(description = "p(class | image) per class, when the class was not given")
             @JsonProperty("class_probabilities") double[] classProbabilities) {}
 
-    public record ScoreResponse(@JsonProperty("model") String model, @JsonProperty("results") List<ScoreResult> results) {}
+    public record ScoreResponse(@JsonProperty("model") String model, @JsonProperty("results") List<ScoreResult> results,
+            @Schema(description = "What was fitted, per image (requests with fit: true); absent when nothing was")
+            @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("fitted") List<String> fitted) {}
 
     @Schema(description = "Out-of-distribution request")
     public record OodRequest(
@@ -114,7 +119,10 @@ public final class Dtos {
                     example = "complexity", allowableValues = {"complexity", "likelihood", "typicality", "orientation"})
             @JsonProperty("method") String method,
             @Schema(description = "An image is an outlier when its p-value is below alpha", example = "0.05", defaultValue = "0.05")
-            @JsonProperty("alpha") Double alpha) {}
+            @JsonProperty("alpha") Double alpha,
+            @Schema(description = "true: an image of another size or colour is fitted to the model's shape (colour to gray by "
+                    + "luma, scaled to fit, centred on black) and the answer says so in 'fitted', instead of a 422")
+            @JsonProperty("fit") Boolean fit) {}
 
     public record OodResult(
             @Schema(description = "-log p / (D ln 2), the marginal over classes", example = "3.01") @JsonProperty("bits_per_dim") double bitsPerDim,
@@ -140,7 +148,9 @@ public final class Dtos {
             @JsonProperty("method") String method,
             @JsonProperty("alpha") double alpha,
             @JsonProperty("results") List<OodResult> results,
-            @Schema(description = "Present for typicality") @JsonProperty("batch") OodBatch batch) {}
+            @Schema(description = "Present for typicality") @JsonProperty("batch") OodBatch batch,
+            @Schema(description = "What was fitted, per image (requests with fit: true); absent when nothing was")
+            @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("fitted") List<String> fitted) {}
 
     @Schema(description = "A method's held-out scores as a histogram")
     public record OodHistogram(
@@ -166,7 +176,9 @@ public final class Dtos {
             @JsonProperty("class") Integer cls,
             @JsonProperty("class_probabilities") double[] classProbabilities) {}
 
-    public record EncodeResponse(@JsonProperty("model") String model, @JsonProperty("results") List<EncodeResult> results) {}
+    public record EncodeResponse(@JsonProperty("model") String model, @JsonProperty("results") List<EncodeResult> results,
+            @Schema(description = "What was fitted, per image (requests with fit: true); absent when nothing was")
+            @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("fitted") List<String> fitted) {}
 
     @Schema(description = "Latents of one image; an encode result can be sent back as it is")
     // the scores of an encode result are known, and ignored; any other field is a mistake (400)

@@ -37,6 +37,14 @@ final class Inputs {
 
     /** PNG bytes → pixels of the model's shape (gray↔RGB only where nothing is lost). */
     static byte[] image(String field, byte[] png, ModelRunner runner, GlowProperties.Limits limits) {
+        return image(field, png, runner, limits, null);
+    }
+
+    /**
+     * PNG bytes → pixels of the model's shape; with {@code fitted} (the request's {@code fit}), an image of another
+     * size or colour is fitted to it (Png.Image#fitTo) and what was done is added to {@code fitted}, instead of a 422.
+     */
+    static byte[] image(String field, byte[] png, ModelRunner runner, GlowProperties.Limits limits, List<String> fitted) {
         GlowConfig c = runner.config();
         Png.Image img;
         try {
@@ -44,19 +52,36 @@ final class Inputs {
         } catch (DataException e) {
             throw ApiException.unprocessable("invalid-image", field + ": " + e.getMessage());
         }
+        boolean fits = img.height() == c.height() && img.width() == c.width() && (img.channels() == c.inChannels() || img.isGray());
+        if (!fits && fitted != null) {
+            Png.Image fit = img.fitTo(c.inChannels(), c.height(), c.width());
+            fitted.add(field + ": " + img.width() + "×" + img.height() + " " + kind(img.channels(), img.isGray()) + " fitted to "
+                    + shapeText(c) + " (" + (img.channels() != c.inChannels() && !img.isGray() ? "luma, " : "")
+                    + "scaled to fit, centred on black)");
+            return fit.pixels();
+        }
         if (img.height() != c.height() || img.width() != c.width()) {
             throw ApiException.unprocessable("wrong-shape", field + ": image is " + img.width() + "×" + img.height()
-                    + " but model '" + runner.name() + "' takes " + shapeText(c) + " images");
+                    + " but model '" + runner.name() + "' takes " + shapeText(c) + " images (\"fit\": true fits it)");
         }
         try {
             return img.withChannels(c.inChannels()).pixels();
         } catch (DataException e) {
             throw ApiException.unprocessable("wrong-shape", field + ": " + e.getMessage() + "; model '" + runner.name()
-                    + "' takes " + shapeText(c) + " images");
+                    + "' takes " + shapeText(c) + " images (\"fit\": true fits it)");
         }
     }
 
+    private static String kind(int channels, boolean gray) {
+        return channels == 1 ? "grayscale" : gray ? "gray RGB" : "RGB";
+    }
+
     static List<byte[]> images(List<String> encoded, ModelRunner runner, GlowProperties.Limits limits) {
+        return images(encoded, runner, limits, null);
+    }
+
+    /** The request's images; {@code fitted} non-null: fit those of another shape, saying so there. */
+    static List<byte[]> images(List<String> encoded, ModelRunner runner, GlowProperties.Limits limits, List<String> fitted) {
         if (encoded == null || encoded.isEmpty()) {
             throw ApiException.badRequest("malformed-request", "images is missing or empty");
         }
@@ -64,9 +89,19 @@ final class Inputs {
         List<byte[]> out = new ArrayList<>(encoded.size());
         for (int i = 0; i < encoded.size(); i++) {
             String f = "images[" + i + "]";
-            out.add(image(f, base64(f, encoded.get(i)), runner, limits));
+            out.add(image(f, base64(f, encoded.get(i)), runner, limits, fitted));
         }
         return out;
+    }
+
+    /** Where a request with {@code "fit": true} collects what was fitted; null when it did not ask. */
+    static List<String> fitted(Boolean fit) {
+        return Boolean.TRUE.equals(fit) ? new ArrayList<>() : null;
+    }
+
+    /** The response's {@code fitted}: absent when nothing was. */
+    static List<String> orNone(List<String> fitted) {
+        return fitted == null || fitted.isEmpty() ? null : List.copyOf(fitted);
     }
 
     /** Uploaded PNG files (multipart parts), each checked and decoded like a base64 image. */

@@ -105,8 +105,9 @@ public class ModelsController implements ModelsApi {
     @PostMapping(value = "/{model}/encode", consumes = JSON, produces = JSON)
     public CompletableFuture<EncodeResponse> encode(@PathVariable String model, @RequestBody ImagesRequest body) {
         return latents.serve(model, t -> {
-            List<byte[]> images = Inputs.images(body.images(), t.runner(), latents.limits());
-            return encodeImages(t, images, Inputs.classes(body.classes(), images.size(), t.runner()));
+            List<String> fitted = Inputs.fitted(body.fit());
+            List<byte[]> images = Inputs.images(body.images(), t.runner(), latents.limits(), fitted);
+            return encodeImages(t, images, Inputs.classes(body.classes(), images.size(), t.runner()), fitted);
         });
     }
 
@@ -116,23 +117,24 @@ public class ModelsController implements ModelsApi {
             @RequestPart(value = "classes", required = false) List<Integer> classes) {
         return latents.serve(model, t -> {
             List<byte[]> images = Inputs.uploads(files, t.runner(), latents.limits());
-            return encodeImages(t, images, Inputs.classes(classes, images.size(), t.runner()));
+            return encodeImages(t, images, Inputs.classes(classes, images.size(), t.runner()), null);
         });
     }
 
-    private CompletableFuture<EncodeResponse> encodeImages(Target t, List<byte[]> images, int[] labels) {
+    private CompletableFuture<EncodeResponse> encodeImages(Target t, List<byte[]> images, int[] labels, List<String> fitted) {
         GlowConfig c = t.runner().config();
         return latents.respond("encode", t, latents.encode(t, images, labels, WebConfig.work()), enc -> new EncodeResponse(t.model(),
                 enc.stream().map(e -> new EncodeResult(Inputs.nested(e.eps(), c), e.score().logPNats(), e.score().bitsPerDim(),
-                        e.score().label(), e.score().classProbabilities())).toList()));
+                        e.score().label(), e.score().classProbabilities())).toList(), Inputs.orNone(fitted)));
     }
 
     @Override
     @PostMapping(value = "/{model}/log-likelihood", consumes = JSON, produces = JSON)
     public CompletableFuture<ScoreResponse> logLikelihood(@PathVariable String model, @RequestBody ImagesRequest body) {
         return latents.serve(model, t -> {
-            List<byte[]> images = Inputs.images(body.images(), t.runner(), latents.limits());
-            return scoreImages(t, images, Inputs.classes(body.classes(), images.size(), t.runner()));
+            List<String> fitted = Inputs.fitted(body.fit());
+            List<byte[]> images = Inputs.images(body.images(), t.runner(), latents.limits(), fitted);
+            return scoreImages(t, images, Inputs.classes(body.classes(), images.size(), t.runner()), fitted);
         });
     }
 
@@ -142,14 +144,14 @@ public class ModelsController implements ModelsApi {
             @RequestPart("images") List<MultipartFile> files, @RequestPart(value = "classes", required = false) List<Integer> classes) {
         return latents.serve(model, t -> {
             List<byte[]> images = Inputs.uploads(files, t.runner(), latents.limits());
-            return scoreImages(t, images, Inputs.classes(classes, images.size(), t.runner()));
+            return scoreImages(t, images, Inputs.classes(classes, images.size(), t.runner()), null);
         });
     }
 
-    private CompletableFuture<ScoreResponse> scoreImages(Target t, List<byte[]> images, int[] labels) {
+    private CompletableFuture<ScoreResponse> scoreImages(Target t, List<byte[]> images, int[] labels, List<String> fitted) {
         return latents.respond("log-likelihood", t, latents.encode(t, images, labels, WebConfig.work()), enc -> new ScoreResponse(t.model(),
                 enc.stream().map(e -> new ScoreResult(e.score().logPNats(), e.score().bitsPerDim(), e.score().label(),
-                        e.score().classProbabilities())).toList()));
+                        e.score().classProbabilities())).toList(), Inputs.orNone(fitted)));
     }
 
     // ---------------------------------------------------------------- decode

@@ -46,17 +46,20 @@ public class OodController implements OodApi {
     @Override
     @PostMapping(value = "/{model}/ood", consumes = JSON, produces = JSON)
     public CompletableFuture<OodResponse> ood(@PathVariable String model, @RequestBody OodRequest body) {
-        return latents.serve(model, t -> judge(t, Inputs.images(body.images(), t.runner(), latents.limits()), body.method(), body.alpha()));
+        return latents.serve(model, t -> {
+            List<String> fitted = Inputs.fitted(body.fit());
+            return judge(t, Inputs.images(body.images(), t.runner(), latents.limits(), fitted), body.method(), body.alpha(), fitted);
+        });
     }
 
     @PostMapping(value = "/{model}/ood", consumes = MediaType.MULTIPART_FORM_DATA_VALUE, produces = JSON)
     @Operation(hidden = true) // documented with ood
     public CompletableFuture<OodResponse> oodUpload(@PathVariable String model, @RequestPart("images") List<MultipartFile> files,
             @RequestParam(value = "method", required = false) String method, @RequestParam(value = "alpha", required = false) Double alpha) {
-        return latents.serve(model, t -> judge(t, Inputs.uploads(files, t.runner(), latents.limits()), method, alpha));
+        return latents.serve(model, t -> judge(t, Inputs.uploads(files, t.runner(), latents.limits()), method, alpha, null));
     }
 
-    private CompletableFuture<OodResponse> judge(Target t, List<byte[]> images, String method, Double alpha) {
+    private CompletableFuture<OodResponse> judge(Target t, List<byte[]> images, String method, Double alpha, List<String> fitted) {
         return latents.respond("ood", t, latents.outOfDistribution(t, images, method, alpha, WebConfig.work()), v -> {
             List<OodResult> results = new ArrayList<>(v.images().size());
             for (OutOfDistribution.ImageVerdict i : v.images()) {
@@ -64,7 +67,7 @@ public class OodController implements OodApi {
             }
             OutOfDistribution.BatchVerdict b = v.batch();
             return new OodResponse(t.model(), v.method().id(), v.alpha(), results,
-                    b == null ? null : new OodBatch(b.size(), b.score(), b.threshold(), b.pValue(), b.outlier()));
+                    b == null ? null : new OodBatch(b.size(), b.score(), b.threshold(), b.pValue(), b.outlier()), Inputs.orNone(fitted));
         });
     }
 

@@ -67,6 +67,83 @@ public final class Png {
             throw new DataException("image has " + describe(channels) + " but " + describe(target)
                     + " is expected, and converting would lose colour");
         }
+
+        /**
+         * The picture made to fit another shape, for a caller who asked for it: colour to gray by luma (ITU-R BT.601)
+         * or gray to colour by copying, then scaled by area averaging to fit inside {@code height × width} with its
+         * proportions kept, centred on black (the background of the images these models learn).
+         */
+        public Image fitTo(int targetChannels, int targetHeight, int targetWidth) {
+            Image gray = channels == targetChannels || isGray() || targetChannels != 1 ? this : luma();
+            Image scaled = gray.scaledToFit(targetHeight, targetWidth);
+            return scaled.channels == targetChannels ? scaled : scaled.withChannels(targetChannels);
+        }
+
+        private Image luma() {
+            int plane = height * width;
+            byte[] g = new byte[plane];
+            for (int i = 0; i < plane; i++) {
+                double y = 0.299 * (pixels[i] & 0xff) + 0.587 * (pixels[plane + i] & 0xff) + 0.114 * (pixels[2 * plane + i] & 0xff);
+                g[i] = (byte) Math.min(255, Math.round(y));
+            }
+            return new Image(1, height, width, g);
+        }
+
+        private Image scaledToFit(int targetHeight, int targetWidth) {
+            if (height == targetHeight && width == targetWidth) {
+                return this;
+            }
+            double s = Math.min((double) targetWidth / width, (double) targetHeight / height);
+            int h = Math.max(1, Math.min(targetHeight, (int) Math.round(height * s)));
+            int w = Math.max(1, Math.min(targetWidth, (int) Math.round(width * s)));
+            int top = (targetHeight - h) / 2, left = (targetWidth - w) / 2;
+            byte[] out = new byte[channels * targetHeight * targetWidth];
+            for (int c = 0; c < channels; c++) {
+                double[] rows = resampleRows(pixels, c * height * width, height, width, w); // height × w
+                double[] both = resampleColumns(rows, height, w, h);                       // h × w
+                for (int y = 0; y < h; y++) {
+                    for (int x = 0; x < w; x++) {
+                        out[(c * targetHeight + top + y) * targetWidth + left + x] = (byte) Math.min(255, Math.round(both[y * w + x]));
+                    }
+                }
+            }
+            return new Image(channels, targetHeight, targetWidth, out);
+        }
+    }
+
+    /** Each of {@code rows} rows of {@code n} values (bytes from {@code offset}) averaged over the areas of {@code m} cells. */
+    private static double[] resampleRows(byte[] src, int offset, int rows, int n, int m) {
+        double[] values = new double[rows * n];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = src[offset + i] & 0xff;
+        }
+        double[] out = new double[rows * m];
+        for (int r = 0; r < rows; r++) {
+            area(values, r * n, 1, n, out, r * m, 1, m);
+        }
+        return out;
+    }
+
+    /** The columns of a {@code rows × cols} grid averaged down (or up) to {@code m} rows. */
+    private static double[] resampleColumns(double[] src, int rows, int cols, int m) {
+        double[] out = new double[m * cols];
+        for (int col = 0; col < cols; col++) {
+            area(src, col, cols, rows, out, col, cols, m);
+        }
+        return out;
+    }
+
+    /** Area averaging of {@code n} samples (stride {@code in}) onto {@code m} (stride {@code step}): exact cell overlaps. */
+    private static void area(double[] src, int from, int in, int n, double[] dst, int to, int step, int m) {
+        double scale = (double) n / m;
+        for (int j = 0; j < m; j++) {
+            double a = j * scale, b = (j + 1) * scale, sum = 0;
+            for (int i = (int) Math.floor(a); i < Math.min(n, (int) Math.ceil(b)); i++) {
+                double overlap = Math.min(b, i + 1) - Math.max(a, i);
+                sum += overlap * src[from + i * in];
+            }
+            dst[to + j * step] = sum / scale;
+        }
     }
 
     static String describe(int channels) {

@@ -86,6 +86,24 @@ class ApiErrorsTest extends ApiTestBase {
         assertThat(ok.status()).isEqualTo(200);
     }
 
+    /** With fit, a photo of another size and colour is fitted to the model's shape, and the answer says how. */
+    @Test
+    void fitTakesImagesOfAnyShapeAndSaysWhatItDid() {
+        byte[] colour = new byte[3 * 40 * 56];
+        new java.util.Random(2).nextBytes(colour);
+        String photo = Base64.getEncoder().encodeToString(dev.glowserve.data.Png.encode(colour, 3, 40, 56));
+        problem(post("/v1/models/tiny/log-likelihood", Map.of("images", List.of(photo))), 422, "56×40", "\"fit\": true");
+        for (String op : List.of("log-likelihood", "encode", "ood")) {
+            Reply r = post("/v1/models/tiny/" + op, Map.of("images", List.of(photo, pngBase64(randomImage(3))), "fit", true));
+            assertThat(r.status()).as(op + ": " + r.text()).isEqualTo(200);
+            assertThat(r.json().get("fitted")).as(op).hasSize(1);
+            assertThat(r.json().get("fitted").get(0).asString()).isEqualTo(
+                    "images[0]: 56×40 RGB fitted to 28×28 grayscale (luma, scaled to fit, centred on black)");
+        }
+        Reply plain = post("/v1/models/tiny/log-likelihood", Map.of("images", List.of(pngBase64(randomImage(3))), "fit", true));
+        assertThat(plain.json().has("fitted")).as("nothing fitted, nothing said").isFalse();
+    }
+
     private ObjectNode decodeBody(double value) {
         JsonNode enc = post("/v1/models/peer/encode", Map.of("images", List.of(pngBase64(randomImage(9))))).json()
                 .get("results").get(0);

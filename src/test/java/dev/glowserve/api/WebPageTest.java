@@ -154,7 +154,39 @@ class WebPageTest extends ApiTestBase {
                 .isEqualTo(blobDirect.get("results").get(0).get("p_value").asDouble());
         shot("4b-ood");
 
-        // a model without a calibration says so instead of a verdict
+        // a colour photo of another size: the page offers to fit it, and says what it did
+        Path photo = Files.createTempFile("photo", ".png");
+        byte[] colour = new byte[3 * 40 * 56];
+        new java.util.Random(5).nextBytes(colour);
+        Files.write(photo, dev.glowserve.data.Png.encode(colour, 3, 40, 56));
+        js("document.getElementById('score-result').innerHTML = ''");
+        driver.findElement(By.id("score-file")).sendKeys(photo.toString());
+        wait.until(d -> !d.findElements(By.id("fit-offer")).isEmpty());
+        assertThat(driver.findElement(By.id("fit-offer")).getText()).isEqualTo("Fit it to 28×28 grayscale and score");
+        driver.findElement(By.id("fit-offer")).click();
+        wait.until(d -> !d.findElements(By.id("fitted-note")).isEmpty() && !d.findElements(By.id("bpd-value")).isEmpty());
+        idle("score-result");
+        assertThat(driver.findElement(By.id("fitted-note")).getText())
+                .isEqualTo("Fitted: 56×40 RGB fitted to 28×28 grayscale (luma, scaled to fit, centred on black).");
+        shot("4c-fitted");
+
+        // into latent space and back: the same pixels; then towards another class
+        driver.findElement(By.id("roundtrip")).click();
+        wait.until(d -> !d.findElements(By.id("roundtrip-verdict")).isEmpty());
+        idle("latent-result");
+        assertThat(driver.findElement(By.id("roundtrip-verdict")).getAttribute("data-identical")).isEqualTo("true");
+        assertThat(driver.findElement(By.id("roundtrip-verdict")).getText()).startsWith("Identical, pixel for pixel");
+        driver.findElement(By.id("manipulate")).click();
+        wait.until(d -> images("manipulation").size() == 4);
+        idle("manipulation");
+        shot("4d-latent");
+        assertThat(get("/favicon.svg").status()).isEqualTo(200);
+        assertThat((Object) js("return document.getElementById('temperature').max")).isEqualTo("2");
+
+        // a model without a calibration says so instead of a verdict (for a shipped example: the photo would be fitted)
+        new Select(driver.findElement(By.id("score-pick"))).selectByValue("coat");
+        wait.until(d -> String.valueOf(js("return document.getElementById('score-preview').src")).endsWith("coat.png"));
+        idle("score-result");
         new Select(driver.findElement(By.id("model"))).selectByValue("peer");
         wait.until(d -> images("samples").size() == 16);
         idle("samples");

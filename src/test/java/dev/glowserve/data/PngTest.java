@@ -169,4 +169,37 @@ public class PngTest {
         assertThatThrownBy(() -> PngFolder.read(root)).isInstanceOf(DataException.class)
                 .hasMessageContaining("d.png").hasMessageContaining("all images must match");
     }
+
+    /** fitTo: luma for colour, area averaging, proportions kept, centred on black. */
+    @Test
+    void fitToScalesByAreaKeepsProportionsAndCentresOnBlack() {
+        byte[] flat = new byte[56 * 56];
+        java.util.Arrays.fill(flat, (byte) 200);
+        Png.Image square = new Png.Image(1, 56, 56, flat).fitTo(1, 28, 28);
+        for (byte b : square.pixels()) {
+            assertThat(b & 0xff).isEqualTo(200);
+        }
+        byte[] checker = new byte[4 * 4]; // 2×2 blocks of 0 and 255 average to 127.5 per block of four
+        for (int y = 0; y < 4; y++) {
+            for (int x = 0; x < 4; x++) {
+                checker[y * 4 + x] = (byte) (((x + y) % 2) * 255);
+            }
+        }
+        assertThat(new Png.Image(1, 4, 4, checker).fitTo(1, 2, 2).pixels()).containsOnly((byte) 128);
+        byte[] wide = new byte[28 * 56]; // 56 wide, 28 high: scaled to 28×14, 7 black rows above and below
+        java.util.Arrays.fill(wide, (byte) 90);
+        Png.Image letterboxed = new Png.Image(1, 28, 56, wide).fitTo(1, 28, 28);
+        for (int y = 0; y < 28; y++) {
+            int expected = y >= 7 && y < 21 ? 90 : 0;
+            for (int x = 0; x < 28; x++) {
+                assertThat(letterboxed.pixels()[y * 28 + x] & 0xff).as("(%d, %d)", x, y).isEqualTo(expected);
+            }
+        }
+        byte[] rgb = new byte[3 * 4]; // one pure red, green, blue and white pixel: BT.601 luma
+        rgb[0] = (byte) 255;
+        rgb[4 + 1] = (byte) 255;
+        rgb[8 + 2] = (byte) 255;
+        rgb[3] = rgb[4 + 3] = rgb[8 + 3] = (byte) 255;
+        assertThat(new Png.Image(3, 2, 2, rgb).fitTo(1, 2, 2).pixels()).containsExactly((byte) 76, (byte) 150, (byte) 29, (byte) 255);
+    }
 }
