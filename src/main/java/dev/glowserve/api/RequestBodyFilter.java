@@ -49,7 +49,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * collects it while the client sends, within {@code glow.limits.max-request-size} (413 at once when Content-Length
  * says more, or as soon as a chunked body passes it) and {@code glow.limits.body-timeout} (408), then the request is
  * dispatched again with the body in memory. A client that sends one byte a second holds a socket, not one of the
- * threads that other requests need. Runs after Spring Security, so no body is read for a request it refuses.
+ * threads that other requests need; memory follows the bytes that arrive, and all bodies still arriving together may
+ * hold at most {@code glow.limits.max-receiving-bytes} (503 with Retry-After beyond). Runs after Spring Security, so
+ * no body is read for a request it refuses.
  *
  * <p>Multipart bodies are parsed from that memory with Tomcat's own parser (the one {@code getParts()} uses), up to
  * two parts per image allowed plus a few; an Open Inference Protocol body is JSON, or JSON and binary tensors,
@@ -64,11 +66,20 @@ public class RequestBodyFilter extends OncePerRequestFilter {
     private final long limit;
     private final Duration timeout;
     private final int maxParts;
+    /** Bytes of bodies still arriving, all requests together, and the most there may be. */
+    private final java.util.concurrent.atomic.AtomicLong receiving = new java.util.concurrent.atomic.AtomicLong();
+    private final long maxReceiving;
 
     public RequestBodyFilter(GlowProperties properties) {
         this.limit = properties.limits().maxRequestSize().toBytes();
         this.timeout = properties.limits().bodyTimeout();
         this.maxParts = 2 * properties.limits().maxImages() + 8;
+        this.maxReceiving = properties.limits().maxReceivingBytes().toBytes();
+    }
+
+    /** Bytes of request bodies being received now (for the tests: none once every request has its answer). */
+    long receivingBytes() {
+        return receiving.get();
     }
 
     @Override
@@ -118,8 +129,9 @@ public class RequestBodyFilter extends OncePerRequestFilter {
             this.request = request;
             this.response = response;
             this.async = async;
+            // memory follows the bytes that arrive, never what a header declares
             long declared = request.getContentLengthLong();
-            this.body = new ByteArrayOutputStream(declared > 0 ? (int) declared : 8192);
+            this.body = new ByteArrayOutputStream((int) Math.min(65536, declared > 0 ? declared : 8192));
         }
 
         @Override
@@ -137,8 +149,20 @@ public class RequestBodyFilter extends OncePerRequestFilter {
                     return; // onAllDataRead follows
                 }
                 if (body.size() + (long) n > limit) {
-                    if (done.compareAndSet(false, true)) {
+                    if (finish()) {
                         tooLarge(request, response);
+                        async.complete();
+                    }
+                    return;
+                }
+                if (receiving.addAndGet(n) > maxReceiving) { // many large bodies arriving at once: this one waits for later
+                    receiving.addAndGet(-n);
+                    if (finish()) {
+                        response.setHeader("Connection", "close");
+                        response.setHeader("Retry-After", "1");
+                        ErrorBodies.write(request, response, HttpStatus.SERVICE_UNAVAILABLE.value(), "busy-receiving",
+                                "Service Unavailable", "the service is receiving " + maxReceiving
+                                        + " bytes of request bodies already (glow.limits.max-receiving-bytes); retry shortly");
                         async.complete();
                     }
                     return;
@@ -147,9 +171,18 @@ public class RequestBodyFilter extends OncePerRequestFilter {
             }
         }
 
+        /** Ends the collection once, handing its bytes back to the budget; false when it had ended already. */
+        private boolean finish() {
+            if (!done.compareAndSet(false, true)) {
+                return false;
+            }
+            receiving.addAndGet(-body.size());
+            return true;
+        }
+
         @Override
         public void onAllDataRead() {
-            if (done.compareAndSet(false, true)) {
+            if (finish()) {
                 request.setAttribute(BODY, body.toByteArray());
                 async.dispatch();
             }
@@ -158,7 +191,7 @@ public class RequestBodyFilter extends OncePerRequestFilter {
         /** The body's framing broke (a bad chunk) or the client went away: a 400 for whoever is still there. */
         @Override
         public void onError(Throwable t) {
-            if (done.compareAndSet(false, true)) {
+            if (finish()) {
                 try {
                     if (!response.isCommitted()) {
                         response.setHeader("Connection", "close");
@@ -174,7 +207,7 @@ public class RequestBodyFilter extends OncePerRequestFilter {
 
         @Override
         public void onTimeout(AsyncEvent event) throws IOException {
-            if (done.compareAndSet(false, true)) {
+            if (finish()) {
                 response.setHeader("Connection", "close");
                 ErrorBodies.write(request, response, HttpStatus.REQUEST_TIMEOUT.value(), "body-timeout", "Request Timeout",
                         "the request body did not arrive within " + timeout.toMillis() + " ms (glow.limits.body-timeout)");

@@ -83,6 +83,7 @@ public record GlowProperties(
             @Min(1) long maxImagePixels,
             @DecimalMin("0.0") double maxLatentMagnitude,
             @NotNull Duration bodyTimeout,
+            @NotNull DataSize maxReceivingBytes,
             @NotNull DataSize maxModelBytes) {}
 
     /** Dynamic batching and back-pressure per model. */

@@ -69,6 +69,7 @@ class HostileInputTest {
         r.add("glow.model-control", () -> "explicit");
         r.add("glow.security.cors-allowed-origins", () -> "https://app.example");
         r.add("glow.limits.body-timeout", () -> "3s");
+        r.add("glow.limits.max-receiving-bytes", () -> "12MB");
     }
 
     @LocalServerPort
@@ -76,6 +77,9 @@ class HostileInputTest {
 
     @LocalManagementPort
     int managementPort;
+
+    @org.springframework.beans.factory.annotation.Autowired
+    RequestBodyFilter bodies;
 
     static final String SAMPLE = "{\"n\":1,\"seed\":1}";
     static final String V2_SAMPLE = "{\"inputs\":[{\"name\":\"TEMPERATURE\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[0.5]}]}";
@@ -322,6 +326,43 @@ class HostileInputTest {
             inApiForm(r, "/v2");
             assertThat((System.nanoTime() - t0) / 1_000_000).isBetween(2000L, 8000L);
         }
+    }
+
+    /** Bodies that stall part-way hold what they sent, within a budget for all: beyond it, 503 at once; after, room again. */
+    @Test
+    void stalledBodiesCannotHoardMemory() throws Exception {
+        try (Socket a = new Socket("127.0.0.1", port); Socket b = new Socket("127.0.0.1", port)) {
+            a.setSoTimeout(15_000);
+            b.setSoTimeout(15_000);
+            for (Socket s : List.of(a, b)) {
+                s.getOutputStream().write(("POST /v1/models/peer-tiny/encode HTTP/1.1\r\nHost: x\r\nX-API-Key: " + KEY
+                        + "\r\nContent-Type: application/json\r\nContent-Length: " + (8 << 20) + "\r\n\r\n")
+                        .getBytes(StandardCharsets.ISO_8859_1));
+            }
+            a.getOutputStream().write(new byte[7 << 20]); // 7 MB of 8, then nothing more
+            long until = System.nanoTime() + 5_000_000_000L;
+            while (bodies.receivingBytes() < (7 << 20) && System.nanoTime() < until) {
+                Thread.sleep(20);
+            }
+            assertThat(bodies.receivingBytes()).as("the first body's bytes, held while it arrives").isEqualTo(7L << 20);
+            try {
+                b.getOutputStream().write(new byte[6 << 20]); // 13 MB arriving in all: more than the 12 MB budget
+            } catch (IOException e) {
+                // answered and closed before all of it went out
+            }
+            RawHttp.Response refused = RawHttp.read(b.getInputStream());
+            assertThat(refused.status()).as(refused.toString()).isEqualTo(503);
+            assertThat(refused.header("Retry-After")).isEqualTo("1");
+            inApiForm(refused, "/v1");
+            RawHttp.Response timedOut = RawHttp.read(a.getInputStream());
+            assertThat(timedOut.status()).isEqualTo(408);
+        }
+        long until = System.nanoTime() + 5_000_000_000L;
+        while (bodies.receivingBytes() != 0 && System.nanoTime() < until) {
+            Thread.sleep(20);
+        }
+        assertThat(bodies.receivingBytes()).as("every byte handed back once the bodies ended").isZero();
+        assertThat(RawHttp.json(port, "POST", "/v1/models/peer-tiny/sample", KEY, SAMPLE).status()).isEqualTo(200);
     }
 
     @Test
