@@ -73,7 +73,9 @@ public final class KernelCheck {
         if ("false".equals(System.getProperty("glow.kernel-check"))) {
             return verdict = "oneDNN's native kernels, unchecked (glow.kernel-check=false)";
         }
-        Path cached = cacheFile();
+        String file = "kernel-check-" + hostKey();
+        Path cached = cacheDirs().stream().map(d -> d.resolve(file)).filter(f -> read(f) != null).findFirst()
+                .orElse(cacheDirs().get(0).resolve(file));
         String decision = read(cached);
         boolean fresh = decision == null;
         if (fresh) {
@@ -190,14 +192,26 @@ public final class KernelCheck {
         return List.of();
     }
 
-    /** Where the verdict for this CPU and libtorch is kept: the engine's cache folder, else the temporary one. */
-    private static Path cacheFile() {
-        String dir = System.getenv("DJL_CACHE_DIR");
-        Path base = dir != null ? Path.of(dir) : Path.of(System.getProperty("user.home"), ".djl.ai");
-        if (!Files.isWritable(base) && !Files.isWritable(base.getParent() == null ? base : base.getParent())) {
-            base = Path.of(System.getProperty("java.io.tmpdir"));
+    /**
+     * Where verdicts are kept, the first that can be written to first: {@code -Dglow.kernel-check.dir}, the engine's
+     * cache folder ({@code DJL_CACHE_DIR}, else {@code ~/.djl.ai}), else the temporary folder; and, read only, the
+     * folder of prepared natives ({@code ENGINE_CACHE_DIR}), where an image keeps the verdict its build measured.
+     */
+    private static List<Path> cacheDirs() {
+        List<Path> dirs = new ArrayList<>();
+        String set = System.getProperty("glow.kernel-check.dir");
+        if (set != null) {
+            dirs.add(Path.of(set));
         }
-        return base.resolve("glow-serve").resolve("kernel-check-" + hostKey());
+        String djl = System.getenv("DJL_CACHE_DIR");
+        Path base = djl != null ? Path.of(djl) : Path.of(System.getProperty("user.home"), ".djl.ai");
+        dirs.add((Files.isWritable(base) || Files.isWritable(base.getParent() == null ? base : base.getParent()) ? base
+                : Path.of(System.getProperty("java.io.tmpdir"))).resolve("glow-serve"));
+        String engine = System.getenv("ENGINE_CACHE_DIR");
+        if (engine != null) {
+            dirs.add(Path.of(engine).resolve("glow-serve"));
+        }
+        return dirs;
     }
 
     /** CPU model, CPU flags and libtorch version, hashed: a verdict holds for exactly these. */
