@@ -97,8 +97,14 @@ public final class KernelCheck {
             LOG.info("kernel check took {} ms; cached in {}", (System.nanoTime() - t0) / 1_000_000, cached);
         }
         if ("AVX2".equals(decision)) {
-            Native.load("c", CLibrary.class).setenv(MAX_ISA, "AVX2", 1);
-            verdict = "oneDNN kernels up to AVX2: the native ones measured wrong on this CPU" + (fresh ? "" : " (cached)");
+            try {
+                Native.load("c", CLibrary.class).setenv(MAX_ISA, "AVX2", 1);
+                verdict = "oneDNN kernels up to AVX2: the native ones measured wrong on this CPU" + (fresh ? "" : " (cached)");
+            } catch (LinkageError e) { // JNA could not load (a temporary folder mounted noexec, say): say so, loudly
+                verdict = "oneDNN's native kernels, measured WRONG on this CPU, and not capped (" + e.getMessage()
+                        + "): set " + MAX_ISA + "=AVX2 in the environment";
+                LOG.error(verdict);
+            }
         } else {
             verdict = "oneDNN's native kernels, measured right on this CPU" + (fresh ? "" : " (cached)");
         }

@@ -56,7 +56,7 @@ public final class NativeAllocator {
                 log.warn("glibc refused the malloc settings; tensors will be faulted in afresh (slower)");
             }
             return ok;
-        } catch (UnsatisfiedLinkError | RuntimeException e) {
+        } catch (LinkageError | RuntimeException e) { // also JNA's own class, when an earlier use failed to load it
             log.info("no glibc mallopt ({}); keeping the C library's default allocator settings", e.getMessage());
             return false;
         }

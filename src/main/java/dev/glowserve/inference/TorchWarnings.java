@@ -35,7 +35,7 @@ public final class TorchWarnings {
         Engine.getInstance(); // loads libc10
         try {
             NativeLibrary.getInstance("c10").getGlobalVariableAddress("FLAGS_caffe2_log_level").setInt(0, ERROR);
-        } catch (UnsatisfiedLinkError | RuntimeException e) {
+        } catch (LinkageError | RuntimeException e) { // JNA itself may not load (a noexec temporary folder)
             LOG.debug("libtorch's warnings stay on: {}", e.getMessage());
         }
     }
