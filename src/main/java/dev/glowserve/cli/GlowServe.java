@@ -60,7 +60,8 @@ public final class GlowServe implements Runnable {
             }
         }
         Engines.configureDefaults("serve".equals(args[0]));
-        boolean help = ROOT_OPTIONS.contains(args[0]) || "help".equals(args[0]) || Arrays.asList(args).contains("--help");
+        boolean help = ROOT_OPTIONS.contains(args[0]) || "help".equals(args[0]) || Arrays.asList(args).contains("--help")
+                || Arrays.asList(args).contains("-h");
         if (!help) {
             boolean serve = "serve".equals(args[0]);
             if (!serve) {
