@@ -138,11 +138,6 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
                 "the request took longer than the service's limit (spring.mvc.async.request-timeout); its queued work was dropped"));
     }
 
-    @ExceptionHandler(PayloadTooLargeException.class)
-    ResponseEntity<Object> tooLarge(PayloadTooLargeException e) {
-        return respond(problem(HttpStatus.CONTENT_TOO_LARGE, "payload-too-large", e.getMessage()));
-    }
-
     @ExceptionHandler({CompletionException.class, ExecutionException.class})
     ResponseEntity<Object> wrapped(Exception e, WebRequest request) throws Exception {
         Throwable cause = e.getCause() == null ? e : e.getCause();
@@ -188,11 +183,6 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     @Override
     protected ResponseEntity<Object> handleHttpMessageNotReadable(HttpMessageNotReadableException ex, HttpHeaders headers,
             HttpStatusCode status, WebRequest request) {
-        for (Throwable t = ex; t != null; t = t.getCause()) {
-            if (t instanceof PayloadTooLargeException p) {
-                return tooLarge(p);
-            }
-        }
         String detail = "request body is not valid JSON for this endpoint";
         Throwable root = ex.getMostSpecificCause();
         if (root instanceof tools.jackson.databind.exc.UnrecognizedPropertyException u) {
@@ -273,7 +263,7 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
             if (t instanceof ApiException a) {
                 return api(a);
             }
-            if (t instanceof PayloadTooLargeException || t.getClass().getSimpleName().contains("SizeLimitExceeded")
+            if (t.getClass().getSimpleName().contains("SizeLimitExceeded")
                     || t.getClass().getSimpleName().contains("SizeException")) {
                 return respond(problem(HttpStatus.CONTENT_TOO_LARGE, "payload-too-large", "upload is larger than the limit"));
             }

@@ -113,7 +113,7 @@ public class RequestBodyFilter extends OncePerRequestFilter {
     private void tooLarge(HttpServletRequest request, HttpServletResponse response) throws IOException {
         response.setHeader("Connection", "close");
         ErrorBodies.write(request, response, HttpStatus.CONTENT_TOO_LARGE.value(), "payload-too-large", "Content Too Large",
-                new PayloadTooLargeException(limit).getMessage());
+                "request body is larger than the limit of " + limit + " bytes (glow.limits.max-request-size)");
     }
 
     /** Collects one body as it arrives; ends the exchange with 413, 408, or a dispatch with the body. */
@@ -233,6 +233,7 @@ public class RequestBodyFilter extends OncePerRequestFilter {
         private final int maxParts;
         private final boolean formType;
         private List<Part> parts;
+        private Map<String, String[]> parameters;
 
         Buffered(HttpServletRequest request, byte[] body, int maxParts) {
             super(request);
@@ -337,18 +338,21 @@ public class RequestBodyFilter extends OncePerRequestFilter {
             return null;
         }
 
-        /** Text parts of a multipart form are parameters too, as the servlet container makes them. */
+        /** Text parts of a multipart form are parameters too, as the servlet container makes them; read once. */
         @Override
         public Map<String, String[]> getParameterMap() {
-            Map<String, String[]> all = new LinkedHashMap<>(super.getParameterMap());
-            for (Part p : textParts()) {
-                String[] old = all.get(p.getName());
-                String value = text(p);
-                String[] next = old == null ? new String[] {value} : java.util.Arrays.copyOf(old, old.length + 1);
-                next[next.length - 1] = value;
-                all.put(p.getName(), next);
+            if (parameters == null) {
+                Map<String, String[]> all = new LinkedHashMap<>(super.getParameterMap());
+                for (Part p : textParts()) {
+                    String[] old = all.get(p.getName());
+                    String value = text(p);
+                    String[] next = old == null ? new String[] {value} : java.util.Arrays.copyOf(old, old.length + 1);
+                    next[next.length - 1] = value;
+                    all.put(p.getName(), next);
+                }
+                parameters = Collections.unmodifiableMap(all);
             }
-            return all;
+            return parameters;
         }
 
         @Override

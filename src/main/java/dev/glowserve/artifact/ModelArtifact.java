@@ -146,7 +146,7 @@ public final class ModelArtifact {
 
         /** "classpath:dir" or a folder path. */
         static Source parse(String spec) {
-            return spec.startsWith("classpath:") ? classpath(spec.substring("classpath:".length())) : folder(Path.of(spec));
+            return parse(spec, spec);
         }
 
         /** "classpath:dir" or a folder named {@code label} in messages. */

@@ -74,9 +74,15 @@ public final class KernelCheck {
             return verdict = "oneDNN's native kernels, unchecked (glow.kernel-check=false)";
         }
         String file = "kernel-check-" + hostKey();
-        Path cached = cacheDirs().stream().map(d -> d.resolve(file)).filter(f -> read(f) != null).findFirst()
-                .orElse(cacheDirs().get(0).resolve(file));
-        String decision = read(cached);
+        List<Path> dirs = cacheDirs();
+        Path cached = dirs.get(0).resolve(file);
+        String decision = null;
+        for (Path dir : dirs) {
+            decision = read(dir.resolve(file));
+            if (decision != null) {
+                break;
+            }
+        }
         boolean fresh = decision == null;
         if (fresh) {
             long t0 = System.nanoTime();
@@ -86,12 +92,9 @@ public final class KernelCheck {
             } else {
                 List<String> wrongAvx2 = runChild("AVX2");
                 decision = wrongAvx2.isEmpty() ? "AVX2" : "native";
-                if (!wrongAvx2.isEmpty()) {
-                    LOG.warn("oneDNN's convolutions compute wrong sums on this CPU, with its native and its AVX2 kernels: {}",
-                            wrong);
-                }
                 LOG.warn("oneDNN's native kernels compute wrong sums on this CPU ({}); {}", String.join("; ", wrong),
-                        wrongAvx2.isEmpty() ? "using its AVX2 kernels, which compute right" : "no safer kernels found");
+                        wrongAvx2.isEmpty() ? "using its AVX2 kernels, which compute right"
+                                : "its AVX2 kernels are wrong too (" + String.join("; ", wrongAvx2) + "): no safer kernels found");
             }
             write(cached, decision);
             LOG.info("kernel check took {} ms; cached in {}", (System.nanoTime() - t0) / 1_000_000, cached);
