@@ -75,9 +75,12 @@ COPY --from=unpack-prebuilt /layers/dependencies/ /app/
 COPY --from=unpack-prebuilt /layers/spring-boot-loader/ /app/
 COPY --from=unpack-prebuilt /layers/snapshot-dependencies/ /app/
 COPY --from=unpack-prebuilt /layers/application/ /app/
-# as the user the chart runs: DJL finds everything in place, nothing is written but the kernel check's verdict for
-# the build machine's CPU, kept beside the natives (a node of the same kind skips the check; others measure it)
-RUN java -Dglow.kernel-check.dir=/opt/djl/glow-serve -jar /app/glow-serve.jar engine
+# as the user the chart runs: DJL finds everything in place, nothing is written but the kernel check's verdict and
+# the shipped model's tuned routes for the build machine's CPU, kept beside the natives (a node of the same kind and
+# core count skips both; others measure them at start)
+RUN java -Dglow.kernel-check.dir=/opt/djl/glow-serve -jar /app/glow-serve.jar engine \
+ && java -Dglow.kernel-check.dir=/opt/djl/glow-serve -jar /app/glow-serve.jar sample --n 1 --out /tmp/tuned.png \
+ && rm /tmp/tuned.png
 
 # the default target: the jar built from source
 FROM runtime-base AS runtime
@@ -86,4 +89,6 @@ COPY --from=unpack-source /layers/dependencies/ /app/
 COPY --from=unpack-source /layers/spring-boot-loader/ /app/
 COPY --from=unpack-source /layers/snapshot-dependencies/ /app/
 COPY --from=unpack-source /layers/application/ /app/
-RUN java -Dglow.kernel-check.dir=/opt/djl/glow-serve -jar /app/glow-serve.jar engine
+RUN java -Dglow.kernel-check.dir=/opt/djl/glow-serve -jar /app/glow-serve.jar engine \
+ && java -Dglow.kernel-check.dir=/opt/djl/glow-serve -jar /app/glow-serve.jar sample --n 1 --out /tmp/tuned.png \
+ && rm /tmp/tuned.png

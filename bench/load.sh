@@ -16,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-sweep}
 PORT=${PORT:-18080}
+MANAGEMENT_PORT=${MANAGEMENT_PORT:-18082}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-30}
 JAR=target/glow-serve.jar
 OUT=bench/results
@@ -27,17 +28,21 @@ mkdir -p "$OUT"
 SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:--Xmx768m}
 
 start_server() {
-  java $SERVER_JAVA_OPTS -jar "$JAR" --server.port="$PORT" "$@" > "$OUT/server-$MODE.log" 2>&1 &
+  java $SERVER_JAVA_OPTS -jar "$JAR" --server.port="$PORT" --management.server.port="$MANAGEMENT_PORT" "$@" \
+    > "$OUT/server-$MODE.log" 2>&1 &
   SERVER=$!
   trap 'kill $SERVER 2>/dev/null || true' EXIT
   for _ in $(seq 1 120); do
-    if curl -fsS "http://127.0.0.1:$PORT/actuator/health/readiness" > /dev/null 2>&1; then return; fi
+    if curl -fsS "http://127.0.0.1:$MANAGEMENT_PORT/actuator/health/readiness" > /dev/null 2>&1; then return; fi
     sleep 1
   done
   echo "server did not become ready" >&2; exit 1
 }
 
-load() { java -jar "$JAR" load --url "http://127.0.0.1:$PORT" --json "$OUT/$MODE.jsonl" "$@"; }
+load() {
+  java -jar "$JAR" load --url "http://127.0.0.1:$PORT" --management-url "http://127.0.0.1:$MANAGEMENT_PORT" \
+    --json "$OUT/$MODE.jsonl" "$@"
+}
 
 case "$MODE" in
   sweep)

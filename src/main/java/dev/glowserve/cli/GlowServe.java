@@ -11,7 +11,7 @@ import java.util.Set;
         description = "Serve, score, sample, benchmark and train Glow normalizing-flow models.",
         subcommands = {ServeCommand.class, ScoreCommand.class, SampleCommand.class, BenchCommand.class,
                 TrainCommand.class, CalibrateCommand.class, OodEvalCommand.class, RepositoryCommand.class, EngineCommand.class,
-                LoadCommand.class, FmaPeak.class,
+                LoadCommand.class, FmaPeak.class, ExportScriptCommand.class,
                 CommandLine.HelpCommand.class})
 public final class GlowServe implements Runnable {
 
@@ -43,6 +43,10 @@ public final class GlowServe implements Runnable {
     public static void main(String[] args) {
         if (args.length > 0 && "kernel-check".equals(args[0])) { // the child KernelCheck starts from this jar
             dev.glowserve.inference.KernelCheck.main(args);
+            return;
+        }
+        if (args.length > 0 && "tune-routes".equals(args[0])) { // so does the child that tunes a model's routes
+            dev.glowserve.inference.RouteTuning.main(Arrays.copyOfRange(args, 1, args.length));
             return;
         }
         // no command, or only Spring-style options (--server.port=9090): serve

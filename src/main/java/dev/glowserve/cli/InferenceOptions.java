@@ -15,12 +15,16 @@ public final class InferenceOptions {
             description = "Let the TorchScript pass use oneDNN's prepacked kernels on CPU in float32. Default: ${DEFAULT-VALUE}")
     boolean prepack = true;
 
+    @Option(names = "--tuning", paramLabel = "auto|off|FILE", description = "Where the pass's routes come from: measured on "
+            + "this host at load and cached (auto), the untuned table (off), or a tuning file. Default: ${DEFAULT-VALUE}")
+    String tuning = InferenceSettings.AUTO;
+
     @Option(names = "--malloc-tuning", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "Have glibc keep freed tensor memory instead of unmapping it. Default: ${DEFAULT-VALUE}")
     boolean mallocTuning = true;
 
     InferenceSettings settings() {
-        return new InferenceSettings(script, prepack);
+        return new InferenceSettings(script, prepack, tuning);
     }
 
     /** Before the first model loads. */

@@ -59,6 +59,29 @@ public interface InferencePass extends AutoCloseable {
     }
 
     /**
+     * The scripted pass on {@code routes} ({@code script} false: the eager layers), as a tuning chose; a libtorch
+     * that cannot run the script leaves inference on the eager layers, as {@link #open(Glow, InferenceSettings)} does.
+     */
+    static InferencePass open(Glow glow, boolean script, InferenceRoutes routes) {
+        if (!script || !glow.initialized() || !"PyTorch".equals(glow.manager().getEngine().getEngineName())) {
+            return new EagerPass(glow, null);
+        }
+        try {
+            return new ScriptedPass(glow, routes, ScriptedPass.compile(glow, ScriptedPass.shippedSource()));
+        } catch (RuntimeException e) {
+            String reason = libtorchReason(e);
+            LoggerFactory.getLogger(InferencePass.class).warn("TorchScript inference pass unavailable on this libtorch, "
+                    + "inference runs on the eager layers (slower, same results to rounding): {}", reason);
+            return new EagerPass(glow, reason);
+        }
+    }
+
+    /** The shipped TorchScript source of the scripted pass. */
+    static String scriptSource() {
+        return ScriptedPass.shippedSource();
+    }
+
+    /**
      * One line from libtorch's multi-line message: the compiler's first line (e.g. "Unknown builtin op: ...") or,
      * for an error raised while running, its last line (the error, after the script's traceback).
      */

@@ -45,14 +45,33 @@ final class ScriptedPass implements InferencePass {
 
     /** Compiles {@code source} and binds the weights: a libtorch that cannot run it fails here, not in a request. */
     ScriptedPass(Glow glow, boolean prepack, String source) {
+        this(glow, InferenceRoutes.of(glow.config(), prepack && canPrepack(glow)), compile(glow, source));
+    }
+
+    /** The pass on a compiled module (one per model, shared by the tables {@link RouteTuner} tries) and a table. */
+    ScriptedPass(Glow glow, InferenceRoutes routes, PtSymbolBlock module) {
+        if (routes.prepacked() && !canPrepack(glow)) {
+            throw new IllegalArgumentException("oneDNN's prepacked kernels run on CPU in float32 only");
+        }
         this.glow = glow;
-        FlowParameters params = glow.parameters();
-        boolean prepacked = prepack && Device.Type.CPU.equals(params.manager().getDevice().getDeviceType())
-                && params.dataType() == DataType.FLOAT32;
-        this.routes = InferenceRoutes.of(glow.config(), prepacked);
-        this.module = ScriptModule.compile(params.manager(), CLASS_NAME, source);
-        this.bound = new VersionedCache<>(params);
+        this.routes = routes;
+        this.module = module;
+        this.bound = new VersionedCache<>(glow.parameters());
         bound.get(this::bind);
+    }
+
+    static PtSymbolBlock compile(Glow glow, String source) {
+        return ScriptModule.compile(glow.parameters().manager(), CLASS_NAME, source);
+    }
+
+    /** oneDNN's prepacked kernels: on CPU, in float32. */
+    static boolean canPrepack(Glow glow) {
+        FlowParameters params = glow.parameters();
+        return Device.Type.CPU.equals(params.manager().getDevice().getDeviceType()) && params.dataType() == DataType.FLOAT32;
+    }
+
+    InferenceRoutes routes() {
+        return routes;
     }
 
     /** The shipped script's source. */
@@ -150,21 +169,28 @@ final class ScriptedPass implements InferencePass {
         return manager.create(l);
     }
 
-    /** Every weight under the name the script reads it by, per step and per level, and the routes as flags. */
-    private Bound bind() {
+    /**
+     * The script's arguments besides the images, as plain values: every weight under the name the script reads it
+     * by, per step and per level, the routes as flags, the sizes and settings. {@link #bind} hands them to libtorch;
+     * {@link ScriptExport} writes them for another runtime.
+     */
+    record Arguments(List<List<Map<String, NDArray>>> steps, List<Map<String, NDArray>> levels,
+                     List<Map<String, Boolean>> routes, List<long[]> sizes, Map<String, Long> settings, double[] logNorm,
+                     double constantLogDet, double[] bounds) {}
+
+    Arguments arguments() {
         GlowConfig config = glow.config();
         int count = config.levels();
-        List<IValue> temporary = new ArrayList<>();
-        List<IValue> levelSteps = new ArrayList<>();
-        List<IValue> levels = new ArrayList<>();
-        List<IValue> routeFlags = new ArrayList<>();
-        List<IValue> sizes = new ArrayList<>();
+        List<List<Map<String, NDArray>>> levelSteps = new ArrayList<>();
+        List<Map<String, NDArray>> levels = new ArrayList<>();
+        List<Map<String, Boolean>> routeFlags = new ArrayList<>();
+        List<long[]> sizes = new ArrayList<>();
         double[] logNorm = new double[count];
         double constant = 0;
         for (int l = 0; l < count; l++) {
             long h = config.levelHeight(l);
             long w = config.levelWidth(l);
-            List<IValue> steps = new ArrayList<>();
+            List<Map<String, NDArray>> steps = new ArrayList<>();
             for (FlowStep step : glow.steps(l)) {
                 FlowStep.Weights s = step.inferenceWeights(h, w);
                 Coupling.Weights c = s.coupling();
@@ -178,12 +204,11 @@ final class ScriptedPass implements InferencePass {
                 named.put("hidden_kernel", c.hiddenKernel());
                 named.put("hidden_bias", c.hiddenBias());
                 putZeroConv(named, c.out());
-                steps.add(dictionary(named));
+                steps.add(named);
                 // the same sum, in the same order, as the eager pass's LogDet
                 constant += h * w * step.constantLogDet();
             }
-            levelSteps.add(IValue.listFrom(steps.toArray(IValue[]::new)));
-            temporary.addAll(steps);
+            levelSteps.add(steps);
             Map<String, NDArray> level = new LinkedHashMap<>();
             long zSize;
             if (l < count - 1) {
@@ -196,18 +221,47 @@ final class ScriptedPass implements InferencePass {
                 zSize = (long) config.flowChannels(l) * h * w;
             }
             logNorm[l] = -zSize * Glow.HALF_LOG_2PI;
-            levels.add(dictionary(level));
+            levels.add(level);
             InferenceRoutes.Level r = routes.levels().get(l);
-            routeFlags.add(flags(Map.of("rows_gemm", r.smallMap(), "col2im", r.coupling() == InferenceRoutes.ZeroConv.TAPS,
-                    "prior_rows_gemm", r.prior() == InferenceRoutes.ZeroConv.ROWS_GEMM,
-                    "prior_col2im", r.prior() == InferenceRoutes.ZeroConv.TAPS,
-                    "windowed", r.windowed(), "onednn_gemms", r.oneDnnGemms()), temporary));
-            sizes.add(IValue.listFrom(h, w));
+            Map<String, Boolean> flags = new LinkedHashMap<>();
+            flags.put("rows_gemm", r.smallMap());
+            flags.put("col2im", r.coupling() == InferenceRoutes.ZeroConv.TAPS);
+            flags.put("prior_rows_gemm", r.prior() == InferenceRoutes.ZeroConv.ROWS_GEMM);
+            flags.put("prior_col2im", r.prior() == InferenceRoutes.ZeroConv.TAPS);
+            flags.put("packed_in", r.packedIn());
+            flags.put("windowed", r.windowed());
+            flags.put("packed_hidden", r.packedHidden() && !r.smallMap());
+            flags.put("onednn_gemms", r.oneDnnGemms() && r.smallMap());
+            routeFlags.add(flags);
+            sizes.add(new long[] {h, w});
         }
+        Map<String, Long> settings = new LinkedHashMap<>();
+        settings.put("large_batch", (long) InferenceRoutes.LARGE_BATCH);
+        settings.put("packed_batch", (long) routes.packedBatch());
+        settings.put("affine", config.affine() ? 1L : 0L);
+        settings.put("classes", (long) config.numClasses());
+        return new Arguments(levelSteps, levels, routeFlags, sizes, settings, logNorm, constant,
+                new double[] {Coupling.MIN_SCALE, Coupling.REVERSE_BOUND});
+    }
+
+    /** The arguments as libtorch values, and oneDNN's packed weights where the routes say so. */
+    private Bound bind() {
+        Arguments a = arguments();
+        List<IValue> temporary = new ArrayList<>();
+        List<IValue> levelSteps = new ArrayList<>();
+        for (List<Map<String, NDArray>> steps : a.steps()) {
+            List<IValue> values = steps.stream().map(ScriptedPass::dictionary).toList();
+            temporary.addAll(values);
+            levelSteps.add(IValue.listFrom(values.toArray(IValue[]::new)));
+        }
+        List<IValue> levels = a.levels().stream().map(ScriptedPass::dictionary).toList();
+        List<IValue> routeFlags = new ArrayList<>();
+        for (Map<String, Boolean> flags : a.routes()) {
+            routeFlags.add(flags(flags, temporary));
+        }
+        List<IValue> sizes = a.sizes().stream().map(IValue::listFrom).toList();
         temporary.addAll(sizes);
-        IValue settings = integers(Map.of("large_batch", (long) InferenceRoutes.LARGE_BATCH,
-                "packed_batch", (long) InferenceRoutes.PACKED_BATCH, "prepacked", routes.prepacked() ? 1L : 0L,
-                "affine", config.affine() ? 1L : 0L, "classes", (long) config.numClasses()), temporary);
+        IValue settings = integers(a.settings(), temporary);
         IValue steps = IValue.listFrom(levelSteps.toArray(IValue[]::new));
         temporary.addAll(levelSteps);
         IValue routeList = IValue.listFrom(routeFlags.toArray(IValue[]::new));
@@ -219,8 +273,8 @@ final class ScriptedPass implements InferencePass {
         IValue levelList = IValue.listFrom(levels.toArray(IValue[]::new));
         temporary.addAll(levels);
         temporary.forEach(IValue::close);
-        return new Bound(steps, levelList, routeList, IValue.listFrom(logNorm), settings,
-                IValue.listFrom(Coupling.MIN_SCALE, Coupling.REVERSE_BOUND), IValue.from(constant), packed);
+        return new Bound(steps, levelList, routeList, IValue.listFrom(a.logNorm()), settings,
+                IValue.listFrom(a.bounds()), IValue.from(a.constantLogDet()), packed);
     }
 
     /** A ZeroConv's weights under the names of its route (GlowInference.torchscript's header lists them). */

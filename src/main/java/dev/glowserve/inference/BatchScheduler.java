@@ -82,6 +82,16 @@ public final class BatchScheduler implements AutoCloseable {
     /** Queue length as last seen under the lock, for the lock-free check in {@link #admit()}. */
     private volatile int depth;
 
+    /**
+     * A batch that finds the queue empty and the other workers idle runs on all cores, on this thread (its intra-op
+     * threads set once, as libtorch keeps them per thread); meanwhile the other workers wait to start theirs, so
+     * the cores are never asked for twice. Null where there are no cores to gain: a GPU, a single worker, or
+     * workers that already run on all cores.
+     */
+    private final java.util.concurrent.ExecutorService wide;
+    private final java.util.concurrent.locks.ReentrantReadWriteLock cores = new java.util.concurrent.locks.ReentrantReadWriteLock();
+    private final Counter widePasses;
+
     private final Counter rejectedFull;
     private final Counter rejectedShutdown;
     private final Counter expired;
@@ -99,7 +109,45 @@ public final class BatchScheduler implements AutoCloseable {
                 .description("Requests refused during shutdown (HTTP 503)").register(meters);
         this.expired = Counter.builder("glow.requests.deadline.expired").tag("model", model).tag("version", version)
                 .description("Requests dropped uncomputed after waiting past their deadline (HTTP 503)").register(meters);
+        this.widePasses = Counter.builder("glow.batches.all.cores").tag("model", model).tag("version", version)
+                .description("Batches that found the other workers idle and ran on all cores").register(meters);
+        this.wide = wideLane(runner, settings.workers());
         startWorker();
+    }
+
+    /** The all-cores thread, where a lone batch gains cores: several workers of fewer threads than cores, on CPU. */
+    private static java.util.concurrent.ExecutorService wideLane(ModelRunner runner, int workers) {
+        int all = Runtime.getRuntime().availableProcessors();
+        int callers = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+        boolean cpu = ai.djl.Device.Type.CPU.equals(runner.glow().manager().getDevice().getDeviceType());
+        if (!cpu || workers < 2 || callers >= all) {
+            return null;
+        }
+        // as Lanes do: the thread fixes its own count with a first parallel op, then the caller's count is put back
+        // (libtorch's setter also sets the count that threads starting later take)
+        java.util.concurrent.CountDownLatch ready = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.ThreadPoolExecutor pool = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0,
+                TimeUnit.MILLISECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), task -> {
+                    Thread t = new Thread(() -> {
+                        ai.djl.pytorch.jni.JniUtils.setNumThreads(all);
+                        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+                            m.ones(new ai.djl.ndarray.types.Shape(2)).add(1).close();
+                        }
+                        ready.countDown();
+                        task.run();
+                    }, "glow-all-cores-" + runner.name());
+                    t.setDaemon(true);
+                    return t;
+                });
+        pool.prestartAllCoreThreads();
+        try {
+            ready.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            ai.djl.pytorch.jni.JniUtils.setNumThreads(callers);
+        }
+        return pool;
     }
 
     private void startWorker() {
@@ -193,18 +241,28 @@ public final class BatchScheduler implements AutoCloseable {
         return job.result;
     }
 
+    /** Set by {@link #nextBatch} for the batch it returns: nothing else queued, no other worker busy. */
+    private boolean lone;
+
     private void work() {
         while (running) {
             List<Job> batch;
+            boolean alone;
             try {
-                batch = nextBatch();
+                lock.lock();
+                try {
+                    batch = nextBatch();
+                    alone = lone;
+                } finally {
+                    lock.unlock();
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
             }
             try {
                 if (batch != null && !batch.isEmpty()) {
-                    run(batch);
+                    runOnCores(batch, alone);
                 }
             } finally {
                 if (batch != null) {
@@ -250,12 +308,14 @@ public final class BatchScheduler implements AutoCloseable {
                     }
                 }
                 long wait = gatherUntil - System.nanoTime();
-                if (size >= settings.maxBatchSize() || wait <= 0 || !accepting) {
+                // no worker busy: the cores are idle now, and waiting for company would only add the delay
+                boolean idle = wide != null && busy.get() == 0 && queue.isEmpty();
+                if (size >= settings.maxBatchSize() || wait <= 0 || !accepting || idle) {
                     break;
                 }
                 changed.awaitNanos(wait);
             }
-            busy.incrementAndGet();
+            lone = busy.incrementAndGet() == 1 && queue.isEmpty();
             depth = queue.size();
             return batch;
         } finally {
@@ -283,6 +343,32 @@ public final class BatchScheduler implements AutoCloseable {
             return true;
         }
         return false;
+    }
+
+    /** Runs a lone batch on all cores when no other worker holds any, else on this worker's own threads. */
+    private void runOnCores(List<Job> batch, boolean alone) {
+        if (wide != null && alone && cores.writeLock().tryLock()) {
+            try {
+                widePasses.increment();
+                wide.submit(() -> run(batch)).get();
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                batch.forEach(j -> j.result.completeExceptionally(new Overload.ShuttingDown(runner.name())));
+                return;
+            } catch (java.util.concurrent.ExecutionException e) {
+                batch.forEach(j -> j.result.completeExceptionally(e.getCause()));
+                return;
+            } finally {
+                cores.writeLock().unlock();
+            }
+        }
+        cores.readLock().lock();
+        try {
+            run(batch);
+        } finally {
+            cores.readLock().unlock();
+        }
     }
 
     private void run(List<Job> gathered) {
@@ -413,6 +499,9 @@ public final class BatchScheduler implements AutoCloseable {
     public void close() {
         if (running) {
             drain(Duration.ZERO);
+        }
+        if (wide != null) {
+            wide.shutdown();
         }
     }
 }

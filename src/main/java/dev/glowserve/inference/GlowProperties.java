@@ -33,13 +33,21 @@ public record GlowProperties(
 
     /**
      * How models run, chosen once at model load: each pass as one TorchScript call ({@code script}, else the eager
-     * layers), oneDNN's prepacked kernels on CPU in float32 ({@code prepack}), and whether glibc keeps freed tensor
-     * memory instead of unmapping it ({@code malloc-tuning}).
+     * layers), oneDNN's prepacked kernels on CPU in float32 ({@code prepack}), where the routes come from
+     * ({@code tuning}: {@code auto} measures them on the host at load and caches them, {@code off} keeps the untuned
+     * table, else a tuning file), and whether glibc keeps freed tensor memory instead of unmapping it
+     * ({@code malloc-tuning}).
      */
-    public record Inference(boolean script, boolean prepack, boolean mallocTuning) {
+    public record Inference(boolean script, boolean prepack, boolean mallocTuning, String tuning) {
+
+        public Inference {
+            if (tuning == null || tuning.isBlank()) {
+                tuning = InferenceSettings.AUTO;
+            }
+        }
 
         public InferenceSettings settings() {
-            return new InferenceSettings(script, prepack);
+            return new InferenceSettings(script, prepack, tuning);
         }
     }
 

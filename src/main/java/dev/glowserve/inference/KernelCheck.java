@@ -102,6 +102,7 @@ public final class KernelCheck {
         if ("AVX2".equals(decision)) {
             try {
                 Native.load("c", CLibrary.class).setenv(MAX_ISA, "AVX2", 1);
+                capped = true;
                 verdict = "oneDNN kernels up to AVX2: the native ones measured wrong on this CPU" + (fresh ? "" : " (cached)");
             } catch (LinkageError e) { // JNA could not load (a temporary folder mounted noexec, say): say so, loudly
                 verdict = "oneDNN's native kernels, measured WRONG on this CPU, and not capped (" + e.getMessage()
@@ -160,17 +161,37 @@ public final class KernelCheck {
         System.exit(0);
     }
 
-    /** Runs the measurement in a child JVM (oneDNN's kernels are chosen once per process), capped at {@code isa}. */
-    private static List<String> runChild(String isa) {
+    /**
+     * A child JVM's command line running {@code command} of the executable jar, or {@code mainClass} from this
+     * class path (tests), with {@code options}.
+     */
+    public static List<String> childCommand(List<String> options, String command, String mainClass) {
         String javaCommand = ProcessHandle.current().info().command().orElse("java");
         String classPath = System.getProperty("java.class.path");
-        List<String> command = new ArrayList<>(List.of(javaCommand, "-Xmx512m", "-Dai.djl.offline=true"));
+        List<String> line = new ArrayList<>(List.of(javaCommand, "-Dai.djl.offline=true"));
+        line.addAll(options);
         boolean executableJar = classPath.endsWith(".jar") && !classPath.contains(java.io.File.pathSeparator);
         if (executableJar) { // the Spring Boot jar: its nested jars are on no class path a plain -cp could give
-            command.addAll(List.of("-jar", classPath, "kernel-check"));
+            line.addAll(List.of("-jar", classPath, command));
         } else {
-            command.addAll(List.of("-cp", classPath, KernelCheck.class.getName()));
+            line.addAll(List.of("-cp", classPath, mainClass));
         }
+        return line;
+    }
+
+    /**
+     * The kernel caps this process set for itself, for a child JVM to run the same kernels: Java's view of the
+     * environment is the one it started with, without what {@link #ensure} set.
+     */
+    static synchronized java.util.Map<String, String> dispatchEnvironment() {
+        return capped ? java.util.Map.of(MAX_ISA, "AVX2") : java.util.Map.of();
+    }
+
+    private static boolean capped;
+
+    /** Runs the measurement in a child JVM (oneDNN's kernels are chosen once per process), capped at {@code isa}. */
+    private static List<String> runChild(String isa) {
+        List<String> command = childCommand(List.of("-Xmx512m"), "kernel-check", KernelCheck.class.getName());
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
         if (isa != null) {
             builder.environment().put(MAX_ISA, isa);
@@ -206,7 +227,7 @@ public final class KernelCheck {
      * cache folder ({@code DJL_CACHE_DIR}, else {@code ~/.djl.ai}), else the temporary folder; and, read only, the
      * folder of prepared natives ({@code ENGINE_CACHE_DIR}), where an image keeps the verdict its build measured.
      */
-    private static List<Path> cacheDirs() {
+    static List<Path> cacheDirs() {
         List<Path> dirs = new ArrayList<>();
         String set = System.getProperty("glow.kernel-check.dir");
         if (set != null) {
@@ -224,7 +245,7 @@ public final class KernelCheck {
     }
 
     /** CPU model, CPU flags and libtorch version, hashed: a verdict holds for exactly these. */
-    private static String hostKey() {
+    static String hostKey() {
         StringBuilder key = new StringBuilder();
         try {
             for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {

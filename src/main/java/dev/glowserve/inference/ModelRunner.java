@@ -42,6 +42,7 @@ public final class ModelRunner implements AutoCloseable {
     private final Manifest manifest;
     private final Glow glow;
     private final InferencePass pass;
+    private final RouteTuning.Opened opened;
     private final Quantization quantization;
     private final int chunkSize;
     private final float[][][] classMeans;
@@ -56,16 +57,17 @@ public final class ModelRunner implements AutoCloseable {
     /** Opens the inference pass {@code settings} ask for on {@code glow}, which must be initialized. */
     public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize, float[][][] classMeans,
             InferenceSettings settings) {
-        this(name, manifest.versionOrDefault(), manifest, glow, InferencePass.open(glow, settings), chunkSize, classMeans, null, null);
+        this(name, manifest.versionOrDefault(), manifest, glow, RouteTuning.open(glow, settings), chunkSize, classMeans, null, null);
     }
 
-    private ModelRunner(String name, String version, Manifest manifest, Glow glow, InferencePass pass, int chunkSize,
+    private ModelRunner(String name, String version, Manifest manifest, Glow glow, RouteTuning.Opened opened, int chunkSize,
             float[][][] classMeans, Lanes lanes, Calibration calibration) {
         this.name = name;
         this.version = version;
         this.manifest = manifest;
         this.glow = glow;
-        this.pass = pass;
+        this.opened = opened;
+        this.pass = opened.pass();
         this.quantization = new Quantization(manifest.bits());
         this.chunkSize = Math.max(1, chunkSize);
         this.classMeans = classMeans;
@@ -75,12 +77,12 @@ public final class ModelRunner implements AutoCloseable {
 
     /** The same model and pass under another name and version (a repository's folder names them). */
     public ModelRunner named(String otherName, String otherVersion) {
-        return new ModelRunner(otherName, otherVersion, manifest, glow, pass, chunkSize, classMeans, lanes, calibration);
+        return new ModelRunner(otherName, otherVersion, manifest, glow, opened, chunkSize, classMeans, lanes, calibration);
     }
 
     /** The same model with another chunk size (the batching scheduler runs whole batches as one pass). */
     public ModelRunner withChunkSize(int size) {
-        return new ModelRunner(name, version, manifest, glow, pass, size, classMeans, lanes, calibration);
+        return new ModelRunner(name, version, manifest, glow, opened, size, classMeans, lanes, calibration);
     }
 
     /**
@@ -88,12 +90,26 @@ public final class ModelRunner implements AutoCloseable {
      * (null: every batch as passes on the calling thread); the returned runner closes the lanes.
      */
     public ModelRunner withLanes(Lanes lanes) {
-        return new ModelRunner(name, version, manifest, glow, pass, chunkSize, classMeans, lanes, calibration);
+        return new ModelRunner(name, version, manifest, glow, opened, chunkSize, classMeans, lanes, calibration);
     }
 
     /** The same model with an out-of-distribution calibration (null: none). */
     public ModelRunner withCalibration(Calibration c) {
-        return new ModelRunner(name, version, manifest, glow, pass, chunkSize, classMeans, lanes, c);
+        return new ModelRunner(name, version, manifest, glow, opened, chunkSize, classMeans, lanes, c);
+    }
+
+    /**
+     * The same model on another inference pass (the benchmark's side-by-side passes); {@link #closePass} frees it
+     * without closing the shared model.
+     */
+    public ModelRunner withInference(InferenceSettings settings) {
+        return new ModelRunner(name, version, manifest, glow, RouteTuning.open(glow, settings), chunkSize, classMeans, lanes,
+                calibration);
+    }
+
+    /** Frees this runner's pass only (one made by {@link #withInference}). */
+    public void closePass() {
+        pass.close();
     }
 
     /** The held-out scores that calibrate out-of-distribution answers; null if the artifact has none. */
@@ -104,6 +120,11 @@ public final class ModelRunner implements AutoCloseable {
     /** Which inference pass runs the model ({@link InferencePass#name()}). */
     public String inferencePass() {
         return pass.name();
+    }
+
+    /** The routes the pass runs and where they came from (tuned, cached, a file, untuned). */
+    public String routes() {
+        return opened.routes();
     }
 
     public Lanes lanes() {

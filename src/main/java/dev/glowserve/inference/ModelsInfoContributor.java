@@ -27,6 +27,7 @@ public class ModelsInfoContributor implements InfoContributor {
                 m.put("version", e.version());
                 m.put("dataset", manifest.dataset());
                 m.put("inference", e.scheduler().runner().inferencePass());
+                m.put("routes", e.scheduler().runner().routes());
                 if (manifest.testBitsPerDim() != null) {
                     m.put("test_bits_per_dim", manifest.testBitsPerDim());
                 }

@@ -188,4 +188,36 @@ class BatchSchedulerTest {
                 .hasMessageContaining("level 1 latent has 3 values");
         s.close();
     }
+
+    @Test
+    void aLoneBatchRunsOnAllCoresWithTheBitsOfAWorkersPass() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().availableProcessors() > 1, "one core: nothing to gain");
+        // workers of one intra-op thread each, as the service runs them on a 2-core machine
+        int callers = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+        ai.djl.pytorch.jni.JniUtils.setNumThreads(1);
+        try {
+            SimpleMeterRegistry meters = new SimpleMeterRegistry();
+            try (BatchScheduler s = scheduler(8, Duration.ofMillis(1), 16, Duration.ofSeconds(30), 2, meters)) {
+                List<ModelRunner.Encoded> lone = s.encode(List.of(image(1), image(2)), null).get(30, TimeUnit.SECONDS);
+                assertThat(meters.get("glow.batches.all.cores").counter().count()).isEqualTo(1.0);
+                List<ModelRunner.Encoded> direct = runner.encode(List.of(image(1), image(2)), null);
+                for (int i = 0; i < 2; i++) {
+                    assertThat(lone.get(i).score().logPNats()).isEqualTo(direct.get(i).score().logPNats());
+                    for (int l = 0; l < CONFIG.levels(); l++) {
+                        assertThat(lone.get(i).eps()[l]).containsExactly(direct.get(i).eps()[l]);
+                    }
+                }
+                // under load the workers run side by side on their own threads: the same answers
+                List<CompletableFuture<List<ModelRunner.Encoded>>> many = new ArrayList<>();
+                for (int k = 0; k < 12; k++) {
+                    many.add(s.encode(List.of(image(1)), null));
+                }
+                for (CompletableFuture<List<ModelRunner.Encoded>> f : many) {
+                    assertThat(f.get(30, TimeUnit.SECONDS).get(0).score().logPNats()).isEqualTo(direct.get(0).score().logPNats());
+                }
+            }
+        } finally {
+            ai.djl.pytorch.jni.JniUtils.setNumThreads(callers);
+        }
+    }
 }
