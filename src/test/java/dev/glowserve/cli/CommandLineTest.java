@@ -136,12 +136,15 @@ class CommandLineTest {
             }
             assertThat(run("bench", "--workers", "0").code()).isNotZero();
             // one worker: batches of 32 and more in chunks on one single-threaded lane per core
-            Run lanes = run("bench", "-K", "1", "-L", "1", "--hidden", "8", "--batches", "1,40", "--seconds", "0.01");
+            Run lanes = run("bench", "-K", "1", "-L", "1", "--hidden", "8", "--batches", "1,40", "--seconds", "0.01", "--no-passes");
             assertThat(lanes.code()).as(lanes.err()).isZero();
             if (Runtime.getRuntime().availableProcessors() >= 2) {
                 assertThat(lanes.out()).contains("larger ones in chunks of 16 on").contains("matMuls side by side on the lanes");
             }
             assertThat(lanes.out().lines().filter(l -> l.startsWith("| 40 |")).count()).isEqualTo(1);
+            // with the passes compared (the default), a second table holds each batch once more, with the choice's ratio
+            assertThat(r.out()).contains("chosen ÷ best").contains("routes: ");
+            assertThat(r.out().lines().filter(l -> l.startsWith("| 6 |")).count()).isEqualTo(2);
             assertThat(run("bench", "-K", "1", "-L", "1", "--hidden", "8", "--batches", "40", "--seconds", "0.01", "--no-lanes").out())
                     .contains("threads per pass, 1 worker(s)").doesNotContain("lanes");
         } finally {
