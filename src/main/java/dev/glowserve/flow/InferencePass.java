@@ -43,19 +43,8 @@ public interface InferencePass extends AutoCloseable {
 
     /** As {@link #open(Glow, InferenceSettings)}, compiling {@code scriptSource} (class GlowInference). */
     static InferencePass open(Glow glow, InferenceSettings settings, String scriptSource) {
-        if (!settings.script() || !glow.initialized() || !"PyTorch".equals(glow.manager().getEngine().getEngineName())) {
-            return new EagerPass(glow, null);
-        }
-        try {
-            return new ScriptedPass(glow, settings.prepack(), scriptSource);
-        } catch (RuntimeException e) {
-            String reason = libtorchReason(e);
-            Logger log = LoggerFactory.getLogger(InferencePass.class);
-            log.warn("TorchScript inference pass unavailable on this libtorch, inference runs on the eager layers "
-                    + "(slower, same results to rounding): {}", reason);
-            log.debug("TorchScript pass failure", e);
-            return new EagerPass(glow, reason);
-        }
+        boolean prepacked = settings.prepack() && ScriptedPass.canPrepack(glow);
+        return open(glow, settings.script(), () -> InferenceRoutes.of(glow.config(), prepacked), scriptSource);
     }
 
     /**
@@ -63,15 +52,22 @@ public interface InferencePass extends AutoCloseable {
      * that cannot run the script leaves inference on the eager layers, as {@link #open(Glow, InferenceSettings)} does.
      */
     static InferencePass open(Glow glow, boolean script, InferenceRoutes routes) {
+        return open(glow, script, () -> routes, ScriptedPass.shippedSource());
+    }
+
+    private static InferencePass open(Glow glow, boolean script, java.util.function.Supplier<InferenceRoutes> routes,
+            String scriptSource) {
         if (!script || !glow.initialized() || !"PyTorch".equals(glow.manager().getEngine().getEngineName())) {
             return new EagerPass(glow, null);
         }
         try {
-            return new ScriptedPass(glow, routes, ScriptedPass.compile(glow, ScriptedPass.shippedSource()));
+            return new ScriptedPass(glow, routes.get(), ScriptedPass.compile(glow, scriptSource));
         } catch (RuntimeException e) {
             String reason = libtorchReason(e);
-            LoggerFactory.getLogger(InferencePass.class).warn("TorchScript inference pass unavailable on this libtorch, "
-                    + "inference runs on the eager layers (slower, same results to rounding): {}", reason);
+            Logger log = LoggerFactory.getLogger(InferencePass.class);
+            log.warn("TorchScript inference pass unavailable on this libtorch, inference runs on the eager layers "
+                    + "(slower, same results to rounding): {}", reason);
+            log.debug("TorchScript pass failure", e);
             return new EagerPass(glow, reason);
         }
     }

@@ -43,12 +43,10 @@ final class ScriptedPass implements InferencePass {
     private final PtSymbolBlock module;
     private final VersionedCache<Bound> bound;
 
-    /** Compiles {@code source} and binds the weights: a libtorch that cannot run it fails here, not in a request. */
-    ScriptedPass(Glow glow, boolean prepack, String source) {
-        this(glow, InferenceRoutes.of(glow.config(), prepack && canPrepack(glow)), compile(glow, source));
-    }
-
-    /** The pass on a compiled module (one per model, shared by the tables {@link RouteTuner} tries) and a table. */
+    /**
+     * The pass on a compiled module (one per model, shared by the tables {@link RouteTuner} tries) and a table; binds
+     * the weights here, so a libtorch that cannot run the script fails at load, not in a request.
+     */
     ScriptedPass(Glow glow, InferenceRoutes routes, PtSymbolBlock module) {
         if (routes.prepacked() && !canPrepack(glow)) {
             throw new IllegalArgumentException("oneDNN's prepacked kernels run on CPU in float32 only");
