@@ -231,6 +231,17 @@ public final class ModelArtifact {
         return m;
     }
 
+    /** The manifest, refused if its architecture would take more than {@code maxBytes} (weights, caches, a batch). */
+    public static Manifest readManifest(Source source, long maxBytes) {
+        Manifest manifest = readManifest(source);
+        long estimate = manifest.architecture().toConfig().estimatedBytes(ESTIMATE_BATCH);
+        if (estimate > maxBytes) {
+            throw new ArtifactException(source.describe(MANIFEST) + ": the architecture needs about " + mib(estimate)
+                    + " MiB (weights, caches and a batch of " + ESTIMATE_BATCH + "), more than the limit of " + mib(maxBytes) + " MiB");
+        }
+        return manifest;
+    }
+
     /** Loads a model folder onto {@code manager}'s device. The model owns {@code manager}. */
     public static Loaded load(Path dir, NDManager manager, DataType dataType) {
         return load(Source.folder(dir), manager, dataType, DEFAULT_MAX_MODEL_BYTES);
@@ -253,13 +264,8 @@ public final class ModelArtifact {
         String weightsFile = source.describe(WEIGHTS);
         GlowConfig config;
         try {
-            manifest = readManifest(source);
+            manifest = readManifest(source, maxBytes);
             config = manifest.architecture().toConfig();
-            long estimate = config.estimatedBytes(ESTIMATE_BATCH);
-            if (estimate > maxBytes) {
-                throw new ArtifactException(source.describe(MANIFEST) + ": the architecture needs about " + mib(estimate)
-                        + " MiB (weights, caches and a batch of " + ESTIMATE_BATCH + "), more than the limit of " + mib(maxBytes) + " MiB");
-            }
             long size = source.size(WEIGHTS);
             if (size > maxBytes) {
                 throw new ArtifactException(weightsFile + ": " + size + " bytes, more than the limit of " + maxBytes);

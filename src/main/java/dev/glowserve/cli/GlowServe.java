@@ -72,8 +72,9 @@ public final class GlowServe implements Runnable {
                 CliLogging.toStderr(); // the command's own output on stdout, warnings on stderr
             }
             dev.glowserve.inference.KernelCheck.ensure(); // before the engine starts: it fixes oneDNN's kernels
-            if (!serve && !Set.of("load", "fma-peak").contains(args[0])) {
-                dev.glowserve.inference.TorchWarnings.quiet(); // the service does it as its models load
+            // the service and the model commands do it as their model loads, after its route tuning child has started
+            if (!serve && !Set.of("load", "fma-peak", "sample", "score", "calibrate", "ood-eval").contains(args[0])) {
+                dev.glowserve.inference.TorchWarnings.quiet();
             }
         }
         CommandLine cli = commandLine();

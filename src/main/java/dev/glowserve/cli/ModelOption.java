@@ -1,7 +1,5 @@
 package dev.glowserve.cli;
 
-import ai.djl.Device;
-import dev.glowserve.inference.Devices;
 import dev.glowserve.inference.Lanes;
 import dev.glowserve.inference.ModelLoader;
 import dev.glowserve.inference.ModelRunner;
@@ -24,8 +22,7 @@ public final class ModelOption {
     /** The model, running batches of 32 images and more as chunks on one single-threaded lane per core ({@link Lanes}). */
     public ModelRunner open(int chunkSize) {
         inference.tuneAllocator();
-        Device d = Devices.select(device);
-        ModelRunner runner = ModelLoader.open(model, d, chunkSize, inference.settings());
+        ModelRunner runner = ModelLoader.open(model, device, chunkSize, inference.settings());
         return runner.withLanes(Lanes.perCore(runner.glow().manager().getDevice()));
     }
 }

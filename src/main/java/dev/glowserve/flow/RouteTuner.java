@@ -34,9 +34,9 @@ public final class RouteTuner {
      */
     static final int SMALL_BATCH = 16;
     /** Timed calls per class after a warm-up call; each candidate keeps its fastest. */
-    private static final int ROUNDS = 2;
+    private static final int ROUNDS = 1;
     /** Wall time after which no further candidate starts: a bound on what tuning adds to a first load. */
-    private static final double BUDGET_MS = 2500;
+    private static final double BUDGET_MS = 1000;
     /** The eager layers are not timed on every class when this many times slower than the plain script on the first. */
     private static final double HOPELESS = 1.5;
 

@@ -40,6 +40,15 @@ public final class Devices {
         throw new IllegalArgumentException("glow.device=" + setting + " is not auto, cpu, gpu or gpu:N");
     }
 
+    /**
+     * Whether {@code setting} surely selects the CPU, known without starting the engine: {@code cpu}, or {@code auto}
+     * where CUDA reports no device (the engine's GPU count is CUDA's).
+     */
+    public static boolean surelyCpu(String setting) {
+        String s = setting == null ? "auto" : setting.trim().toLowerCase(Locale.ROOT);
+        return s.equals("cpu") || (s.equals("auto") && ai.djl.util.cuda.CudaUtils.getGpuCount() == 0);
+    }
+
     /** "cpu" or "gpu:N", as shown in logs, model info and health. */
     public static String describe(Device device) {
         return device.isGpu() ? "gpu:" + device.getDeviceId() : "cpu";

@@ -60,6 +60,12 @@ public final class ModelRunner implements AutoCloseable {
         this(name, manifest.versionOrDefault(), manifest, glow, RouteTuning.open(glow, settings), chunkSize, classMeans, null, null);
     }
 
+    /** The model on a pass already opened ({@link RouteTuning#open}); the runner closes it. */
+    public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize, float[][][] classMeans,
+            RouteTuning.Opened opened) {
+        this(name, manifest.versionOrDefault(), manifest, glow, opened, chunkSize, classMeans, null, null);
+    }
+
     private ModelRunner(String name, String version, Manifest manifest, Glow glow, RouteTuning.Opened opened, int chunkSize,
             float[][][] classMeans, Lanes lanes, Calibration calibration) {
         this.name = name;

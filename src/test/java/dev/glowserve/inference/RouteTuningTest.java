@@ -99,6 +99,22 @@ class RouteTuningTest {
     }
 
     @Test
+    void aLoadRefusedAfterItsTuningChildStartedLeavesNoChildRunning() throws Exception {
+        Path broken = dev.glowserve.api.TestModels.truncatedVersion(cache.resolve("repo"), "tiny", "1");
+        assertThatThrownBy(() -> ModelLoader.open(dev.glowserve.artifact.ModelArtifact.Source.parse(broken.toString()),
+                ai.djl.Device.cpu(), 64, InferenceSettings.TUNED, 1L << 30))
+                .isInstanceOf(dev.glowserve.artifact.ArtifactException.class);
+        // the child was started before the weights were read, and stopped when they were refused
+        assertThat(ProcessHandle.current().children().filter(ProcessHandle::isAlive)
+                .filter(c -> c.info().commandLine().orElse("").contains("tune-routes")
+                        || c.info().commandLine().orElse("").contains(RouteTuning.class.getName())))
+                .isEmpty();
+        try (var list = Files.list(cache)) {
+            assertThat(list.filter(p -> p.getFileName().toString().startsWith("routes-"))).isEmpty();
+        }
+    }
+
+    @Test
     void offKeepsTheUntunedTable() throws Exception {
         try (Glow glow = FlowTestSupport.perturbedModel(CONFIG, DataType.FLOAT32, 3, 0.02)) {
             RouteTuning.Opened off = RouteTuning.open(glow, InferenceSettings.DEFAULT);
