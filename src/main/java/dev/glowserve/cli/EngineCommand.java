@@ -27,6 +27,7 @@ public final class EngineCommand implements Callable<Integer> {
         System.out.printf("threads: %s intra-op, %s inter-op%n", System.getProperty("ai.djl.pytorch.num_threads"),
                 System.getProperty("ai.djl.pytorch.num_interop_threads"));
         System.out.println("kernels: " + dev.glowserve.inference.KernelCheck.verdict());
+        System.out.println("ATen kernels: " + dev.glowserve.inference.AtenCapability.get());
         System.out.printf("device: %s (glow.device=%s)%n", Devices.describe(Devices.select(device)), device);
         return 0;
     }
