@@ -1,6 +1,6 @@
 package dev.glowserve;
 
-import dev.glowserve.inference.KernelCheck;
+import dev.glowserve.runtime.KernelCheck;
 import org.junit.platform.launcher.LauncherSession;
 import org.junit.platform.launcher.LauncherSessionListener;
 

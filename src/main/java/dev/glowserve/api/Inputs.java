@@ -1,10 +1,12 @@
 package dev.glowserve.api;
 
+import dev.glowserve.runtime.ClientError;
+
 import dev.glowserve.data.DataException;
 import dev.glowserve.data.Png;
 import dev.glowserve.flow.GlowConfig;
-import dev.glowserve.inference.GlowProperties;
-import dev.glowserve.inference.ModelRunner;
+import dev.glowserve.serving.GlowProperties;
+import dev.glowserve.runtime.ModelRunner;
 
 import java.util.ArrayList;
 import java.util.Base64;
@@ -21,7 +23,7 @@ final class Inputs {
 
     static byte[] base64(String field, String value) {
         if (value == null || value.isEmpty()) {
-            throw ApiException.badRequest("malformed-request", field + " is missing");
+            throw ClientError.malformed(field + " is missing");
         }
         String v = value;
         int comma = v.indexOf(',');
@@ -31,7 +33,7 @@ final class Inputs {
         try {
             return Base64.getMimeDecoder().decode(v);
         } catch (IllegalArgumentException e) {
-            throw ApiException.badRequest("malformed-request", field + " is not valid base64");
+            throw ClientError.malformed(field + " is not valid base64");
         }
     }
 
@@ -50,7 +52,7 @@ final class Inputs {
         try {
             img = Png.decode(png, limits.maxImagePixels());
         } catch (DataException e) {
-            throw ApiException.unprocessable("invalid-image", field + ": " + e.getMessage());
+            throw ClientError.unprocessable("invalid-image", field + ": " + e.getMessage());
         }
         boolean fits = img.height() == c.height() && img.width() == c.width() && (img.channels() == c.inChannels() || img.isGray());
         if (!fits && fitted != null) {
@@ -61,13 +63,13 @@ final class Inputs {
             return fit.pixels();
         }
         if (img.height() != c.height() || img.width() != c.width()) {
-            throw ApiException.unprocessable("wrong-shape", field + ": image is " + img.width() + "×" + img.height()
+            throw ClientError.unprocessable("wrong-shape", field + ": image is " + img.width() + "×" + img.height()
                     + " but model '" + runner.name() + "' takes " + shapeText(c) + " images (\"fit\": true fits it)");
         }
         try {
             return img.withChannels(c.inChannels()).pixels();
         } catch (DataException e) {
-            throw ApiException.unprocessable("wrong-shape", field + ": " + e.getMessage() + "; model '" + runner.name()
+            throw ClientError.unprocessable("wrong-shape", field + ": " + e.getMessage() + "; model '" + runner.name()
                     + "' takes " + shapeText(c) + " images (\"fit\": true fits it)");
         }
     }
@@ -83,7 +85,7 @@ final class Inputs {
     /** The request's images; {@code fitted} non-null: fit those of another shape, saying so there. */
     static List<byte[]> images(List<String> encoded, ModelRunner runner, GlowProperties.Limits limits, List<String> fitted) {
         if (encoded == null || encoded.isEmpty()) {
-            throw ApiException.badRequest("malformed-request", "images is missing or empty");
+            throw ClientError.malformed("images is missing or empty");
         }
         count("images", encoded.size(), limits.maxImages());
         List<byte[]> out = new ArrayList<>(encoded.size());
@@ -113,7 +115,7 @@ final class Inputs {
             try {
                 images.add(image("images[" + i + "]", files.get(i).getBytes(), runner, limits));
             } catch (java.io.IOException e) {
-                throw ApiException.badRequest("malformed-request", "images[" + i + "] could not be read");
+                throw ClientError.malformed("images[" + i + "] could not be read");
             }
         }
         return images;
@@ -121,25 +123,14 @@ final class Inputs {
 
     static void count(String field, int n, int max) {
         if (n < 1 || n > max) {
-            throw ApiException.unprocessable("out-of-range", field + " has " + n + " entries; allowed 1.." + max);
+            throw ClientError.unprocessable("out-of-range", field + " has " + n + " entries; allowed 1.." + max);
         }
     }
 
-    static void range(String field, double value, double min, double max) {
-        if (!(value >= min && value <= max)) {
-            throw ApiException.unprocessable("out-of-range", field + " = " + value + " is outside " + min + ".." + max);
-        }
-    }
-
-    static void range(String field, int value, int min, int max) {
-        if (value < min || value > max) {
-            throw ApiException.unprocessable("out-of-range", field + " = " + value + " is outside " + min + ".." + max);
-        }
-    }
 
     /** A class id for a conditional model; absent is allowed where the model can do without. */
     static Integer cls(String field, Integer value, ModelRunner runner) {
-        return runner.checkedClass(field, value);
+        return ClientError.checkedClass(runner.config(), runner.name(), field, value);
     }
 
     /** Per-image classes, or null; the list must match the images one to one. */
@@ -148,13 +139,13 @@ final class Inputs {
             return null;
         }
         if (classes.size() != n) {
-            throw ApiException.unprocessable("out-of-range", "classes has " + classes.size() + " entries for " + n + " images");
+            throw ClientError.unprocessable("out-of-range", "classes has " + classes.size() + " entries for " + n + " images");
         }
         int[] out = new int[n];
         for (int i = 0; i < n; i++) {
             Integer k = cls("classes[" + i + "]", classes.get(i), runner);
             if (k == null) {
-                throw ApiException.badRequest("malformed-request", "classes[" + i + "] is null");
+                throw ClientError.malformed("classes[" + i + "] is null");
             }
             out[i] = k;
         }
@@ -166,7 +157,7 @@ final class Inputs {
 
     static Items items(Dtos.DecodeRequest body, ModelRunner r, GlowProperties.Limits limits) {
         if (body == null || body.items() == null || body.items().isEmpty()) {
-            throw ApiException.badRequest("malformed-request", "items is missing or empty");
+            throw ClientError.malformed("items is missing or empty");
         }
         count("items", body.items().size(), limits.maxImages());
         List<float[][]> eps = new ArrayList<>();
@@ -174,13 +165,13 @@ final class Inputs {
         for (int i = 0; i < body.items().size(); i++) {
             Dtos.DecodeItem item = body.items().get(i);
             if (item == null) {
-                throw ApiException.badRequest("malformed-request", "items[" + i + "] is null");
+                throw ClientError.malformed("items[" + i + "] is null");
             }
             eps.add(latents("items[" + i + "].latents", item.latents(), r, limits));
             Integer k = cls("items[" + i + "].class", item.cls(), r);
             if (labels != null) {
                 if (k == null) {
-                    throw ApiException.unprocessable("missing-class", "items[" + i + "].class is required: model '" + r.name()
+                    throw ClientError.unprocessable("missing-class", "items[" + i + "].class is required: model '" + r.name()
                             + "' is class-conditional and its latents are relative to a class");
                 }
                 labels[i] = k;
@@ -194,10 +185,10 @@ final class Inputs {
         GlowConfig c = runner.config();
         List<int[]> shapes = c.latentShapes();
         if (levels == null) {
-            throw ApiException.badRequest("malformed-request", field + " is missing");
+            throw ClientError.malformed(field + " is missing");
         }
         if (levels.size() != shapes.size()) {
-            throw ApiException.unprocessable("wrong-shape", field + " has " + levels.size() + " levels; model '"
+            throw ClientError.unprocessable("wrong-shape", field + " has " + levels.size() + " levels; model '"
                     + runner.name() + "' has " + shapes.size());
         }
         float[][] out = new float[shapes.size()][];
@@ -208,27 +199,27 @@ final class Inputs {
             Dtos.Latent level = levels.get(l);
             float[][][] eps = level == null ? null : level.eps();
             if (eps == null) {
-                throw ApiException.badRequest("malformed-request", f + " is missing");
+                throw ClientError.malformed(f + " is missing");
             }
             String want = "[" + s[0] + ", " + s[1] + ", " + s[2] + "]";
             if (eps.length != s[0]) {
-                throw ApiException.unprocessable("wrong-shape", f + " has " + eps.length + " channels; expected shape " + want);
+                throw ClientError.unprocessable("wrong-shape", f + " has " + eps.length + " channels; expected shape " + want);
             }
             float[] flat = new float[s[0] * s[1] * s[2]];
             int k = 0;
             for (int ch = 0; ch < s[0]; ch++) {
                 if (eps[ch] == null || eps[ch].length != s[1]) {
-                    throw ApiException.unprocessable("wrong-shape", f + "[" + ch + "] has the wrong height; expected shape " + want);
+                    throw ClientError.unprocessable("wrong-shape", f + "[" + ch + "] has the wrong height; expected shape " + want);
                 }
                 for (int y = 0; y < s[1]; y++) {
                     float[] row = eps[ch][y];
                     if (row == null || row.length != s[2]) {
-                        throw ApiException.unprocessable("wrong-shape", f + "[" + ch + "][" + y + "] has the wrong width; expected shape " + want);
+                        throw ClientError.unprocessable("wrong-shape", f + "[" + ch + "][" + y + "] has the wrong width; expected shape " + want);
                     }
                     for (int x = 0; x < s[2]; x++) {
                         float v = row[x];
                         if (!Float.isFinite(v) || Math.abs(v) > bound) {
-                            throw ApiException.unprocessable("invalid-latents", f + "[" + ch + "][" + y + "][" + x + "] = " + v
+                            throw ClientError.unprocessable("invalid-latents", f + "[" + ch + "][" + y + "][" + x + "] = " + v
                                     + "; latents must be finite and within ±" + bound);
                         }
                         flat[k++] = v;

@@ -1,5 +1,7 @@
 package dev.glowserve.api;
 
+import dev.glowserve.runtime.ClientError;
+
 import dev.glowserve.api.Dtos.DecodeRequest;
 import dev.glowserve.api.Dtos.EncodeResponse;
 import dev.glowserve.api.Dtos.EncodeResult;
@@ -15,9 +17,9 @@ import dev.glowserve.api.Dtos.SampleResponse;
 import dev.glowserve.api.Dtos.ScoreResponse;
 import dev.glowserve.api.Dtos.ScoreResult;
 import dev.glowserve.flow.GlowConfig;
-import dev.glowserve.inference.LatentService;
-import dev.glowserve.inference.LatentService.Target;
-import dev.glowserve.inference.ModelRunner;
+import dev.glowserve.serving.LatentService;
+import dev.glowserve.serving.LatentService.Target;
+import dev.glowserve.runtime.ModelRunner;
 import io.swagger.v3.oas.annotations.Operation;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
@@ -181,7 +183,7 @@ public class ModelsController implements ModelsApi {
 
     private CompletableFuture<List<byte[]>> interpolation(Target t, InterpolateRequest body) {
         if (body == null || body.from() == null || body.to() == null) {
-            throw ApiException.badRequest("malformed-request", "from and to are required");
+            throw ClientError.malformed("from and to are required");
         }
         Integer cls = Inputs.cls("class", body.cls(), t.runner());
         return latents.interpolate(t, end("from", body.from(), t.runner()), end("to", body.to(), t.runner()), cls,
@@ -192,7 +194,7 @@ public class ModelsController implements ModelsApi {
     private LatentService.PathEnd end(String field, Dtos.PathEnd end, ModelRunner r) {
         Integer cls = Inputs.cls(field + ".class", end.cls(), r);
         if ((end.image() != null) == (end.latents() != null)) {
-            throw ApiException.badRequest("malformed-request", field + " needs exactly one of image or latents");
+            throw ClientError.malformed(field + " needs exactly one of image or latents");
         }
         return end.latents() != null ? new LatentService.PathEnd(null, Inputs.latents(field + ".latents", end.latents(), r,
                 latents.limits()), cls) : new LatentService.PathEnd(Inputs.image(field + ".image",
@@ -220,7 +222,7 @@ public class ModelsController implements ModelsApi {
     private LatentService.Manipulation manipulation(Target t, ManipulateRequest body) {
         latents.requireClasses(t);
         if (body == null || body.image() == null || body.toClass() == null) {
-            throw ApiException.badRequest("malformed-request", "image and to_class are required");
+            throw ClientError.malformed("image and to_class are required");
         }
         ModelRunner r = t.runner();
         Integer from = Inputs.cls("from_class", body.fromClass(), r);

@@ -1,11 +1,12 @@
 package dev.glowserve.api;
 
+import dev.glowserve.runtime.ClientError;
+
 import dev.glowserve.data.DataException;
-import dev.glowserve.inference.InvalidRequest;
-import dev.glowserve.inference.LatentService;
-import dev.glowserve.inference.ModelRegistry;
-import dev.glowserve.inference.ModelRunner;
-import dev.glowserve.inference.Overload;
+import dev.glowserve.serving.LatentService;
+import dev.glowserve.serving.ModelRegistry;
+import dev.glowserve.runtime.ModelRunner;
+import dev.glowserve.serving.Overload;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpHeaders;
@@ -72,14 +73,14 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
         return super.createResponseEntity(body, headers, statusCode, request);
     }
 
-    @ExceptionHandler(ApiException.class)
-    ResponseEntity<Object> api(ApiException e) {
-        return respond(problem(e.status(), e.type(), e.getMessage()));
-    }
-
-    @ExceptionHandler(InvalidRequest.class)
-    ResponseEntity<Object> invalidRequest(InvalidRequest e) {
-        return respond(problem(e.malformed() ? HttpStatus.BAD_REQUEST : HttpStatus.UNPROCESSABLE_CONTENT, e.type(), e.getMessage()));
+    /** The one client error: its status, type and message, and the field at fault where it names one. */
+    @ExceptionHandler(ClientError.class)
+    ResponseEntity<Object> client(ClientError e) {
+        ProblemDetail p = problem(HttpStatus.valueOf(e.status()), e.type(), e.getMessage());
+        if (e.field() != null) {
+            p.setProperty("field", e.field());
+        }
+        return respond(p);
     }
 
     @ExceptionHandler(DataException.class)
@@ -148,10 +149,8 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     }
 
     private ResponseEntity<Object> dispatch(Exception e, WebRequest request) throws Exception {
-        if (e instanceof ApiException a) {
-            return api(a);
-        } else if (e instanceof InvalidRequest r) {
-            return invalidRequest(r);
+        if (e instanceof ClientError c) {
+            return client(c);
         } else if (e instanceof DataException d) {
             return data(d);
         } else if (e instanceof Overload.QueueFull q) {
@@ -260,8 +259,8 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     @ExceptionHandler(MultipartException.class)
     ResponseEntity<Object> multipart(MultipartException e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof ApiException a) {
-                return api(a);
+            if (t instanceof ClientError c) {
+                return client(c);
             }
             if (t.getClass().getSimpleName().contains("SizeLimitExceeded")
                     || t.getClass().getSimpleName().contains("SizeException")) {

@@ -1,6 +1,8 @@
 package dev.glowserve.api;
 
-import dev.glowserve.inference.GlowProperties;
+import dev.glowserve.runtime.ClientError;
+
+import dev.glowserve.serving.GlowProperties;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;
@@ -319,7 +321,7 @@ public class RequestBodyFilter extends OncePerRequestFilter {
                     }
                     parts = read;
                 } catch (FileCountLimitExceededException e) {
-                    throw new ApiException(HttpStatus.CONTENT_TOO_LARGE, "payload-too-large",
+                    throw ClientError.tooLarge(
                             "a multipart upload takes at most " + maxParts + " parts (two per image allowed, glow.limits.max-images)");
                 } catch (FileUploadException e) {
                     throw new ServletException("malformed multipart upload", e);

@@ -1,11 +1,12 @@
 package dev.glowserve.api;
 
+import dev.glowserve.runtime.ClientError;
+
 import dev.glowserve.api.V2Tensors.Output;
 import dev.glowserve.flow.GlowConfig;
-import dev.glowserve.inference.InvalidRequest;
-import dev.glowserve.inference.LatentService;
-import dev.glowserve.inference.LatentService.Target;
-import dev.glowserve.inference.ModelRegistry;
+import dev.glowserve.serving.LatentService;
+import dev.glowserve.serving.LatentService.Target;
+import dev.glowserve.serving.ModelRegistry;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.info.BuildProperties;
 import org.springframework.http.HttpStatus;
@@ -103,7 +104,7 @@ public class V2Controller implements V2Api {
                 throw notServed(model, version, t.version());
             }
             if (body == null || body.length == 0) {
-                throw InvalidRequest.malformed("the request has no body: send an inference request");
+                throw ClientError.malformed("the request has no body: send an inference request");
             }
             V2Tensors.Request request = V2Tensors.parse(json, body, length(headerLength));
             CompletableFuture<Map<String, Output>> outputs = V2Models.infer(latents, t, name.kind(), request, WebConfig.work());
@@ -122,7 +123,7 @@ public class V2Controller implements V2Api {
             for (V2Tensors.Requested r : request.outputs()) {
                 Output o = all.get(r.name());
                 if (o == null) {
-                    throw InvalidRequest.malformed("unknown output '" + r.name() + "'; this model gives " + all.keySet());
+                    throw ClientError.malformed("unknown output '" + r.name() + "'; this model gives " + all.keySet());
                 }
                 chosen.add(o);
                 binary.add(r.binary() != null ? r.binary() : request.binaryOutputs());
@@ -144,7 +145,7 @@ public class V2Controller implements V2Api {
         try {
             return Long.parseLong(header.trim());
         } catch (NumberFormatException e) {
-            throw InvalidRequest.malformed(V2Tensors.HEADER_LENGTH + " is '" + header + "', not a number of bytes");
+            throw ClientError.malformed(V2Tensors.HEADER_LENGTH + " is '" + header + "', not a number of bytes");
         }
     }
 

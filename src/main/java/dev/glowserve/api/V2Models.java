@@ -1,16 +1,17 @@
 package dev.glowserve.api;
 
+import dev.glowserve.runtime.ClientError;
+
 import dev.glowserve.api.V2Tensors.Datatype;
 import dev.glowserve.api.V2Tensors.Output;
 import dev.glowserve.api.V2Tensors.Tensor;
 import dev.glowserve.flow.GlowConfig;
-import dev.glowserve.inference.GlowProperties;
-import dev.glowserve.inference.InvalidRequest;
-import dev.glowserve.inference.LatentService;
-import dev.glowserve.inference.LatentService.Target;
-import dev.glowserve.inference.ModelRunner;
-import dev.glowserve.inference.OutOfDistribution;
-import dev.glowserve.inference.RequestWork;
+import dev.glowserve.serving.GlowProperties;
+import dev.glowserve.serving.LatentService;
+import dev.glowserve.serving.LatentService.Target;
+import dev.glowserve.runtime.ModelRunner;
+import dev.glowserve.ood.OutOfDistribution;
+import dev.glowserve.serving.RequestWork;
 import tools.jackson.databind.JsonNode;
 
 import java.util.ArrayList;
@@ -157,7 +158,7 @@ final class V2Models {
                 List<float[][]> eps = eps(inputs, c, limits);
                 int[] labels = classes(inputs.get("CLASS"), eps.size(), r);
                 if (c.conditional() && labels == null) {
-                    throw InvalidRequest.malformed("input 'CLASS' is required: model '" + t.model()
+                    throw ClientError.malformed("input 'CLASS' is required: model '" + t.model()
                             + "' is class-conditional and its latents are relative to a class");
                 }
                 yield latents.decode(t, eps, labels, work).thenApply(images -> Map.of("IMAGES", imagesOut(images, c)));
@@ -167,10 +168,10 @@ final class V2Models {
                 JsonNode method = request.parameters().get("method");
                 JsonNode alpha = request.parameters().get("alpha");
                 if (method != null && !method.isString()) {
-                    throw InvalidRequest.malformed("parameters.method must be one of " + OutOfDistribution.IDS);
+                    throw ClientError.malformed("parameters.method must be one of " + OutOfDistribution.IDS);
                 }
                 if (alpha != null && !alpha.isNumber()) {
-                    throw InvalidRequest.malformed("parameters.alpha must be a number in (0, 1)");
+                    throw ClientError.malformed("parameters.alpha must be a number in (0, 1)");
                 }
                 yield latents.outOfDistribution(t, images, method == null ? null : method.asString(),
                         alpha == null ? null : alpha.asDouble(), work).thenApply(V2Models::verdicts);
@@ -194,24 +195,24 @@ final class V2Models {
         for (Tensor t : inputs.values()) {
             Spec s = specs.get(t.name());
             if (s == null) {
-                throw InvalidRequest.malformed("unknown input '" + t.name() + "'; this model takes " + specs.keySet());
+                throw ClientError.malformed("unknown input '" + t.name() + "'; this model takes " + specs.keySet());
             }
             if (t.datatype() != s.datatype()) {
-                throw InvalidRequest.malformed("input '" + t.name() + "' must be " + s.datatype() + ", not " + t.datatype());
+                throw ClientError.malformed("input '" + t.name() + "' must be " + s.datatype() + ", not " + t.datatype());
             }
             boolean fits = t.shape().length == s.shape().length;
             for (int i = 0; fits && i < s.shape().length; i++) {
                 fits = s.shape()[i] < 0 ? t.shape()[i] > 0 : t.shape()[i] == s.shape()[i];
             }
             if (!fits) {
-                throw InvalidRequest.malformed("input '" + t.name() + "' has shape " + java.util.Arrays.toString(t.shape())
+                throw ClientError.malformed("input '" + t.name() + "' has shape " + java.util.Arrays.toString(t.shape())
                         + "; expected " + java.util.Arrays.toString(s.shape()) + " (-1: any size from 1)");
             }
         }
         for (Spec s : specs.values()) {
             boolean optional = s.name().equals("CLASS") || s.name().equals("SEED");
             if (!optional && !inputs.containsKey(s.name())) {
-                throw InvalidRequest.malformed("missing input '" + s.name() + "'; this model takes " + specs.keySet());
+                throw ClientError.malformed("missing input '" + s.name() + "'; this model takes " + specs.keySet());
             }
         }
     }
@@ -219,7 +220,7 @@ final class V2Models {
     private static List<byte[]> images(Tensor t, GlowConfig c, int max) {
         int n = (int) t.shape()[0];
         if (n > max) {
-            throw InvalidRequest.malformed("input 'IMAGES' has " + n + " images; at most " + max + " a request");
+            throw ClientError.malformed("input 'IMAGES' has " + n + " images; at most " + max + " a request");
         }
         byte[] all = (byte[]) t.data();
         int d = c.dimensions();
@@ -236,14 +237,12 @@ final class V2Models {
         }
         long[] v = (long[]) t.data();
         if (v.length != n && v.length != 1) {
-            throw InvalidRequest.malformed("input 'CLASS' has " + v.length + " entries for " + n + " images (or give one for all)");
+            throw ClientError.malformed("input 'CLASS' has " + v.length + " entries for " + n + " images (or give one for all)");
         }
         int[] out = new int[n];
         for (int i = 0; i < n; i++) {
             long k = v[v.length == 1 ? 0 : i];
-            if (k < 0 || k >= r.config().numClasses()) {
-                throw InvalidRequest.malformed("input 'CLASS'[" + i + "] = " + k + " is outside 0.." + (r.config().numClasses() - 1));
-            }
+            ClientError.range("input 'CLASS'[" + i + "]", k, 0, r.config().numClasses() - 1);
             out[i] = (int) k;
         }
         return out;
@@ -255,12 +254,12 @@ final class V2Models {
         for (int l = 0; l < levels; l++) {
             int ln = (int) inputs.get("EPS_" + l).shape()[0];
             if (n >= 0 && ln != n) {
-                throw InvalidRequest.malformed("input 'EPS_" + l + "' has " + ln + " images, 'EPS_0' " + n);
+                throw ClientError.malformed("input 'EPS_" + l + "' has " + ln + " images, 'EPS_0' " + n);
             }
             n = ln;
         }
         if (n > limits.maxImages()) {
-            throw InvalidRequest.malformed("the latents hold " + n + " images; at most " + limits.maxImages() + " a request");
+            throw ClientError.malformed("the latents hold " + n + " images; at most " + limits.maxImages() + " a request");
         }
         List<float[][]> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
@@ -272,7 +271,7 @@ final class V2Models {
             int per = all.length / n;
             for (int j = 0; j < all.length; j++) {
                 if (!Float.isFinite(all[j]) || Math.abs(all[j]) > bound) {
-                    throw InvalidRequest.malformed("input 'EPS_" + l + "'[" + j + "] = " + all[j]
+                    throw ClientError.malformed("input 'EPS_" + l + "'[" + j + "] = " + all[j]
                             + "; latents must be finite and within ±" + bound);
                 }
             }

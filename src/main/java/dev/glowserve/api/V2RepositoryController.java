@@ -1,8 +1,9 @@
 package dev.glowserve.api;
 
+import dev.glowserve.runtime.ClientError;
+
 import com.fasterxml.jackson.annotation.JsonInclude;
-import dev.glowserve.inference.InvalidRequest;
-import dev.glowserve.inference.ModelRegistry;
+import dev.glowserve.serving.ModelRegistry;
 import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
@@ -37,7 +38,7 @@ public class V2RepositoryController implements V2RepositoryApi {
         V2Tensors.onlyFields(request, "the request", "ready");
         JsonNode ready = request.get("ready");
         if (ready != null && !ready.isBoolean()) {
-            throw InvalidRequest.malformed("\"ready\" must be true or false");
+            throw ClientError.malformed("\"ready\" must be true or false");
         }
         boolean onlyReady = ready != null && ready.asBoolean();
         return registry.index().stream().filter(e -> !onlyReady || e.state().equals("READY"))
@@ -51,7 +52,7 @@ public class V2RepositoryController implements V2RepositoryApi {
         V2Tensors.onlyFields(request, "the request", "parameters");
         JsonNode version = request.path("parameters").get("version");
         if (version != null && !version.isString() && !version.isIntegralNumber()) {
-            throw InvalidRequest.malformed("parameters.version must be a version such as \"2\"");
+            throw ClientError.malformed("parameters.version must be a version such as \"2\"");
         }
         registry.load(model, version == null ? null : version.asString());
         return Map.of();
@@ -77,10 +78,10 @@ public class V2RepositoryController implements V2RepositoryApi {
         try {
             n = json.readTree(new String(body, StandardCharsets.UTF_8));
         } catch (RuntimeException e) {
-            throw InvalidRequest.malformed("the request body is not valid JSON");
+            throw ClientError.malformed("the request body is not valid JSON");
         }
         if (n == null || !n.isObject()) {
-            throw InvalidRequest.malformed("the request body must be a JSON object");
+            throw ClientError.malformed("the request body must be a JSON object");
         }
         return n;
     }

@@ -1,6 +1,7 @@
 package dev.glowserve.api;
 
-import dev.glowserve.inference.InvalidRequest;
+import dev.glowserve.runtime.ClientError;
+
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.ObjectMapper;
 import tools.jackson.databind.node.ArrayNode;
@@ -60,8 +61,8 @@ final class V2Tensors {
 
     private V2Tensors() {}
 
-    static InvalidRequest bad(String detail) {
-        return InvalidRequest.malformed(detail);
+    static ClientError bad(String detail) {
+        return ClientError.malformed(detail);
     }
 
     /** The request in {@code body}; {@code headerLength} the JSON header's length when binary data follows, else null. */

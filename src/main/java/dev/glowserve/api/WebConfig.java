@@ -1,6 +1,6 @@
 package dev.glowserve.api;
 
-import dev.glowserve.inference.RequestWork;
+import dev.glowserve.serving.RequestWork;
 import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;

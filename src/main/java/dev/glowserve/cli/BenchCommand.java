@@ -1,5 +1,7 @@
 package dev.glowserve.cli;
 
+import dev.glowserve.bench.FmaPeak;
+
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -9,16 +11,16 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.glowserve.artifact.Architecture;
 import dev.glowserve.artifact.Manifest;
-import dev.glowserve.flow.FlopCount;
+import dev.glowserve.bench.FlopCount;
 import dev.glowserve.flow.Glow;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.InferenceSettings;
 import dev.glowserve.flow.Pass;
-import dev.glowserve.inference.Devices;
-import dev.glowserve.inference.Lanes;
-import dev.glowserve.inference.ModelLoader;
-import dev.glowserve.inference.ModelRunner;
-import dev.glowserve.inference.Workers;
+import dev.glowserve.runtime.Devices;
+import dev.glowserve.runtime.Lanes;
+import dev.glowserve.runtime.ModelLoader;
+import dev.glowserve.runtime.ModelRunner;
+import dev.glowserve.runtime.Workers;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -44,14 +46,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--batches", split = ",", description = "Batch sizes. Default: ${DEFAULT-VALUE}")
     int[] batches = {1, 16, 64, 256};
 
-    @Option(names = {"-K", "--flows"}, description = "Default: ${DEFAULT-VALUE}")
-    int flows = 16;
-
-    @Option(names = {"-L", "--levels"}, description = "Default: ${DEFAULT-VALUE}")
-    int levels = 2;
-
-    @Option(names = "--hidden", description = "Default: ${DEFAULT-VALUE}")
-    int hidden = 256;
+    @picocli.CommandLine.Mixin
+    ArchitectureOptions architecture = new ArchitectureOptions();
 
     @Option(names = "--seconds", description = "Seconds per measurement. Default: ${DEFAULT-VALUE}")
     double seconds = 2;
@@ -143,7 +139,7 @@ public final class BenchCommand implements Callable<Integer> {
                 args.add(a);
             }
         }
-        List<String> command = dev.glowserve.inference.KernelCheck.childCommand(List.of(), "bench", GlowServe.class.getName());
+        List<String> command = dev.glowserve.runtime.KernelCheck.childCommand(List.of(), "bench", GlowServe.class.getName());
         if (!command.contains("-jar")) {
             command.add("bench");
         }
@@ -184,7 +180,7 @@ public final class BenchCommand implements Callable<Integer> {
         inference.tuneAllocator();
         Device d = Devices.select(device);
         try (ModelRunner opened = model != null ? ModelLoader.open(model, d, chunk, inference.settings())
-                : randomModel(GlowConfig.of(1, 28, 28, flows, levels, hidden), d, inference.settings())) {
+                : randomModel(GlowConfig.of(1, 28, 28, architecture.flows, architecture.levels, architecture.hidden), d, inference.settings())) {
             lanes = workers == 1 && lanesOption ? Lanes.perCore(opened.glow().manager().getDevice()) : null;
             ModelRunner runner = opened.withLanes(lanes);
             GlowConfig config = runner.config();
@@ -197,8 +193,8 @@ public final class BenchCommand implements Callable<Integer> {
                             ? String.format(Locale.ROOT, "batches below %d as one pass on %s threads, larger ones in chunks of %d on %d single-threaded lanes",
                                     2 * Lanes.CHUNK, threads, Lanes.CHUNK, lanes.count())
                             : String.format(Locale.ROOT, "%s threads per pass, %d worker(s)", threads, workers));
-            System.out.println("kernels: " + dev.glowserve.inference.KernelCheck.verdict() + "; ATen's kernels: "
-                    + dev.glowserve.inference.AtenCapability.get());
+            System.out.println("kernels: " + dev.glowserve.runtime.KernelCheck.verdict() + "; ATen's kernels: "
+                    + dev.glowserve.runtime.AtenCapability.get());
             System.out.println("routes: " + runner.routes());
             System.out.printf(Locale.ROOT, "parameters: %,d   FLOPs per image (counted): %.1f MFLOP%n",
                     runner.glow().parameters().trainableCount(), flops / 1e6);
@@ -305,31 +301,31 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private int trainBench() throws java.io.IOException {
-        var trainSet = dev.glowserve.train.TrainBench.trainSet();
-        var testSet = dev.glowserve.train.TrainBench.testSet();
+        var trainSet = dev.glowserve.bench.TrainBench.trainSet();
+        var testSet = dev.glowserve.bench.TrainBench.testSet();
         java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("glow-train-bench");
         workers = Workers.slots();
         String threads = System.getProperty("ai.djl.pytorch.num_threads");
         pool = java.util.concurrent.Executors.newFixedThreadPool(workers);
         System.out.printf(Locale.ROOT, "glow-serve bench --train: K=%d L=%d hidden=%d, batch 64, %d worker(s) × %s intra-op thread(s)%n",
-                flows, levels, hidden, workers, threads);
+                architecture.flows, architecture.levels, architecture.hidden, workers, threads);
         double ceiling;
         double rate;
         double ceiling2;
         try {
             ceiling = ceiling();
-            rate = dev.glowserve.train.TrainBench.medianStepImagesPerSecond(flows, levels, hidden, 64, trainSteps, trainSet, testSet,
+            rate = dev.glowserve.bench.TrainBench.medianStepImagesPerSecond(architecture.flows, architecture.levels, architecture.hidden, 64, trainSteps, trainSet, testSet,
                     dir.resolve("throughput"));
             ceiling2 = ceiling();
         } finally {
             pool.shutdownNow();
         }
-        GlowConfig config = GlowConfig.of(1, 28, 28, flows, levels, hidden);
+        GlowConfig config = GlowConfig.of(1, 28, 28, architecture.flows, architecture.levels, architecture.hidden);
         double flops = 3 * FlopCount.perImage(config); // forward + backward ≈ 3 forward passes
         System.out.printf(Locale.ROOT, "training throughput: %.1f img/s (median of %d steps), ≈%.1f GFLOP/s, matMul ceiling %.1f GFLOP/s%n",
                 rate, trainSteps, rate * flops / 1e9, Math.max(ceiling, ceiling2));
         if (minutes > 0) {
-            var outcomes = dev.glowserve.train.TrainBench.compareSchedules(flows, levels, hidden, minutes, trainSet, testSet,
+            var outcomes = dev.glowserve.bench.TrainBench.compareSchedules(architecture.flows, architecture.levels, architecture.hidden, minutes, trainSet, testSet,
                     dir.resolve("schedules"), null);
             System.out.println();
             System.out.println("| schedule | minutes | steps | img/s | test bits/dim (10,000 images) |");

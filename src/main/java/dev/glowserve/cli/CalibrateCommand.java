@@ -1,12 +1,12 @@
 package dev.glowserve.cli;
 
 import dev.glowserve.artifact.Calibration;
-import dev.glowserve.data.Complexity;
+import dev.glowserve.ood.Complexity;
 import dev.glowserve.data.ImageSet;
-import dev.glowserve.inference.ModelRunner;
-import dev.glowserve.inference.OutOfDistribution;
-import dev.glowserve.train.OodScores;
-import dev.glowserve.train.OodSets;
+import dev.glowserve.runtime.ModelRunner;
+import dev.glowserve.ood.OutOfDistribution;
+import dev.glowserve.ood.OodScores;
+import dev.glowserve.ood.OodSets;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;

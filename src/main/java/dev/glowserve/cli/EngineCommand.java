@@ -1,7 +1,7 @@
 package dev.glowserve.cli;
 
 import ai.djl.engine.Engine;
-import dev.glowserve.inference.Devices;
+import dev.glowserve.runtime.Devices;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -26,8 +26,8 @@ public final class EngineCommand implements Callable<Integer> {
         System.out.printf("gpus: %d%n", engine.getGpuCount());
         System.out.printf("threads: %s intra-op, %s inter-op%n", System.getProperty("ai.djl.pytorch.num_threads"),
                 System.getProperty("ai.djl.pytorch.num_interop_threads"));
-        System.out.println("kernels: " + dev.glowserve.inference.KernelCheck.verdict());
-        System.out.println("ATen kernels: " + dev.glowserve.inference.AtenCapability.get());
+        System.out.println("kernels: " + dev.glowserve.runtime.KernelCheck.verdict());
+        System.out.println("ATen kernels: " + dev.glowserve.runtime.AtenCapability.get());
         System.out.printf("device: %s (glow.device=%s)%n", Devices.describe(Devices.select(device)), device);
         return 0;
     }

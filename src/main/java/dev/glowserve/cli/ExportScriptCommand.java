@@ -3,8 +3,8 @@ package dev.glowserve.cli;
 import ai.djl.Device;
 import dev.glowserve.flow.InferenceSettings;
 import dev.glowserve.flow.ScriptExport;
-import dev.glowserve.inference.ModelLoader;
-import dev.glowserve.inference.ModelRunner;
+import dev.glowserve.runtime.ModelLoader;
+import dev.glowserve.runtime.ModelRunner;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

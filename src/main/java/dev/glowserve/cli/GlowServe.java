@@ -11,7 +11,7 @@ import java.util.Set;
         description = "Serve, score, sample, benchmark and train Glow normalizing-flow models.",
         subcommands = {ServeCommand.class, ScoreCommand.class, SampleCommand.class, BenchCommand.class,
                 TrainCommand.class, CalibrateCommand.class, OodEvalCommand.class, RepositoryCommand.class, EngineCommand.class,
-                LoadCommand.class, FmaPeak.class, ExportScriptCommand.class,
+                LoadCommand.class, ExportScriptCommand.class,
                 CommandLine.HelpCommand.class})
 public final class GlowServe implements Runnable {
 
@@ -42,11 +42,15 @@ public final class GlowServe implements Runnable {
 
     public static void main(String[] args) {
         if (args.length > 0 && "kernel-check".equals(args[0])) { // the child KernelCheck starts from this jar
-            dev.glowserve.inference.KernelCheck.main(args);
+            dev.glowserve.runtime.KernelCheck.main(args);
             return;
         }
         if (args.length > 0 && "tune-routes".equals(args[0])) { // so does the child that tunes a model's routes
-            dev.glowserve.inference.RouteTuning.main(Arrays.copyOfRange(args, 1, args.length));
+            dev.glowserve.runtime.RouteTuning.main(Arrays.copyOfRange(args, 1, args.length));
+            return;
+        }
+        if (args.length > 0 && dev.glowserve.bench.FmaPeak.COMMAND.equals(args[0])) { // and the bench's FMA peak child
+            dev.glowserve.bench.FmaPeak.main(Arrays.copyOfRange(args, 1, args.length));
             return;
         }
         // no command, or only Spring-style options (--server.port=9090): serve
@@ -71,10 +75,10 @@ public final class GlowServe implements Runnable {
             if (!serve) {
                 CliLogging.toStderr(); // the command's own output on stdout, warnings on stderr
             }
-            dev.glowserve.inference.KernelCheck.ensure(); // before the engine starts: it fixes oneDNN's kernels
+            dev.glowserve.runtime.KernelCheck.ensure(); // before the engine starts: it fixes oneDNN's kernels
             // the service and the model commands do it as their model loads, after its route tuning child has started
-            if (!serve && !Set.of("load", "fma-peak", "sample", "score", "calibrate", "ood-eval").contains(args[0])) {
-                dev.glowserve.inference.TorchWarnings.quiet();
+            if (!serve && !Set.of("load", "sample", "score", "calibrate", "ood-eval").contains(args[0])) {
+                dev.glowserve.runtime.TorchWarnings.quiet();
             }
         }
         CommandLine cli = commandLine();

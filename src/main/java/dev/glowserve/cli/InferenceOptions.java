@@ -1,7 +1,7 @@
 package dev.glowserve.cli;
 
 import dev.glowserve.flow.InferenceSettings;
-import dev.glowserve.inference.NativeAllocator;
+import dev.glowserve.runtime.NativeAllocator;
 import picocli.CommandLine.Option;
 
 /** The command line's form of {@code glow.inference.*}: how a loaded model runs. */

@@ -1,8 +1,8 @@
 package dev.glowserve.cli;
 
-import dev.glowserve.inference.Lanes;
-import dev.glowserve.inference.ModelLoader;
-import dev.glowserve.inference.ModelRunner;
+import dev.glowserve.runtime.Lanes;
+import dev.glowserve.runtime.ModelLoader;
+import dev.glowserve.runtime.ModelRunner;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 

@@ -6,7 +6,7 @@ import dev.glowserve.artifact.Calibration;
 import dev.glowserve.artifact.ClassMeans;
 import dev.glowserve.artifact.Manifest;
 import dev.glowserve.artifact.ModelArtifact;
-import dev.glowserve.inference.ModelRepository;
+import dev.glowserve.artifact.ModelRepository;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -1,7 +1,7 @@
 package dev.glowserve.cli;
 
 import dev.glowserve.data.Png;
-import dev.glowserve.inference.ModelRunner;
+import dev.glowserve.runtime.ModelRunner;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

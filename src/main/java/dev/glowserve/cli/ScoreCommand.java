@@ -4,7 +4,7 @@ import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.data.Idx;
 import dev.glowserve.data.ImageSet;
 import dev.glowserve.data.Png;
-import dev.glowserve.inference.ModelRunner;
+import dev.glowserve.runtime.ModelRunner;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

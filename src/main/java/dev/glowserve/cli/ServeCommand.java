@@ -42,7 +42,7 @@ public final class ServeCommand implements Runnable {
         try {
             SpringApplication.run(GlowServeApplication.class, springArgs.toArray(new String[0]));
         } catch (RuntimeException e) {
-            if (new dev.glowserve.inference.StartupFailureAnalyzer().analyze(e) != null) {
+            if (new dev.glowserve.serving.StartupFailureAnalyzer().analyze(e) != null) {
                 throw new ReportedStartupFailure(e); // Spring has said what to fix in a few lines: no stack trace after it
             }
             throw e;

@@ -50,14 +50,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--name", description = "Model name in the manifest. Default: ${DEFAULT-VALUE}")
     String name = "glow";
 
-    @Option(names = {"-K", "--flows"}, description = "Flow steps per level. Default: ${DEFAULT-VALUE}")
-    int flows = 16;
-
-    @Option(names = {"-L", "--levels"}, description = "Levels. Default: ${DEFAULT-VALUE}")
-    int levels = 2;
-
-    @Option(names = "--hidden", description = "Coupling hidden channels. Default: ${DEFAULT-VALUE}")
-    int hidden = 256;
+    @picocli.CommandLine.Mixin
+    ArchitectureOptions architecture = new ArchitectureOptions();
 
     @Option(names = "--additive", description = "Additive instead of affine coupling")
     boolean additive;
@@ -137,7 +131,7 @@ public final class TrainCommand implements Callable<Integer> {
         }
         Trainer.configureWorkers(workers); // before the engine starts
         Path dir = out != null ? out : Path.of("runs", Instant.now().toString().replace(':', '-'));
-        TrainOptions o = new TrainOptions(flows, levels, hidden, !additive, !plain, nBits, conditional, batch, lr, warmup,
+        TrainOptions o = new TrainOptions(architecture.flows, architecture.levels, architecture.hidden, !additive, !plain, nBits, conditional, batch, lr, warmup,
                 schedule, steps, minutes * 60, gradClip, seed, evalEvery, evalImages, checkpointEvery, maxBadSteps, trainLimit, ema);
         if (resume && init != null) {
             throw new IllegalArgumentException("--init starts a run and --resume continues one: give one of them");

@@ -9,7 +9,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import dev.glowserve.flow.FlowParameters;
 import dev.glowserve.flow.Glow;
 import dev.glowserve.flow.GlowConfig;
-import dev.glowserve.inference.Workers;
+import dev.glowserve.runtime.Workers;
 
 import java.util.ArrayList;
 import java.util.List;

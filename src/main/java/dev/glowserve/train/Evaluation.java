@@ -4,7 +4,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import dev.glowserve.artifact.Manifest;
 import dev.glowserve.data.ImageSet;
 import dev.glowserve.flow.Glow;
-import dev.glowserve.inference.ModelRunner;
+import dev.glowserve.runtime.ModelRunner;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -18,7 +18,7 @@ import dev.glowserve.flow.Glow;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.Pass;
 import dev.glowserve.flow.Tensors;
-import dev.glowserve.inference.Workers;
+import dev.glowserve.runtime.Workers;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

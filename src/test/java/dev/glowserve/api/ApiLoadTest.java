@@ -1,7 +1,7 @@
 package dev.glowserve.api;
 
 import ai.djl.ndarray.BaseNDManager;
-import dev.glowserve.inference.ModelRegistry;
+import dev.glowserve.serving.ModelRegistry;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;

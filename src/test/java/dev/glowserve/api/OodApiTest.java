@@ -2,7 +2,7 @@ package dev.glowserve.api;
 
 import dev.glowserve.artifact.Calibration;
 import dev.glowserve.artifact.ModelArtifact;
-import dev.glowserve.data.Complexity;
+import dev.glowserve.ood.Complexity;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
 import tools.jackson.databind.JsonNode;
@@ -62,7 +62,7 @@ class OodApiTest extends ApiTestBase {
             assertThat(body.has("batch")).isEqualTo(method.equals("typicality"));
         }
         // orientation: the smaller p-value of complexity and of bits/dim(x) − bits/dim(x upside down), calibrated
-        List<String> turnedPngs = images().stream().map(im -> pngBase64(dev.glowserve.inference.OutOfDistribution.upsideDown(im, 1, 28, 28)))
+        List<String> turnedPngs = images().stream().map(im -> pngBase64(dev.glowserve.ood.OutOfDistribution.upsideDown(im, 1, 28, 28)))
                 .toList();
         JsonNode turned = post("/v1/models/tiny/log-likelihood", Map.of("images", turnedPngs)).json().get("results");
         JsonNode orientation = post("/v1/models/tiny/ood", Map.of("images", pngs, "method", "orientation")).json();

@@ -1,7 +1,7 @@
 package dev.glowserve.api;
 
 import dev.glowserve.GlowServeApplication;
-import dev.glowserve.inference.StartupFailureAnalyzer;
+import dev.glowserve.serving.StartupFailureAnalyzer;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.diagnostics.FailureAnalysis;

@@ -65,10 +65,10 @@ public final class TestModels {
             System.arraycopy(blob(1000 + i), 0, all, i * 784, 784);
         }
         dev.glowserve.data.ImageSet held = new dev.glowserve.data.ImageSet(all, 300, 1, 28, 28, null, null, "300 blobs");
-        try (dev.glowserve.inference.ModelRunner runner = dev.glowserve.inference.ModelLoader.open(model.toString(),
+        try (dev.glowserve.runtime.ModelRunner runner = dev.glowserve.runtime.ModelLoader.open(model.toString(),
                 ai.djl.Device.cpu(), 64)) {
-            dev.glowserve.train.OodScores.calibrate(held.source(), dev.glowserve.train.OodScores.of(runner, held,
-                    dev.glowserve.data.Complexity.PNG_UP, true, n -> { }), dev.glowserve.data.Complexity.PNG_UP).write(model);
+            dev.glowserve.ood.OodScores.calibrate(held.source(), dev.glowserve.ood.OodScores.of(runner, held,
+                    dev.glowserve.ood.Complexity.PNG_UP, true, n -> { }), dev.glowserve.ood.Complexity.PNG_UP).write(model);
         }
     }
 

@@ -5,8 +5,8 @@ import dev.glowserve.cli.GlowServe;
 import dev.glowserve.artifact.Manifest;
 import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.data.Png;
-import dev.glowserve.inference.ModelLoader;
-import dev.glowserve.inference.ModelRunner;
+import dev.glowserve.runtime.ModelLoader;
+import dev.glowserve.runtime.ModelRunner;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

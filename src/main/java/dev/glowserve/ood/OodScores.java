@@ -1,0 +1,86 @@
+package dev.glowserve.ood;
+
+import dev.glowserve.artifact.Calibration;
+import dev.glowserve.ood.Complexity;
+import dev.glowserve.data.ImageSet;
+import dev.glowserve.runtime.ModelRunner;
+import dev.glowserve.ood.OutOfDistribution;
+import dev.glowserve.ood.OutOfDistribution.Measures;
+import dev.glowserve.ood.OutOfDistribution.Method;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.IntConsumer;
+
+/**
+ * What out-of-distribution scores are made of, for a set of images: each image's bits/dim under the model (the
+ * marginal over classes, as {@code /ood} scores an image of unknown class) and its compressed bits/dim; and the
+ * calibration made from them.
+ */
+public final class OodScores {
+
+    /** Images scored in one call: large enough to keep the model busy, small enough for a progress bar. */
+    static final int CHUNK = 256;
+
+    private OodScores() {}
+
+    /**
+     * Scores every image of {@code set}, and each one upside down when {@code upsideDown}; {@code progress} hears how
+     * many images are done after each chunk.
+     */
+    public static Measures of(ModelRunner runner, ImageSet set, Complexity compressor, boolean upsideDown, IntConsumer progress) {
+        double[] bpd = new double[set.count()];
+        double[] cx = new double[set.count()];
+        double[] turned = upsideDown ? new double[set.count()] : null;
+        for (int start = 0; start < set.count(); start += CHUNK) {
+            int end = Math.min(set.count(), start + CHUNK);
+            List<byte[]> images = new ArrayList<>(end - start);
+            for (int i = start; i < end; i++) {
+                byte[] image = set.image(i);
+                images.add(image);
+                cx[i] = compressor.bitsPerDim(image, set.channels(), set.height(), set.width());
+            }
+            score(runner, images, bpd, start);
+            if (upsideDown) {
+                score(runner, images.stream().map(im -> OutOfDistribution.upsideDown(im, set.channels(), set.height(), set.width()))
+                        .toList(), turned, start);
+            }
+            progress.accept(end);
+        }
+        return new Measures(bpd, cx, turned);
+    }
+
+    private static void score(ModelRunner runner, List<byte[]> images, double[] into, int at) {
+        List<ModelRunner.Score> scores = runner.score(images, null);
+        for (int i = 0; i < scores.size(); i++) {
+            into[at + i] = scores.get(i).bitsPerDim();
+        }
+    }
+
+    /**
+     * The calibration of every method on held-out in-distribution images (orientation only when they were scored
+     * upside down too: its score is made of the p-values of two tests on these same images).
+     */
+    public static Calibration calibrate(String source, Measures held, Complexity compressor) {
+        double mean = held.meanBitsPerDim();
+        Map<String, double[]> scores = new LinkedHashMap<>();
+        for (Method m : Method.values()) {
+            if (!m.needsUpsideDown()) {
+                scores.put(m.id(), OutOfDistribution.scores(m, held, mean));
+            }
+        }
+        if (held.upsideDownBitsPerDim() == null) {
+            return Calibration.of(source, compressor.id(), mean, scores);
+        }
+        double[] turned = new double[held.count()];
+        for (int i = 0; i < turned.length; i++) {
+            turned[i] = held.bitsPerDim()[i] - held.upsideDownBitsPerDim()[i];
+        }
+        scores.put(OutOfDistribution.UPSIDE_DOWN, turned);
+        Calibration tests = Calibration.of(source, compressor.id(), mean, scores);
+        scores.put(Method.ORIENTATION.id(), OutOfDistribution.scores(Method.ORIENTATION, held, tests));
+        return Calibration.of(source, compressor.id(), mean, scores);
+    }
+}

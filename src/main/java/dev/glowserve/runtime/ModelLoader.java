@@ -1,0 +1,75 @@
+package dev.glowserve.runtime;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.glowserve.artifact.ModelArtifact;
+import dev.glowserve.flow.GlowConfig;
+import dev.glowserve.flow.InferenceSettings;
+
+/** Opens a model artifact ("classpath:dir" or a folder) on a device, ready to serve. */
+public final class ModelLoader {
+
+    /** The model that ships inside the jar. */
+    public static final String DEFAULT_MODEL = "classpath:models/fashion-mnist";
+
+    private ModelLoader() {}
+
+    /** The model on the default inference pass. */
+    public static ModelRunner open(String spec, Device device, int chunkSize) {
+        return open(spec, device, chunkSize, InferenceSettings.DEFAULT);
+    }
+
+    /** The model on the inference pass {@code settings} choose, under its manifest's name. */
+    public static ModelRunner open(String spec, Device device, int chunkSize, InferenceSettings settings) {
+        return open(ModelArtifact.Source.parse(spec), device, chunkSize, settings, ModelArtifact.DEFAULT_MAX_MODEL_BYTES);
+    }
+
+    /**
+     * The model in {@code source} on the device {@code deviceSetting} names ({@link Devices#select}). Where the device
+     * is surely the CPU, the routes' tuning child starts before the engine and the weights are loaded, so its start-up
+     * overlaps both.
+     */
+    public static ModelRunner open(String spec, String deviceSetting, int chunkSize, InferenceSettings settings) {
+        ModelArtifact.Source source = ModelArtifact.Source.parse(spec);
+        long maxBytes = ModelArtifact.DEFAULT_MAX_MODEL_BYTES;
+        GlowConfig config = ModelArtifact.readManifest(source, maxBytes).architecture().toConfig();
+        RouteTuning.Pending routes = Devices.surelyCpu(deviceSetting)
+                ? RouteTuning.prepare(config, DataType.FLOAT32, Device.cpu(), settings) : null;
+        try {
+            Device device = Devices.select(deviceSetting);
+            if (routes == null) {
+                routes = RouteTuning.prepare(config, DataType.FLOAT32, device, settings);
+            }
+            return open(source, device, chunkSize, maxBytes, routes);
+        } finally {
+            if (routes != null) {
+                routes.close();
+            }
+        }
+    }
+
+    /**
+     * The model in {@code source}, refused before it is built if it would take more than {@code maxBytes}. Where its
+     * routes are to be tuned, the tuning child starts before the weights are read, so its start-up overlaps the load.
+     */
+    public static ModelRunner open(ModelArtifact.Source source, Device device, int chunkSize, InferenceSettings settings,
+            long maxBytes) {
+        GlowConfig config = ModelArtifact.readManifest(source, maxBytes).architecture().toConfig();
+        try (RouteTuning.Pending routes = RouteTuning.prepare(config, DataType.FLOAT32, device, settings)) {
+            return open(source, device, chunkSize, maxBytes, routes);
+        }
+    }
+
+    private static ModelRunner open(ModelArtifact.Source source, Device device, int chunkSize, long maxBytes,
+            RouteTuning.Pending routes) {
+        ModelArtifact.Loaded loaded = ModelArtifact.load(source, NDManager.newBaseManager(device), DataType.FLOAT32, maxBytes);
+        try {
+            return new ModelRunner(loaded.manifest().name(), loaded.manifest(), loaded.glow(), chunkSize,
+                    loaded.classMeans(), RouteTuning.open(loaded.glow(), routes)).withCalibration(loaded.calibration());
+        } catch (RuntimeException e) {
+            loaded.glow().close();
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,357 @@
+package dev.glowserve.runtime;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.glowserve.artifact.Calibration;
+import dev.glowserve.artifact.Manifest;
+import dev.glowserve.data.Quantization;
+import dev.glowserve.flow.Encoding;
+import dev.glowserve.flow.Glow;
+import dev.glowserve.flow.GlowConfig;
+import dev.glowserve.flow.InferencePass;
+import dev.glowserve.flow.InferenceSettings;
+import dev.glowserve.flow.Latents;
+import dev.glowserve.flow.Marginal;
+import dev.glowserve.flow.Tensors;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * A loaded model behind a Java-array API: 8-bit images in, scores and latents out, and back, through the inference
+ * pass chosen when the model was opened. Every call runs in its own native scope and sub-manager, so no native
+ * memory outlives it, and
+ * large batches run in chunks of {@link #chunkSize} (the fastest size for the CPU caches), or, with
+ * {@link Lanes} (the command line), in chunks of {@link Lanes#CHUNK} on one single-threaded lane per core.
+ */
+public final class ModelRunner implements AutoCloseable {
+
+    /** Per image: log p of the 8-bit image in nats, bits/dim, and for class-conditional models the class used and p(class | image). */
+    public record Score(double logPNats, double bitsPerDim, Integer label, double[] classProbabilities) {}
+
+    /** Standardised latents (the public latent space), the raw flow output z, and the score. */
+    public record Encoded(float[][] eps, float[][] z, Score score) {}
+
+    private final String name;
+    private final String version;
+    private final Manifest manifest;
+    private final Glow glow;
+    private final InferencePass pass;
+    private final RouteTuning.Opened opened;
+    private final Quantization quantization;
+    private final int chunkSize;
+    private final float[][][] classMeans;
+    private final Lanes lanes;
+    private final Calibration calibration;
+
+    /** The model on the default inference pass ({@link InferenceSettings#DEFAULT}), without measured class means. */
+    public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize) {
+        this(name, manifest, glow, chunkSize, null, InferenceSettings.DEFAULT);
+    }
+
+    /** Opens the inference pass {@code settings} ask for on {@code glow}, which must be initialized. */
+    public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize, float[][][] classMeans,
+            InferenceSettings settings) {
+        this(name, manifest.versionOrDefault(), manifest, glow, RouteTuning.open(glow, settings), chunkSize, classMeans, null, null);
+    }
+
+    /** The model on a pass already opened ({@link RouteTuning#open}); the runner closes it. */
+    public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize, float[][][] classMeans,
+            RouteTuning.Opened opened) {
+        this(name, manifest.versionOrDefault(), manifest, glow, opened, chunkSize, classMeans, null, null);
+    }
+
+    private ModelRunner(String name, String version, Manifest manifest, Glow glow, RouteTuning.Opened opened, int chunkSize,
+            float[][][] classMeans, Lanes lanes, Calibration calibration) {
+        this.name = name;
+        this.version = version;
+        this.manifest = manifest;
+        this.glow = glow;
+        this.opened = opened;
+        this.pass = opened.pass();
+        this.quantization = new Quantization(manifest.bits());
+        this.chunkSize = Math.max(1, chunkSize);
+        this.classMeans = classMeans;
+        this.lanes = lanes;
+        this.calibration = calibration;
+    }
+
+    /** The same model and pass under another name and version (a repository's folder names them). */
+    public ModelRunner named(String otherName, String otherVersion) {
+        return new ModelRunner(otherName, otherVersion, manifest, glow, opened, chunkSize, classMeans, lanes, calibration);
+    }
+
+    /** The same model with another chunk size (the batching scheduler runs whole batches as one pass). */
+    public ModelRunner withChunkSize(int size) {
+        return new ModelRunner(name, version, manifest, glow, opened, size, classMeans, lanes, calibration);
+    }
+
+    /**
+     * The same model running batches of two {@link Lanes#CHUNK}s or more as chunks on {@code lanes}
+     * (null: every batch as passes on the calling thread); the returned runner closes the lanes.
+     */
+    public ModelRunner withLanes(Lanes lanes) {
+        return new ModelRunner(name, version, manifest, glow, opened, chunkSize, classMeans, lanes, calibration);
+    }
+
+    /** The same model with an out-of-distribution calibration (null: none). */
+    public ModelRunner withCalibration(Calibration c) {
+        return new ModelRunner(name, version, manifest, glow, opened, chunkSize, classMeans, lanes, c);
+    }
+
+    /**
+     * The same model on another inference pass (the benchmark's side-by-side passes); {@link #closePass} frees it
+     * without closing the shared model.
+     */
+    public ModelRunner withInference(InferenceSettings settings) {
+        return new ModelRunner(name, version, manifest, glow, RouteTuning.open(glow, settings), chunkSize, classMeans, lanes,
+                calibration);
+    }
+
+    /** Frees this runner's pass only (one made by {@link #withInference}). */
+    public void closePass() {
+        pass.close();
+    }
+
+    /** The held-out scores that calibrate out-of-distribution answers; null if the artifact has none. */
+    public Calibration calibration() {
+        return calibration;
+    }
+
+    /** Which inference pass runs the model ({@link InferencePass#name()}). */
+    public String inferencePass() {
+        return pass.name();
+    }
+
+    /** The routes the pass runs and where they came from (tuned, cached, a file, untuned). */
+    public String routes() {
+        return opened.routes();
+    }
+
+    public Lanes lanes() {
+        return lanes;
+    }
+
+    public boolean hasMeasuredClassMeans() {
+        return classMeans != null;
+    }
+
+    /**
+     * Direction in the raw latent space z from class {@code from} to class {@code to}: the
+     * difference of the artifact's measured class means, or, when it has none, the difference of
+     * the top prior's class means (the other levels then stay put).
+     */
+    public float[][] classDirection(int from, int to) {
+        GlowConfig c = config();
+        if (!c.conditional()) {
+            throw new IllegalArgumentException("model '" + name + "' is not class-conditional");
+        }
+        for (int k : new int[] {from, to}) {
+            if (k < 0 || k >= c.numClasses()) {
+                throw new IllegalArgumentException("class " + k + " is outside 0.." + (c.numClasses() - 1));
+            }
+        }
+        int[] sizes = Latents.sizes(c);
+        float[][] d = new float[sizes.length][];
+        if (classMeans != null) {
+            for (int l = 0; l < sizes.length; l++) {
+                d[l] = new float[sizes[l]];
+                for (int j = 0; j < sizes[l]; j++) {
+                    d[l][j] = classMeans[to][l][j] - classMeans[from][l][j];
+                }
+            }
+            return d;
+        }
+        float[][] top = glow.topPriorMeans();
+        for (int l = 0; l < sizes.length; l++) {
+            d[l] = new float[sizes[l]];
+        }
+        int last = sizes.length - 1;
+        for (int j = 0; j < sizes[last]; j++) {
+            d[last][j] = top[to][j] - top[from][j];
+        }
+        return d;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** The version it is served as: its repository folder's name, else its manifest's. */
+    public String version() {
+        return version;
+    }
+
+    public Manifest manifest() {
+        return manifest;
+    }
+
+    public Glow glow() {
+        return glow;
+    }
+
+    public GlowConfig config() {
+        return glow.config();
+    }
+
+    public Quantization quantization() {
+        return quantization;
+    }
+
+    public int imageSize() {
+        return config().dimensions();
+    }
+
+    /** log-likelihood per image, deterministic (mid-bin dequantisation). */
+    public List<Score> score(List<byte[]> images, int[] labels) {
+        List<Score> out = new ArrayList<>(images.size());
+        for (Encoded e : encode(images, labels)) {
+            out.add(e.score());
+        }
+        return out;
+    }
+
+    /** Latents and score per image; {@code labels} null on a conditional model means "unknown class". */
+    public List<Encoded> encode(List<byte[]> images, int[] labels) {
+        return inChunks(images.size(), (from, to) -> encodeChunk(images.subList(from, to), slice(labels, from, to)));
+    }
+
+    /** {@code part(from, to)} over {@code [0, n)}: on the lanes when they split n, else in chunks of {@link #chunkSize} here. */
+    private <T> List<T> inChunks(int n, java.util.function.BiFunction<Integer, Integer, List<T>> part) {
+        if (Lanes.splits(lanes, n)) {
+            return lanes.map(n, part);
+        }
+        List<T> out = new ArrayList<>(n);
+        for (int from = 0; from < n; from += chunkSize) {
+            out.addAll(part.apply(from, Math.min(n, from + chunkSize)));
+        }
+        return out;
+    }
+
+    private List<Encoded> encodeChunk(List<byte[]> images, int[] labels) {
+        GlowConfig c = config();
+        int d = c.dimensions();
+        try (NDScope scope = new NDScope(); NDManager m = glow.manager().newSubManager()) {
+            scope.suppressNotUsedWarning();
+            float[] x = new float[images.size() * d];
+            for (int i = 0; i < images.size(); i++) {
+                byte[] img = images.get(i);
+                if (img.length != d) {
+                    throw new IllegalArgumentException("image " + i + " has " + img.length + " values, expected " + d);
+                }
+                quantization.midBin(img, x, i * d);
+            }
+            NDArray input = toModelType(m.create(x, new Shape(images.size(), c.inChannels(), c.height(), c.width())));
+            Encoding enc;
+            double[] logPx;
+            int[] used = labels;
+            double[][] posterior = null;
+            if (c.conditional() && labels == null) {
+                Marginal marginal = pass.encodeMarginal(input);
+                enc = marginal.encoding();
+                logPx = marginal.logPx();
+                used = marginal.labels();
+                posterior = marginal.classPosterior();
+            } else {
+                enc = pass.encode(input, labels);
+                logPx = Tensors.toDoubles(enc.logPx());
+            }
+            List<float[][]> eps = Latents.fromTensors(enc.eps());
+            List<float[][]> zs = Latents.fromTensors(enc.z());
+            List<Encoded> out = new ArrayList<>(images.size());
+            for (int i = 0; i < images.size(); i++) {
+                double logP = quantization.imageLogP(logPx[i], d);
+                Score s = new Score(logP, Quantization.bitsPerDim(logP, d), used == null ? null : used[i],
+                        posterior == null ? null : posterior[i]);
+                out.add(new Encoded(eps.get(i), zs.get(i), s));
+            }
+            return out;
+        }
+    }
+
+    /** Standardised latents → 8-bit images (C×H×W each). */
+    public List<byte[]> decode(List<float[][]> eps, int[] labels) {
+        return reverse(eps, labels, true);
+    }
+
+    /** Raw flow latents z (as {@link Encoded#z()}) → 8-bit images. */
+    public List<byte[]> decodeZ(List<float[][]> z) {
+        return reverse(z, null, false);
+    }
+
+    private static int[] slice(int[] labels, int from, int to) {
+        return labels == null ? null : java.util.Arrays.copyOfRange(labels, from, to);
+    }
+
+    private List<byte[]> reverse(List<float[][]> latents, int[] labels, boolean standardised) {
+        return inChunks(latents.size(), (from, to) -> reverseChunk(latents.subList(from, to), slice(labels, from, to), standardised));
+    }
+
+    private List<byte[]> reverseChunk(List<float[][]> latents, int[] labels, boolean standardised) {
+        int d = imageSize();
+        try (NDScope scope = new NDScope(); NDManager m = glow.manager().newSubManager()) {
+            scope.suppressNotUsedWarning();
+            NDList tensors = Latents.toTensors(m, config(), latents, glow.parameters().dataType());
+            NDArray x = standardised ? pass.decode(tensors, labels) : pass.decodeZ(tensors);
+            float[] values = x.toType(DataType.FLOAT32, false).toFloatArray();
+            for (int i = 0; i < values.length; i++) {
+                if (!Float.isFinite(values[i])) {
+                    throw new NonFiniteOutputException("latents decode to non-finite pixel values (image "
+                            + (i / d) + "); they are too far from the prior");
+                }
+            }
+            List<byte[]> out = new ArrayList<>(latents.size());
+            for (int i = 0; i < latents.size(); i++) {
+                out.add(quantization.toPixels(values, i * d, d));
+            }
+            return out;
+        }
+    }
+
+    /** Latents that leave the range where the inverse flow stays finite. */
+    public static final class NonFiniteOutputException extends IllegalArgumentException {
+        public NonFiniteOutputException(String message) {
+            super(message);
+        }
+    }
+
+    /** n samples at temperature T from {@code seed}; class-conditional models take a class per image. */
+    public List<byte[]> sample(int n, double temperature, long seed, int[] labels) {
+        return decode(Latents.sample(config(), n, temperature, seed), labels);
+    }
+
+    /** Labels for n samples: the given class, or for a conditional model without one, classes drawn from the seed. */
+    public int[] sampleLabels(int n, Integer cls, long seed) {
+        if (!config().conditional()) {
+            if (cls != null) {
+                throw new IllegalArgumentException("model '" + name + "' is unconditional: no class can be chosen");
+            }
+            return null;
+        }
+        int[] labels = new int[n];
+        Random r = new Random(seed ^ 0x9E3779B97F4A7C15L);
+        for (int i = 0; i < n; i++) {
+            labels[i] = cls != null ? cls : r.nextInt(config().numClasses());
+        }
+        return labels;
+    }
+
+    private NDArray toModelType(NDArray a) {
+        DataType t = glow.parameters().dataType();
+        return a.getDataType() == t ? a : a.toType(t, false);
+    }
+
+    @Override
+    public void close() {
+        if (lanes != null) {
+            lanes.close();
+        }
+        pass.close();
+        glow.close();
+    }
+}

@@ -1,0 +1,459 @@
+package dev.glowserve.serving;
+
+import dev.glowserve.runtime.Devices;
+import dev.glowserve.runtime.KernelCheck;
+import dev.glowserve.runtime.ModelLoader;
+import dev.glowserve.runtime.ModelRunner;
+import dev.glowserve.runtime.NativeAllocator;
+
+import dev.glowserve.artifact.ModelRepository;
+
+import dev.glowserve.runtime.ClientError;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import dev.glowserve.artifact.ModelArtifact;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.boot.web.server.context.WebServerApplicationContext;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.stereotype.Component;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The served models, loaded and warmed up (one forward and one reverse pass each) while the application starts, so
+ * readiness turns UP only once they can answer; with a model repository and {@code glow.model-control=explicit},
+ * also loaded, swapped for another version and unloaded while the service runs. A request holds a {@link Lease} on
+ * the version it started with: a version that is replaced or unloaded takes no new requests, finishes the ones
+ * that hold it, then drains and frees its memory. With one model configured a model that fails to load stops
+ * start-up; with several it is marked unavailable (503) and the readiness details say why.
+ */
+@Component
+public class ModelRegistry implements SmartLifecycle, DisposableBean {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ModelRegistry.class);
+    private static final String QUEUE_DEPTH = "glow.queue.depth";
+
+    /** A served model: its scheduler when available, otherwise the reason it is not. */
+    public record Entry(String name, String version, String path, BatchScheduler scheduler, String error) {
+        public boolean available() {
+            return scheduler != null;
+        }
+    }
+
+    /** A model version in the repository and whether it is the one served. */
+    public record IndexEntry(String name, String version, String state, String reason) {}
+
+    /** No model of that name is served (HTTP 404). */
+    public static final class UnknownModel extends RuntimeException {
+        public UnknownModel(String name, List<String> known) {
+            this("no model named '" + name + "'; " + (known.isEmpty() ? "no model is served" : "models: " + String.join(", ", known)));
+        }
+
+        public UnknownModel(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /** The model is configured but could not be loaded (HTTP 503). */
+    public static final class ModelUnavailable extends RuntimeException {
+        public ModelUnavailable(String name, String reason) {
+            super("model '" + name + "' is unavailable: " + reason);
+        }
+    }
+
+    /** Start-up failure with the one line an operator needs. */
+    public static final class ModelLoadException extends RuntimeException {
+        public ModelLoadException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** A request's hold on one served version: it keeps taking that request's work until the lease is closed. */
+    public static final class Lease implements AutoCloseable {
+        private final Served served;
+        private boolean closed;
+
+        private Lease(Served served) {
+            this.served = served;
+        }
+
+        public Entry entry() {
+            return served.entry;
+        }
+
+        @Override
+        public synchronized void close() {
+            if (!closed) {
+                closed = true;
+                served.leases.decrementAndGet();
+            }
+        }
+    }
+
+    private static final class Served {
+        final Entry entry;
+        final AtomicInteger leases = new AtomicInteger();
+        volatile boolean retired;
+
+        Served(Entry entry) {
+            this.entry = entry;
+        }
+    }
+
+    private final GlowProperties properties;
+    private final MeterRegistry meters;
+    private final Device device;
+    private final BatchScheduler.Settings settings;
+    private final ModelRepository repository;
+    /** Served models in the order they were first loaded; replaced whole, read without locks. */
+    private volatile Map<String, Served> served = Map.of();
+    /** Why a repository version last failed to load, for the index. */
+    private final Map<String, String> loadFailures = new ConcurrentHashMap<>();
+    private volatile boolean running;
+
+    public ModelRegistry(GlowProperties properties, MeterRegistry meters) {
+        this.properties = properties;
+        this.meters = meters;
+        // before the first tensor: which oneDNN kernels are right here, how the C allocator keeps freed memory
+        LOG.info("kernel check: {}", KernelCheck.ensure());
+        NativeAllocator.tune(properties.inference().mallocTuning());
+        this.device = Devices.select(properties.device());
+        this.repository = properties.modelRepository() == null || properties.modelRepository().isBlank() ? null
+                : new ModelRepository(Path.of(properties.modelRepository()));
+        if (properties.models().isEmpty() && repository == null) {
+            throw new IllegalStateException("no models: set glow.models[0].path or glow.model-repository");
+        }
+        LOG.info("glow-serve device: {} (glow.device={}, {} engine {}, {} GPU(s) visible)", Devices.describe(device),
+                properties.device(), Engine.getInstance().getEngineName(), Engine.getInstance().getVersion(),
+                Engine.getInstance().getGpuCount());
+        GlowProperties.Batching b = properties.batching();
+        int workers = b.workersFor(device.isGpu());
+        this.settings = new BatchScheduler.Settings(b.maxBatchSize(), b.maxQueueDelay(), b.queueCapacity(), b.requestTimeout(), workers);
+        LOG.info("batching: up to {} images per pass, {} ms queue delay, {} worker(s) per model (glow.batching.workers={})",
+                b.maxBatchSize(), b.maxQueueDelay().toMillis(), workers, b.workers());
+        Map<String, Served> loaded = new LinkedHashMap<>();
+        List<GlowProperties.ModelSpec> specs = properties.models();
+        for (int i = 0; i < specs.size(); i++) {
+            GlowProperties.ModelSpec spec = specs.get(i);
+            String fallbackName = spec.name() != null ? spec.name() : "model-" + i;
+            try {
+                Entry e = open(spec.path(), "glow.models[" + i + "]", spec.name(), null);
+                if (loaded.containsKey(e.name())) {
+                    e.scheduler().close();
+                    e.scheduler().runner().close();
+                    throw new IllegalArgumentException("two models are named '" + e.name() + "'; set glow.models[" + i + "].name");
+                }
+                loaded.put(e.name(), new Served(e));
+            } catch (RuntimeException e) {
+                if (specs.size() == 1 && repository == null) {
+                    throw new ModelLoadException("model at " + spec.path() + " failed to load: " + e.getMessage(), e);
+                }
+                LOG.error("model '{}' at {} is unavailable: {}", fallbackName, spec.path(), e.getMessage());
+                loaded.put(fallbackName, new Served(new Entry(fallbackName, null, spec.path(), null, e.getMessage())));
+            }
+        }
+        if (repository != null) {
+            List<ModelRepository.Version> latest = latestVersions();
+            for (String wanted : properties.loadModels()) {
+                if (!wanted.equals("*") && latest.stream().noneMatch(v -> v.name().equals(wanted))) {
+                    throw new ModelLoadException("glow.load-models names '" + wanted + "', which the model repository does not hold",
+                            null);
+                }
+            }
+            for (ModelRepository.Version v : latest) {
+                if (properties.loadsAtStartUp(v.name()) && !loaded.containsKey(v.name())) {
+                    try {
+                        loaded.put(v.name(), new Served(open(v.path().toString(), v.name() + "/" + v.version(), v.name(), v.version())));
+                    } catch (RuntimeException e) {
+                        loadFailures.put(v.name() + "/" + v.version(), e.getMessage());
+                        LOG.error("model '{}' version {} from the repository is unavailable: {}", v.name(), v.version(), e.getMessage());
+                        loaded.put(v.name(), new Served(new Entry(v.name(), v.version(), v.path().toString(), null, e.getMessage())));
+                    }
+                }
+            }
+        }
+        this.served = java.util.Collections.unmodifiableMap(loaded);
+        loaded.values().forEach(s -> gauge(s.entry));
+    }
+
+    /**
+     * The queue-depth gauge of a served version, registered once per name and version: it reads whichever scheduler
+     * serves that version now, so reloading a version keeps one gauge, and retiring it removes the gauge.
+     */
+    private void gauge(Entry e) {
+        if (e.available() && meters.find(QUEUE_DEPTH).tags("model", e.name(), "version", e.version()).gauge() == null) {
+            String name = e.name(), version = e.version();
+            Gauge.builder(QUEUE_DEPTH, this, r -> r.queued(name, version)).tag("model", name).tag("version", version)
+                    .description("Requests waiting for the model").register(meters);
+        }
+    }
+
+    private double queued(String name, String version) {
+        Served s = served.get(name);
+        return s != null && s.entry.available() && version.equals(s.entry.version()) ? s.entry.scheduler().queued() : Double.NaN;
+    }
+
+    private List<ModelRepository.Version> latestVersions() {
+        Map<String, ModelRepository.Version> latest = new LinkedHashMap<>();
+        for (ModelRepository.Version v : repository.versions()) {
+            latest.put(v.name(), v); // versions come lowest first
+        }
+        return new ArrayList<>(latest.values());
+    }
+
+    /**
+     * Loads and warms up one model: its scheduler is running when this returns. Its files are named by {@code label}
+     * in messages (a repository's {@code name/version}, a configured model's {@code glow.models[i]}), which reach
+     * clients through the index and load answers: never a server path.
+     */
+    private Entry open(String path, String label, String name, String version) {
+        long t0 = System.nanoTime();
+        ModelRunner runner = ModelLoader.open(ModelArtifact.Source.parse(path, label), device, 64, properties.inference().settings(),
+                properties.limits().maxModelBytes().toBytes());
+        try {
+            runner = runner.named(name != null ? name : runner.name(), version != null ? version : runner.version());
+            warmUp(runner);
+            BatchScheduler scheduler = new BatchScheduler(runner, settings, meters);
+            LOG.info("model '{}' v{} from {} ready on {} in {} ms", runner.name(), runner.version(), path,
+                    Devices.describe(device), (System.nanoTime() - t0) / 1_000_000);
+            return new Entry(runner.name(), runner.version(), path, scheduler, null);
+        } catch (RuntimeException e) {
+            runner.close();
+            throw e;
+        }
+    }
+
+    /** One forward and one reverse pass, so the first request pays no first-call costs. */
+    private static void warmUp(ModelRunner runner) {
+        byte[] image = new byte[runner.imageSize()];
+        new Random(0).nextBytes(image);
+        List<ModelRunner.Encoded> enc = runner.encode(List.<byte[]>of(image), null);
+        int[] labels = runner.config().conditional() ? new int[] {enc.get(0).score().label()} : null;
+        runner.decode(List.<float[][]>of(enc.get(0).eps()), labels);
+    }
+
+    public Device device() {
+        return device;
+    }
+
+    public boolean explicitControl() {
+        return repository != null && properties.modelControl() == GlowProperties.ModelControl.EXPLICIT;
+    }
+
+    public List<Entry> entries() {
+        return served.values().stream().map(s -> s.entry).toList();
+    }
+
+    /** The first model, which readiness waits for; null while none is loaded. */
+    public Entry defaultModel() {
+        return served.values().stream().findFirst().map(s -> s.entry).orElse(null);
+    }
+
+    public Entry entry(String name) {
+        Served s = served.get(name);
+        if (s == null) {
+            throw new UnknownModel(name, new ArrayList<>(served.keySet()));
+        }
+        return s.entry;
+    }
+
+    /**
+     * A hold on the model's current version for one request, with room in its queue: 404 unknown, 503
+     * unavailable or shutting down, 429 full. Close it when the request is done.
+     */
+    public Lease lease(String name) {
+        while (true) {
+            Served s = served.get(name);
+            if (s == null) {
+                throw new UnknownModel(name, new ArrayList<>(served.keySet()));
+            }
+            if (!s.entry.available()) {
+                throw new ModelUnavailable(name, s.entry.error());
+            }
+            s.leases.incrementAndGet();
+            if (s.retired) { // replaced or unloaded meanwhile: take whatever serves the name now
+                s.leases.decrementAndGet();
+                continue;
+            }
+            try {
+                s.entry.scheduler().admit();
+            } catch (RuntimeException e) {
+                s.leases.decrementAndGet();
+                throw e;
+            }
+            return new Lease(s);
+        }
+    }
+
+    // ------------------------------------------------------------------ repository
+
+    /** Every version in the repository (and every configured model) with its state: READY or UNAVAILABLE. */
+    public List<IndexEntry> index() {
+        List<IndexEntry> out = new ArrayList<>();
+        Map<String, Served> now = served;
+        if (repository != null) {
+            for (ModelRepository.Version v : repository.versions()) {
+                Served s = now.get(v.name());
+                boolean ready = s != null && s.entry.available() && v.version().equals(s.entry.version());
+                String failure = loadFailures.get(v.name() + "/" + v.version());
+                out.add(new IndexEntry(v.name(), v.version(), ready ? "READY" : "UNAVAILABLE",
+                        ready ? "" : failure != null ? failure : "unloaded"));
+            }
+        }
+        for (Served s : now.values()) {
+            boolean listed = out.stream().anyMatch(i -> i.name().equals(s.entry.name()) && i.version() != null
+                    && i.version().equals(s.entry.version()));
+            if (!listed) {
+                out.add(new IndexEntry(s.entry.name(), s.entry.version(), s.entry.available() ? "READY" : "UNAVAILABLE",
+                        s.entry.available() ? "" : s.entry.error()));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Loads a version from the repository ({@code version} null: the highest) and serves it under its name; a
+     * version already served is swapped out after its requests finish. A version that fails to load changes nothing:
+     * the served one keeps serving.
+     */
+    public synchronized Entry load(String name, String version) {
+        requireExplicitControl("load");
+        ModelRepository.Version v = repository.find(name, version).orElseThrow(() -> ClientError.unprocessable("unknown-model",
+                version == null ? "no model '" + name + "' in the model repository"
+                        : "no version '" + version + "' of model '" + name + "' in the model repository"));
+        Entry fresh;
+        try {
+            fresh = open(v.path().toString(), v.name() + "/" + v.version(), v.name(), v.version());
+        } catch (RuntimeException e) {
+            loadFailures.put(v.name() + "/" + v.version(), e.getMessage());
+            throw ClientError.unprocessable("load-failed", "model '" + name + "' version " + v.version()
+                    + " failed to load: " + e.getMessage() + (served.containsKey(name) ? "; the served version stays" : ""));
+        }
+        loadFailures.remove(v.name() + "/" + v.version());
+        Map<String, Served> next = new LinkedHashMap<>(served);
+        Served old = next.put(name, new Served(fresh));
+        served = java.util.Collections.unmodifiableMap(next);
+        gauge(fresh);
+        if (old != null) {
+            retire(old);
+        }
+        return fresh;
+    }
+
+    /** Stops serving a model: new requests get 404, the ones in flight finish, then its memory is freed. */
+    public synchronized void unload(String name) {
+        requireExplicitControl("unload");
+        Map<String, Served> next = new LinkedHashMap<>(served);
+        Served old = next.remove(name);
+        if (old == null) {
+            throw new UnknownModel(name, new ArrayList<>(served.keySet()));
+        }
+        served = java.util.Collections.unmodifiableMap(next);
+        retire(old);
+    }
+
+    private void requireExplicitControl(String what) {
+        if (!explicitControl()) {
+            throw ClientError.unprocessable("model-control", "models cannot be " + what + "ed: "
+                    + (repository == null ? "glow.model-repository is not set" : "glow.model-control is none")
+                    + " (glow.model-repository=DIR with glow.model-control=explicit allows it)");
+        }
+    }
+
+    /** Waits for the requests holding the version, then drains its queue within the shutdown grace and frees it. */
+    private void retire(Served old) {
+        old.retired = true;
+        if (!old.entry.available()) {
+            return;
+        }
+        Duration grace = properties.batching().shutdownGrace();
+        long until = System.nanoTime() + Math.max(grace.toNanos(), properties.batching().requestTimeout().toNanos());
+        while (old.leases.get() > 0 && System.nanoTime() < until) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        old.entry.scheduler().drain(grace);
+        old.entry.scheduler().close();
+        old.entry.scheduler().runner().close();
+        Served now = served.get(old.entry.name());
+        if (now == null || !old.entry.version().equals(now.entry.version())) {
+            io.micrometer.core.instrument.Meter gauge = meters.find(QUEUE_DEPTH).tags("model", old.entry.name(), "version",
+                    old.entry.version()).gauge();
+            if (gauge != null) {
+                meters.remove(gauge);
+            }
+        }
+        if (old.leases.get() > 0) {
+            LOG.warn("model '{}' v{} retired with {} request(s) still holding it at the deadline", old.entry.name(),
+                    old.entry.version(), old.leases.get());
+        } else {
+            LOG.info("model '{}' v{} retired: its requests finished and its memory is freed", old.entry.name(), old.entry.version());
+        }
+    }
+
+    // ------------------------------------------------------------------ lifecycle
+
+    /** Starts (or, after a stop, resumes) taking work. */
+    @Override
+    public void start() {
+        for (Served s : served.values()) {
+            if (s.entry.available()) {
+                s.entry.scheduler().resume();
+            }
+        }
+        running = true;
+    }
+
+    /**
+     * Drains after the web server has stopped taking requests and finished its in-flight ones. The
+     * models stay loaded: a stopped context may be started again (Spring's test contexts pause).
+     */
+    @Override
+    public void stop() {
+        for (Served s : served.values()) {
+            if (s.entry.available()) {
+                s.entry.scheduler().drain(properties.batching().shutdownGrace());
+            }
+        }
+        running = false;
+    }
+
+    /** Frees the models' native memory when the application context closes. */
+    @Override
+    public void destroy() {
+        for (Served s : served.values()) {
+            if (s.entry.available()) {
+                s.entry.scheduler().close();
+                s.entry.scheduler().runner().close();
+            }
+        }
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    @Override
+    public int getPhase() {
+        // below the web server's graceful-shutdown and start/stop phases: stopped after them
+        return WebServerApplicationContext.GRACEFUL_SHUTDOWN_PHASE - 4096;
+    }
+}
