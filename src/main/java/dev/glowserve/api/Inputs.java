@@ -1,12 +1,12 @@
 package dev.glowserve.api;
 
+import dev.glowserve.serving.ServedModel;
 import dev.glowserve.runtime.ClientError;
 
 import dev.glowserve.data.DataException;
 import dev.glowserve.data.Png;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.serving.GlowProperties;
-import dev.glowserve.runtime.ModelRunner;
 
 import java.util.ArrayList;
 import java.util.Base64;
@@ -38,7 +38,7 @@ final class Inputs {
     }
 
     /** PNG bytes → pixels of the model's shape (gray↔RGB only where nothing is lost). */
-    static byte[] image(String field, byte[] png, ModelRunner runner, GlowProperties.Limits limits) {
+    static byte[] image(String field, byte[] png, ServedModel.View runner, GlowProperties.Limits limits) {
         return image(field, png, runner, limits, null);
     }
 
@@ -46,7 +46,7 @@ final class Inputs {
      * PNG bytes → pixels of the model's shape; with {@code fitted} (the request's {@code fit}), an image of another
      * size or colour is fitted to it (Png.Image#fitTo) and what was done is added to {@code fitted}, instead of a 422.
      */
-    static byte[] image(String field, byte[] png, ModelRunner runner, GlowProperties.Limits limits, List<String> fitted) {
+    static byte[] image(String field, byte[] png, ServedModel.View runner, GlowProperties.Limits limits, List<String> fitted) {
         GlowConfig c = runner.config();
         Png.Image img;
         try {
@@ -78,12 +78,12 @@ final class Inputs {
         return channels == 1 ? "grayscale" : gray ? "gray RGB" : "RGB";
     }
 
-    static List<byte[]> images(List<String> encoded, ModelRunner runner, GlowProperties.Limits limits) {
+    static List<byte[]> images(List<String> encoded, ServedModel.View runner, GlowProperties.Limits limits) {
         return images(encoded, runner, limits, null);
     }
 
     /** The request's images; {@code fitted} non-null: fit those of another shape, saying so there. */
-    static List<byte[]> images(List<String> encoded, ModelRunner runner, GlowProperties.Limits limits, List<String> fitted) {
+    static List<byte[]> images(List<String> encoded, ServedModel.View runner, GlowProperties.Limits limits, List<String> fitted) {
         if (encoded == null || encoded.isEmpty()) {
             throw ClientError.malformed("images is missing or empty");
         }
@@ -107,7 +107,7 @@ final class Inputs {
     }
 
     /** Uploaded PNG files (multipart parts), each checked and decoded like a base64 image. */
-    static List<byte[]> uploads(List<org.springframework.web.multipart.MultipartFile> files, ModelRunner runner,
+    static List<byte[]> uploads(List<org.springframework.web.multipart.MultipartFile> files, ServedModel.View runner,
             GlowProperties.Limits limits) {
         count("images", files.size(), limits.maxImages());
         List<byte[]> images = new java.util.ArrayList<>();
@@ -129,12 +129,12 @@ final class Inputs {
 
 
     /** A class id for a conditional model; absent is allowed where the model can do without. */
-    static Integer cls(String field, Integer value, ModelRunner runner) {
+    static Integer cls(String field, Integer value, ServedModel.View runner) {
         return ClientError.checkedClass(runner.config(), runner.name(), field, value);
     }
 
     /** Per-image classes, or null; the list must match the images one to one. */
-    static int[] classes(List<Integer> classes, int n, ModelRunner runner) {
+    static int[] classes(List<Integer> classes, int n, ServedModel.View runner) {
         if (classes == null) {
             return null;
         }
@@ -155,7 +155,7 @@ final class Inputs {
     /** A decode request's latents and, for a class-conditional model, each item's class. */
     record Items(List<float[][]> eps, int[] labels) {}
 
-    static Items items(Dtos.DecodeRequest body, ModelRunner r, GlowProperties.Limits limits) {
+    static Items items(Dtos.DecodeRequest body, ServedModel.View r, GlowProperties.Limits limits) {
         if (body == null || body.items() == null || body.items().isEmpty()) {
             throw ClientError.malformed("items is missing or empty");
         }
@@ -181,7 +181,7 @@ final class Inputs {
     }
 
     /** One image's latents, checked level by level against the model's shapes, finite and bounded. */
-    static float[][] latents(String field, List<Dtos.Latent> levels, ModelRunner runner, GlowProperties.Limits limits) {
+    static float[][] latents(String field, List<Dtos.Latent> levels, ServedModel.View runner, GlowProperties.Limits limits) {
         GlowConfig c = runner.config();
         List<int[]> shapes = c.latentShapes();
         if (levels == null) {

@@ -9,7 +9,7 @@ import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.runtime.Devices;
 import dev.glowserve.serving.LatentService;
 import dev.glowserve.serving.ModelRegistry;
-import dev.glowserve.runtime.ModelRunner;
+import dev.glowserve.serving.ServedModel;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.stereotype.Component;
@@ -29,29 +29,28 @@ class ModelViews {
     }
 
     ModelList models() {
-        return new ModelList(registry.entries().stream().map(this::info).toList());
+        return new ModelList(registry.views().stream().map(this::info).toList());
     }
 
     ModelInfo model(String name) {
-        return info(registry.entry(name));
+        return info(registry.view(name));
     }
 
-    private ModelInfo info(ModelRegistry.Entry e) {
-        if (!e.available()) {
-            return new ModelInfo(e.name(), null, "unavailable", e.error(), null, null, null, null, null,
+    private ModelInfo info(ServedModel.View v) {
+        if (!v.available()) {
+            return new ModelInfo(v.name(), null, v.state(), v.error(), null, null, null, null, null,
                     Devices.describe(registry.device()), null, null, null, null);
         }
-        ModelRunner r = e.scheduler().runner();
-        GlowConfig c = r.config();
-        var m = r.manifest();
+        GlowConfig c = v.config();
+        var m = v.manifest();
         List<List<Integer>> latentShapes = c.latentShapes().stream().map(s -> List.of(s[0], s[1], s[2])).toList();
-        return new ModelInfo(e.name(), e.version(), e.scheduler().accepting() ? "available" : "draining", null,
+        return new ModelInfo(v.name(), v.version(), v.state(), null,
                 new Dtos.ArchitectureInfo(c.inChannels(), c.height(), c.width(), c.flowsPerLevel(), c.levels(),
                         c.hiddenChannels(), c.affine(), c.lu(), c.numClasses()),
                 List.of(c.inChannels(), c.height(), c.width()), latentShapes, m.bits(),
                 c.conditional() ? (m.classNames() != null ? m.classNames() : defaultClassNames(c)) : null,
-                Devices.describe(registry.device()), m.testBitsPerDim(), m.testBitsPerDimQuantiles(),
-                r.glow().parameters().trainableCount(), m.dataset());
+                Devices.describe(registry.device()), m.testBitsPerDim(), m.testBitsPerDimQuantiles(), v.parameters(),
+                m.dataset());
     }
 
     private static List<String> defaultClassNames(GlowConfig c) {
@@ -73,11 +72,11 @@ class ModelViews {
     }
 
     static ResponseEntity<byte[]> pngResponse(List<byte[]> images, LatentService.Target t, boolean square) {
-        return ResponseEntity.ok().contentType(MediaType.IMAGE_PNG).body(grid(images, t.runner().config(), square));
+        return ResponseEntity.ok().contentType(MediaType.IMAGE_PNG).body(grid(images, t.view().config(), square));
     }
 
     static ImagesResponse images(LatentService.Target t, List<byte[]> images, String source) {
-        GlowConfig c = t.runner().config();
+        GlowConfig c = t.view().config();
         List<ImageResult> out = new ArrayList<>(images.size());
         for (byte[] image : images) {
             out.add(new ImageResult(png(image, c), null, null));

@@ -1,5 +1,6 @@
 package dev.glowserve.api;
 
+import dev.glowserve.serving.ServedModel;
 import dev.glowserve.runtime.ClientError;
 
 import dev.glowserve.api.Dtos.DecodeRequest;
@@ -68,7 +69,7 @@ public class ModelsController implements ModelsApi {
 
     private LatentService.Samples sampling(Target t, SampleRequest body) {
         SampleRequest req = body != null ? body : new SampleRequest(null, null, null, null, null);
-        Integer cls = Inputs.cls("class", req.cls(), t.runner());
+        Integer cls = Inputs.cls("class", req.cls(), t.view());
         return latents.sample(t, req.n(), req.temperature(), req.seed(), cls, WebConfig.work());
     }
 
@@ -78,7 +79,7 @@ public class ModelsController implements ModelsApi {
         return latents.serve(model, t -> {
             LatentService.Samples s = sampling(t, body);
             boolean withLatents = body != null && Boolean.TRUE.equals(body.returnLatents());
-            GlowConfig c = t.runner().config();
+            GlowConfig c = t.view().config();
             return latents.respond("sample", t, s.images(), images -> {
                 List<ImageResult> out = new ArrayList<>();
                 for (int i = 0; i < images.size(); i++) {
@@ -97,7 +98,7 @@ public class ModelsController implements ModelsApi {
         return latents.serve(model, t -> {
             LatentService.Samples s = sampling(t, body);
             return latents.respond("sample", t, s.images(), images -> ResponseEntity.ok().contentType(MediaType.IMAGE_PNG)
-                    .header("X-Seed", Long.toString(s.seed())).body(ModelViews.grid(images, t.runner().config(), true)));
+                    .header("X-Seed", Long.toString(s.seed())).body(ModelViews.grid(images, t.view().config(), true)));
         });
     }
 
@@ -108,8 +109,8 @@ public class ModelsController implements ModelsApi {
     public CompletableFuture<EncodeResponse> encode(@PathVariable String model, @RequestBody ImagesRequest body) {
         return latents.serve(model, t -> {
             List<String> fitted = Inputs.fitted(body.fit());
-            List<byte[]> images = Inputs.images(body.images(), t.runner(), latents.limits(), fitted);
-            return encodeImages(t, images, Inputs.classes(body.classes(), images.size(), t.runner()), fitted);
+            List<byte[]> images = Inputs.images(body.images(), t.view(), latents.limits(), fitted);
+            return encodeImages(t, images, Inputs.classes(body.classes(), images.size(), t.view()), fitted);
         });
     }
 
@@ -118,13 +119,13 @@ public class ModelsController implements ModelsApi {
     public CompletableFuture<EncodeResponse> encodeUpload(@PathVariable String model, @RequestPart("images") List<MultipartFile> files,
             @RequestPart(value = "classes", required = false) List<Integer> classes) {
         return latents.serve(model, t -> {
-            List<byte[]> images = Inputs.uploads(files, t.runner(), latents.limits());
-            return encodeImages(t, images, Inputs.classes(classes, images.size(), t.runner()), null);
+            List<byte[]> images = Inputs.uploads(files, t.view(), latents.limits());
+            return encodeImages(t, images, Inputs.classes(classes, images.size(), t.view()), null);
         });
     }
 
     private CompletableFuture<EncodeResponse> encodeImages(Target t, List<byte[]> images, int[] labels, List<String> fitted) {
-        GlowConfig c = t.runner().config();
+        GlowConfig c = t.view().config();
         return latents.respond("encode", t, latents.encode(t, images, labels, WebConfig.work()), enc -> new EncodeResponse(t.model(),
                 enc.stream().map(e -> new EncodeResult(Inputs.nested(e.eps(), c), e.score().logPNats(), e.score().bitsPerDim(),
                         e.score().label(), e.score().classProbabilities())).toList(), Inputs.orNone(fitted)));
@@ -135,8 +136,8 @@ public class ModelsController implements ModelsApi {
     public CompletableFuture<ScoreResponse> logLikelihood(@PathVariable String model, @RequestBody ImagesRequest body) {
         return latents.serve(model, t -> {
             List<String> fitted = Inputs.fitted(body.fit());
-            List<byte[]> images = Inputs.images(body.images(), t.runner(), latents.limits(), fitted);
-            return scoreImages(t, images, Inputs.classes(body.classes(), images.size(), t.runner()), fitted);
+            List<byte[]> images = Inputs.images(body.images(), t.view(), latents.limits(), fitted);
+            return scoreImages(t, images, Inputs.classes(body.classes(), images.size(), t.view()), fitted);
         });
     }
 
@@ -145,8 +146,8 @@ public class ModelsController implements ModelsApi {
     public CompletableFuture<ScoreResponse> logLikelihoodUpload(@PathVariable String model,
             @RequestPart("images") List<MultipartFile> files, @RequestPart(value = "classes", required = false) List<Integer> classes) {
         return latents.serve(model, t -> {
-            List<byte[]> images = Inputs.uploads(files, t.runner(), latents.limits());
-            return scoreImages(t, images, Inputs.classes(classes, images.size(), t.runner()), null);
+            List<byte[]> images = Inputs.uploads(files, t.view(), latents.limits());
+            return scoreImages(t, images, Inputs.classes(classes, images.size(), t.view()), null);
         });
     }
 
@@ -159,7 +160,7 @@ public class ModelsController implements ModelsApi {
     // ---------------------------------------------------------------- decode
 
     private CompletableFuture<List<byte[]>> decoding(Target t, DecodeRequest body) {
-        Inputs.Items items = Inputs.items(body, t.runner(), latents.limits());
+        Inputs.Items items = Inputs.items(body, t.view(), latents.limits());
         return latents.decode(t, items.eps(), items.labels(), WebConfig.work());
     }
 
@@ -185,13 +186,13 @@ public class ModelsController implements ModelsApi {
         if (body == null || body.from() == null || body.to() == null) {
             throw ClientError.malformed("from and to are required");
         }
-        Integer cls = Inputs.cls("class", body.cls(), t.runner());
-        return latents.interpolate(t, end("from", body.from(), t.runner()), end("to", body.to(), t.runner()), cls,
+        Integer cls = Inputs.cls("class", body.cls(), t.view());
+        return latents.interpolate(t, end("from", body.from(), t.view()), end("to", body.to(), t.view()), cls,
                 body.steps(), body.method(), WebConfig.work());
     }
 
     /** An end of the path: exactly one of image or latents, and its class. */
-    private LatentService.PathEnd end(String field, Dtos.PathEnd end, ModelRunner r) {
+    private LatentService.PathEnd end(String field, Dtos.PathEnd end, ServedModel.View r) {
         Integer cls = Inputs.cls(field + ".class", end.cls(), r);
         if ((end.image() != null) == (end.latents() != null)) {
             throw ClientError.malformed(field + " needs exactly one of image or latents");
@@ -224,7 +225,7 @@ public class ModelsController implements ModelsApi {
         if (body == null || body.image() == null || body.toClass() == null) {
             throw ClientError.malformed("image and to_class are required");
         }
-        ModelRunner r = t.runner();
+        ServedModel.View r = t.view();
         Integer from = Inputs.cls("from_class", body.fromClass(), r);
         int to = Inputs.cls("to_class", body.toClass(), r);
         byte[] image = Inputs.image("image", Inputs.base64("image", body.image()), r, latents.limits());

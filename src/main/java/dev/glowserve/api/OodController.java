@@ -10,6 +10,7 @@ import dev.glowserve.artifact.Calibration;
 import dev.glowserve.serving.LatentService;
 import dev.glowserve.serving.LatentService.Target;
 import dev.glowserve.serving.ModelRegistry;
+import dev.glowserve.serving.ServedModel;
 import dev.glowserve.ood.OutOfDistribution;
 import io.swagger.v3.oas.annotations.Operation;
 import org.springframework.http.MediaType;
@@ -48,7 +49,7 @@ public class OodController implements OodApi {
     public CompletableFuture<OodResponse> ood(@PathVariable String model, @RequestBody OodRequest body) {
         return latents.serve(model, t -> {
             List<String> fitted = Inputs.fitted(body.fit());
-            return judge(t, Inputs.images(body.images(), t.runner(), latents.limits(), fitted), body.method(), body.alpha(), fitted);
+            return judge(t, Inputs.images(body.images(), t.view(), latents.limits(), fitted), body.method(), body.alpha(), fitted);
         });
     }
 
@@ -56,7 +57,7 @@ public class OodController implements OodApi {
     @Operation(hidden = true) // documented with ood
     public CompletableFuture<OodResponse> oodUpload(@PathVariable String model, @RequestPart("images") List<MultipartFile> files,
             @RequestParam(value = "method", required = false) String method, @RequestParam(value = "alpha", required = false) Double alpha) {
-        return latents.serve(model, t -> judge(t, Inputs.uploads(files, t.runner(), latents.limits()), method, alpha, null));
+        return latents.serve(model, t -> judge(t, Inputs.uploads(files, t.view(), latents.limits()), method, alpha, null));
     }
 
     private CompletableFuture<OodResponse> judge(Target t, List<byte[]> images, String method, Double alpha, List<String> fitted) {
@@ -74,11 +75,11 @@ public class OodController implements OodApi {
     @Override
     @GetMapping(value = "/{model}/ood", produces = JSON)
     public OodCalibrationInfo calibration(@PathVariable String model) {
-        ModelRegistry.Entry e = registry.entry(model);
-        if (!e.available()) {
-            throw new ModelRegistry.ModelUnavailable(model, e.error());
+        ServedModel.View v = registry.view(model);
+        if (!v.available()) {
+            throw new ModelRegistry.ModelUnavailable(model, v.error());
         }
-        Calibration c = e.scheduler().runner().calibration();
+        Calibration c = v.calibration();
         if (c == null) {
             throw new LatentService.NotCalibrated(model);
         }

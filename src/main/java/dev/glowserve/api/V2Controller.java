@@ -7,6 +7,7 @@ import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.serving.LatentService;
 import dev.glowserve.serving.LatentService.Target;
 import dev.glowserve.serving.ModelRegistry;
+import dev.glowserve.serving.ServedModel;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.info.BuildProperties;
 import org.springframework.http.HttpStatus;
@@ -67,7 +68,7 @@ public class V2Controller implements V2Api {
     @GetMapping(value = "/v2/health/ready", produces = MediaType.APPLICATION_JSON_VALUE)
     @Override
     public ResponseEntity<Ready> ready() {
-        boolean ready = registry.isRunning() && registry.entries().stream().allMatch(e -> e.available() && e.scheduler().accepting());
+        boolean ready = registry.isRunning() && registry.views().stream().allMatch(v -> "available".equals(v.state()));
         return ResponseEntity.status(ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).body(new Ready(ready));
     }
 
@@ -75,12 +76,12 @@ public class V2Controller implements V2Api {
     @Override
     public ModelMetadata metadata(@PathVariable String model, @PathVariable(required = false) String version) {
         V2Models.Name name = name(model);
-        ModelRegistry.Entry e = entry(name, version);
-        if (!e.available()) {
-            throw new ModelRegistry.ModelUnavailable(e.name(), e.error());
+        ServedModel.View v = view(name, version);
+        if (!v.available()) {
+            throw new ModelRegistry.ModelUnavailable(v.name(), v.error());
         }
-        GlowConfig c = e.scheduler().runner().config();
-        return new ModelMetadata(model, List.of(e.version()), PLATFORM, specs(V2Models.inputs(name.kind(), c)),
+        GlowConfig c = v.config();
+        return new ModelMetadata(model, List.of(v.version()), PLATFORM, specs(V2Models.inputs(name.kind(), c)),
                 specs(V2Models.outputs(name.kind(), c)));
     }
 
@@ -88,8 +89,7 @@ public class V2Controller implements V2Api {
             produces = MediaType.APPLICATION_JSON_VALUE)
     @Override
     public ResponseEntity<ModelReady> modelReady(@PathVariable String model, @PathVariable(required = false) String version) {
-        ModelRegistry.Entry e = entry(name(model), version);
-        boolean ready = e.available() && e.scheduler().accepting();
+        boolean ready = "available".equals(view(name(model), version).state());
         return ResponseEntity.status(ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).body(new ModelReady(model, ready));
     }
 
@@ -151,16 +151,16 @@ public class V2Controller implements V2Api {
 
     private V2Models.Name name(String model) {
         Set<String> served = new LinkedHashSet<>();
-        registry.entries().forEach(e -> served.add(e.name()));
+        registry.views().forEach(v -> served.add(v.name()));
         return V2Models.resolve(model, served);
     }
 
-    private ModelRegistry.Entry entry(V2Models.Name name, String version) {
-        ModelRegistry.Entry e = registry.entry(name.served());
-        if (version != null && !version.equals(e.version())) {
-            throw notServed(name.protocolName(), version, e.version());
+    private ServedModel.View view(V2Models.Name name, String version) {
+        ServedModel.View v = registry.view(name.served());
+        if (version != null && !version.equals(v.version())) {
+            throw notServed(name.protocolName(), version, v.version());
         }
-        return e;
+        return v;
     }
 
     private static ModelRegistry.UnknownModel notServed(String model, String version, String served) {

@@ -1,5 +1,6 @@
 package dev.glowserve.api;
 
+import dev.glowserve.serving.ServedModel;
 import dev.glowserve.runtime.ClientError;
 
 import dev.glowserve.api.V2Tensors.Datatype;
@@ -144,7 +145,7 @@ final class V2Models {
     static CompletableFuture<Map<String, Output>> infer(LatentService latents, Target t, Kind kind, V2Tensors.Request request,
             RequestWork work) {
         Map<String, Tensor> inputs = request.inputs();
-        ModelRunner r = t.runner();
+        ServedModel.View r = t.view();
         GlowConfig c = r.config();
         checkInputs(kind, c, inputs);
         GlowProperties.Limits limits = latents.limits();
@@ -231,7 +232,7 @@ final class V2Models {
         return out;
     }
 
-    private static int[] classes(Tensor t, int n, ModelRunner r) {
+    private static int[] classes(Tensor t, int n, ServedModel.View r) {
         if (t == null) {
             return null;
         }

@@ -118,14 +118,10 @@ public final class BenchCommand implements Callable<Integer> {
     private static final List<String> FALLBACK_ORDER = List.of("eager", "script", "script+prepack");
     private final java.util.Map<String, ModelRunner> fallbackRunners = new java.util.LinkedHashMap<>();
 
-    /** The variables that cap each library's kernels at AVX2; each is read once, when its library starts. */
-    static final java.util.Map<String, String> AVX2 = java.util.Map.of("ONEDNN_MAX_CPU_ISA", "AVX2",
-            "MKL_ENABLE_INSTRUCTIONS", "AVX2", "ATEN_CPU_CAPABILITY", "avx2");
-
     /** This benchmark again in a child JVM whose environment sets the kernels ({@code --isa}); its exit code. */
     private int runWithIsa() throws java.io.IOException {
         java.util.Map<String, String> environment = switch (isa.toLowerCase(Locale.ROOT)) {
-            case "avx2" -> AVX2;
+            case "avx2" -> dev.glowserve.runtime.KernelCheck.AVX2_CAPS;
             case "native" -> java.util.Map.of("ONEDNN_MAX_CPU_ISA", "ALL");
             default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--isa takes avx2 or native");
         };
@@ -145,7 +141,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         command.addAll(args);
         ProcessBuilder builder = new ProcessBuilder(command).inheritIO();
-        for (String v : List.of("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "ATEN_CPU_CAPABILITY")) {
+        for (String v : dev.glowserve.runtime.KernelCheck.CAP_VARIABLES) {
             builder.environment().remove(v);
         }
         builder.environment().putAll(environment);

@@ -39,6 +39,11 @@ public final class KernelCheck {
 
     private static final Logger LOG = LoggerFactory.getLogger(KernelCheck.class);
     static final String MAX_ISA = "ONEDNN_MAX_CPU_ISA";
+    /** The variables that cap each library's kernels (oneDNN, MKL, ATen); each is read once, when its library starts. */
+    public static final List<String> CAP_VARIABLES = List.of(MAX_ISA, "MKL_ENABLE_INSTRUCTIONS", "ATEN_CPU_CAPABILITY");
+    /** Those variables set to cap all three libraries at AVX2. */
+    public static final java.util.Map<String, String> AVX2_CAPS = java.util.Map.of(MAX_ISA, "AVX2",
+            "MKL_ENABLE_INSTRUCTIONS", "AVX2", "ATEN_CPU_CAPABILITY", "avx2");
     /** Printed by the child on its last line: the verdict the parent reads. */
     private static final String OK = "kernel-check: right";
     private static final String WRONG = "kernel-check: wrong";
@@ -269,8 +274,13 @@ public final class KernelCheck {
             // no version: the key still tells CPUs apart
         }
         key.append(torch.getProperty("version", "?"));
+        return shortDigest(key.toString());
+    }
+
+    /** The first 8 bytes of {@code text}'s SHA-256 in hex: a cache file's key. */
+    static String shortDigest(String text) {
         try {
-            byte[] digest = MessageDigest.getInstance("SHA-256").digest(key.toString().getBytes(StandardCharsets.UTF_8));
+            byte[] digest = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(digest, 0, 8);
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);

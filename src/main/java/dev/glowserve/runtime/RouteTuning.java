@@ -16,9 +16,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 
@@ -32,8 +29,6 @@ import java.util.Locale;
 public final class RouteTuning {
 
     private static final Logger LOG = LoggerFactory.getLogger(RouteTuning.class);
-    /** The cap variables that change which kernels run, read when libtorch starts. */
-    private static final List<String> DISPATCH = List.of(KernelCheck.MAX_ISA, "MKL_ENABLE_INSTRUCTIONS", "ATEN_CPU_CAPABILITY");
 
     /** The pass and a line saying where its routes came from. */
     public record Opened(InferencePass pass, String routes) {}
@@ -118,7 +113,7 @@ public final class RouteTuning {
         }
         int threads = Runtime.getRuntime().availableProcessors();
         String description = describe(config, dataType, device, threads, settings.prepack());
-        String key = digest(description);
+        String key = KernelCheck.shortDigest(description);
         Path name = Path.of("routes-" + key + ".json");
         for (Path dir : KernelCheck.cacheDirs()) {
             RouteTuner.Result cached = readCached(dir.resolve(name), key, config, dataType, device);
@@ -247,21 +242,12 @@ public final class RouteTuning {
         StringBuilder b = new StringBuilder();
         b.append(config).append('\n').append(dataType).append(' ').append(device).append(" threads=").append(threads).append(" prepack=").append(prepack)
                 .append('\n').append("host=").append(KernelCheck.hostKey());
-        for (String v : DISPATCH) {
+        for (String v : KernelCheck.CAP_VARIABLES) {
             b.append(' ').append(v).append('=').append(System.getenv(v));
         }
         b.append(" kernels=").append(KernelCheck.verdict().replace(" (cached)", ""));
-        b.append(" script=").append(digest(InferencePass.scriptSource()));
+        b.append(" script=").append(KernelCheck.shortDigest(InferencePass.scriptSource()));
         return b.toString();
-    }
-
-    private static String digest(String text) {
-        try {
-            byte[] d = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(d, 0, 8);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static RouteTuner.Result readCached(Path file, String key, GlowConfig config, DataType dataType, Device device) {

@@ -68,17 +68,22 @@ public class LatentService {
      * The model version a request works with, admitted past its queue's back-pressure before the request parses
      * anything, and held for the request's whole life (a version swapped meanwhile finishes it).
      */
-    public record Target(String model, ModelRegistry.Lease lease) {
-        public BatchScheduler scheduler() {
-            return lease.entry().scheduler();
+    public record Target(String model, ServedModel.Lease lease) {
+        BatchScheduler scheduler() {
+            return lease.model().scheduler();
         }
 
-        public ModelRunner runner() {
-            return scheduler().runner();
+        ModelRunner runner() {
+            return lease.model().runner();
+        }
+
+        /** What the API may know of the version the request holds. */
+        public ServedModel.View view() {
+            return lease.model().view();
         }
 
         public String version() {
-            return lease.entry().version();
+            return lease.model().version();
         }
     }
 
@@ -87,7 +92,7 @@ public class LatentService {
      * is held until the future {@code request} returns completes (or it throws).
      */
     public <R> CompletableFuture<R> serve(String model, Function<Target, CompletableFuture<R>> request) {
-        ModelRegistry.Lease lease = registry.lease(model);
+        ServedModel.Lease lease = registry.lease(model);
         try {
             return request.apply(new Target(model, lease)).whenComplete((v, e) -> lease.close());
         } catch (RuntimeException | Error e) {

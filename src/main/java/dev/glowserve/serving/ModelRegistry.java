@@ -30,7 +30,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The served models, loaded and warmed up (one forward and one reverse pass each) while the application starts, so
@@ -45,13 +44,6 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
 
     private static final Logger LOG = LoggerFactory.getLogger(ModelRegistry.class);
     private static final String QUEUE_DEPTH = "glow.queue.depth";
-
-    /** A served model: its scheduler when available, otherwise the reason it is not. */
-    public record Entry(String name, String version, String path, BatchScheduler scheduler, String error) {
-        public boolean available() {
-            return scheduler != null;
-        }
-    }
 
     /** A model version in the repository and whether it is the one served. */
     public record IndexEntry(String name, String version, String state, String reason) {}
@@ -81,45 +73,13 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
         }
     }
 
-    /** A request's hold on one served version: it keeps taking that request's work until the lease is closed. */
-    public static final class Lease implements AutoCloseable {
-        private final Served served;
-        private boolean closed;
-
-        private Lease(Served served) {
-            this.served = served;
-        }
-
-        public Entry entry() {
-            return served.entry;
-        }
-
-        @Override
-        public synchronized void close() {
-            if (!closed) {
-                closed = true;
-                served.leases.decrementAndGet();
-            }
-        }
-    }
-
-    private static final class Served {
-        final Entry entry;
-        final AtomicInteger leases = new AtomicInteger();
-        volatile boolean retired;
-
-        Served(Entry entry) {
-            this.entry = entry;
-        }
-    }
-
     private final GlowProperties properties;
     private final MeterRegistry meters;
     private final Device device;
     private final BatchScheduler.Settings settings;
     private final ModelRepository repository;
     /** Served models in the order they were first loaded; replaced whole, read without locks. */
-    private volatile Map<String, Served> served = Map.of();
+    private volatile Map<String, ServedModel> served = Map.of();
     /** Why a repository version last failed to load, for the index. */
     private final Map<String, String> loadFailures = new ConcurrentHashMap<>();
     private volatile boolean running;
@@ -144,25 +104,24 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
         this.settings = new BatchScheduler.Settings(b.maxBatchSize(), b.maxQueueDelay(), b.queueCapacity(), b.requestTimeout(), workers);
         LOG.info("batching: up to {} images per pass, {} ms queue delay, {} worker(s) per model (glow.batching.workers={})",
                 b.maxBatchSize(), b.maxQueueDelay().toMillis(), workers, b.workers());
-        Map<String, Served> loaded = new LinkedHashMap<>();
+        Map<String, ServedModel> loaded = new LinkedHashMap<>();
         List<GlowProperties.ModelSpec> specs = properties.models();
         for (int i = 0; i < specs.size(); i++) {
             GlowProperties.ModelSpec spec = specs.get(i);
             String fallbackName = spec.name() != null ? spec.name() : "model-" + i;
             try {
-                Entry e = open(spec.path(), "glow.models[" + i + "]", spec.name(), null);
-                if (loaded.containsKey(e.name())) {
-                    e.scheduler().close();
-                    e.scheduler().runner().close();
-                    throw new IllegalArgumentException("two models are named '" + e.name() + "'; set glow.models[" + i + "].name");
+                ServedModel m = open(spec.path(), "glow.models[" + i + "]", spec.name(), null);
+                if (loaded.containsKey(m.name())) {
+                    m.close();
+                    throw new IllegalArgumentException("two models are named '" + m.name() + "'; set glow.models[" + i + "].name");
                 }
-                loaded.put(e.name(), new Served(e));
+                loaded.put(m.name(), m);
             } catch (RuntimeException e) {
                 if (specs.size() == 1 && repository == null) {
                     throw new ModelLoadException("model at " + spec.path() + " failed to load: " + e.getMessage(), e);
                 }
                 LOG.error("model '{}' at {} is unavailable: {}", fallbackName, spec.path(), e.getMessage());
-                loaded.put(fallbackName, new Served(new Entry(fallbackName, null, spec.path(), null, e.getMessage())));
+                loaded.put(fallbackName, ServedModel.unavailable(fallbackName, null, spec.path(), e.getMessage()));
             }
         }
         if (repository != null) {
@@ -176,24 +135,24 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
             for (ModelRepository.Version v : latest) {
                 if (properties.loadsAtStartUp(v.name()) && !loaded.containsKey(v.name())) {
                     try {
-                        loaded.put(v.name(), new Served(open(v.path().toString(), v.name() + "/" + v.version(), v.name(), v.version())));
+                        loaded.put(v.name(), open(v.path().toString(), v.name() + "/" + v.version(), v.name(), v.version()));
                     } catch (RuntimeException e) {
                         loadFailures.put(v.name() + "/" + v.version(), e.getMessage());
                         LOG.error("model '{}' version {} from the repository is unavailable: {}", v.name(), v.version(), e.getMessage());
-                        loaded.put(v.name(), new Served(new Entry(v.name(), v.version(), v.path().toString(), null, e.getMessage())));
+                        loaded.put(v.name(), ServedModel.unavailable(v.name(), v.version(), v.path().toString(), e.getMessage()));
                     }
                 }
             }
         }
         this.served = java.util.Collections.unmodifiableMap(loaded);
-        loaded.values().forEach(s -> gauge(s.entry));
+        loaded.values().forEach(this::gauge);
     }
 
     /**
      * The queue-depth gauge of a served version, registered once per name and version: it reads whichever scheduler
      * serves that version now, so reloading a version keeps one gauge, and retiring it removes the gauge.
      */
-    private void gauge(Entry e) {
+    private void gauge(ServedModel e) {
         if (e.available() && meters.find(QUEUE_DEPTH).tags("model", e.name(), "version", e.version()).gauge() == null) {
             String name = e.name(), version = e.version();
             Gauge.builder(QUEUE_DEPTH, this, r -> r.queued(name, version)).tag("model", name).tag("version", version)
@@ -202,8 +161,8 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
     }
 
     private double queued(String name, String version) {
-        Served s = served.get(name);
-        return s != null && s.entry.available() && version.equals(s.entry.version()) ? s.entry.scheduler().queued() : Double.NaN;
+        ServedModel s = served.get(name);
+        return s != null && s.available() && version.equals(s.version()) ? s.queued() : Double.NaN;
     }
 
     private List<ModelRepository.Version> latestVersions() {
@@ -219,7 +178,7 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
      * in messages (a repository's {@code name/version}, a configured model's {@code glow.models[i]}), which reach
      * clients through the index and load answers: never a server path.
      */
-    private Entry open(String path, String label, String name, String version) {
+    private ServedModel open(String path, String label, String name, String version) {
         long t0 = System.nanoTime();
         ModelRunner runner = ModelLoader.open(ModelArtifact.Source.parse(path, label), device, 64, properties.inference().settings(),
                 properties.limits().maxModelBytes().toBytes());
@@ -229,7 +188,7 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
             BatchScheduler scheduler = new BatchScheduler(runner, settings, meters);
             LOG.info("model '{}' v{} from {} ready on {} in {} ms", runner.name(), runner.version(), path,
                     Devices.describe(device), (System.nanoTime() - t0) / 1_000_000);
-            return new Entry(runner.name(), runner.version(), path, scheduler, null);
+            return ServedModel.serving(path, runner, scheduler);
         } catch (RuntimeException e) {
             runner.close();
             throw e;
@@ -253,48 +212,46 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
         return repository != null && properties.modelControl() == GlowProperties.ModelControl.EXPLICIT;
     }
 
-    public List<Entry> entries() {
-        return served.values().stream().map(s -> s.entry).toList();
+    /** Every served model, in the order they were first loaded. */
+    public List<ServedModel> models() {
+        return List.copyOf(served.values());
+    }
+
+    /** What the API shows of every served model. */
+    public List<ServedModel.View> views() {
+        return served.values().stream().map(ServedModel::view).toList();
+    }
+
+    /** What the API shows of the model serving {@code name} now (404 if none). */
+    public ServedModel.View view(String name) {
+        return model(name).view();
     }
 
     /** The first model, which readiness waits for; null while none is loaded. */
-    public Entry defaultModel() {
-        return served.values().stream().findFirst().map(s -> s.entry).orElse(null);
+    public ServedModel defaultModel() {
+        return served.values().stream().findFirst().orElse(null);
     }
 
-    public Entry entry(String name) {
-        Served s = served.get(name);
+    /** The model serving {@code name} now (404 if none). */
+    public ServedModel model(String name) {
+        ServedModel s = served.get(name);
         if (s == null) {
             throw new UnknownModel(name, new ArrayList<>(served.keySet()));
         }
-        return s.entry;
+        return s;
     }
 
     /**
      * A hold on the model's current version for one request, with room in its queue: 404 unknown, 503
      * unavailable or shutting down, 429 full. Close it when the request is done.
      */
-    public Lease lease(String name) {
+    public ServedModel.Lease lease(String name) {
         while (true) {
-            Served s = served.get(name);
-            if (s == null) {
-                throw new UnknownModel(name, new ArrayList<>(served.keySet()));
+            ServedModel.Lease lease = model(name).lease();
+            if (lease != null) {
+                return lease;
             }
-            if (!s.entry.available()) {
-                throw new ModelUnavailable(name, s.entry.error());
-            }
-            s.leases.incrementAndGet();
-            if (s.retired) { // replaced or unloaded meanwhile: take whatever serves the name now
-                s.leases.decrementAndGet();
-                continue;
-            }
-            try {
-                s.entry.scheduler().admit();
-            } catch (RuntimeException e) {
-                s.leases.decrementAndGet();
-                throw e;
-            }
-            return new Lease(s);
+            // replaced or unloaded meanwhile: take whatever serves the name now
         }
     }
 
@@ -303,22 +260,22 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
     /** Every version in the repository (and every configured model) with its state: READY or UNAVAILABLE. */
     public List<IndexEntry> index() {
         List<IndexEntry> out = new ArrayList<>();
-        Map<String, Served> now = served;
+        Map<String, ServedModel> now = served;
         if (repository != null) {
             for (ModelRepository.Version v : repository.versions()) {
-                Served s = now.get(v.name());
-                boolean ready = s != null && s.entry.available() && v.version().equals(s.entry.version());
+                ServedModel s = now.get(v.name());
+                boolean ready = s != null && s.available() && v.version().equals(s.version());
                 String failure = loadFailures.get(v.name() + "/" + v.version());
                 out.add(new IndexEntry(v.name(), v.version(), ready ? "READY" : "UNAVAILABLE",
                         ready ? "" : failure != null ? failure : "unloaded"));
             }
         }
-        for (Served s : now.values()) {
-            boolean listed = out.stream().anyMatch(i -> i.name().equals(s.entry.name()) && i.version() != null
-                    && i.version().equals(s.entry.version()));
+        for (ServedModel s : now.values()) {
+            boolean listed = out.stream().anyMatch(i -> i.name().equals(s.name()) && i.version() != null
+                    && i.version().equals(s.version()));
             if (!listed) {
-                out.add(new IndexEntry(s.entry.name(), s.entry.version(), s.entry.available() ? "READY" : "UNAVAILABLE",
-                        s.entry.available() ? "" : s.entry.error()));
+                out.add(new IndexEntry(s.name(), s.version(), s.available() ? "READY" : "UNAVAILABLE",
+                        s.available() ? "" : s.error()));
             }
         }
         return out;
@@ -329,12 +286,12 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
      * version already served is swapped out after its requests finish. A version that fails to load changes nothing:
      * the served one keeps serving.
      */
-    public synchronized Entry load(String name, String version) {
+    public synchronized ServedModel load(String name, String version) {
         requireExplicitControl("load");
         ModelRepository.Version v = repository.find(name, version).orElseThrow(() -> ClientError.unprocessable("unknown-model",
                 version == null ? "no model '" + name + "' in the model repository"
                         : "no version '" + version + "' of model '" + name + "' in the model repository"));
-        Entry fresh;
+        ServedModel fresh;
         try {
             fresh = open(v.path().toString(), v.name() + "/" + v.version(), v.name(), v.version());
         } catch (RuntimeException e) {
@@ -343,8 +300,8 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
                     + " failed to load: " + e.getMessage() + (served.containsKey(name) ? "; the served version stays" : ""));
         }
         loadFailures.remove(v.name() + "/" + v.version());
-        Map<String, Served> next = new LinkedHashMap<>(served);
-        Served old = next.put(name, new Served(fresh));
+        Map<String, ServedModel> next = new LinkedHashMap<>(served);
+        ServedModel old = next.put(name, fresh);
         served = java.util.Collections.unmodifiableMap(next);
         gauge(fresh);
         if (old != null) {
@@ -356,8 +313,8 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
     /** Stops serving a model: new requests get 404, the ones in flight finish, then its memory is freed. */
     public synchronized void unload(String name) {
         requireExplicitControl("unload");
-        Map<String, Served> next = new LinkedHashMap<>(served);
-        Served old = next.remove(name);
+        Map<String, ServedModel> next = new LinkedHashMap<>(served);
+        ServedModel old = next.remove(name);
         if (old == null) {
             throw new UnknownModel(name, new ArrayList<>(served.keySet()));
         }
@@ -374,37 +331,26 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
     }
 
     /** Waits for the requests holding the version, then drains its queue within the shutdown grace and frees it. */
-    private void retire(Served old) {
-        old.retired = true;
-        if (!old.entry.available()) {
+    private void retire(ServedModel old) {
+        Duration grace = properties.batching().shutdownGrace();
+        Duration leaseWait = grace.compareTo(properties.batching().requestTimeout()) > 0 ? grace
+                : properties.batching().requestTimeout();
+        int held = old.retire(leaseWait, grace);
+        if (!old.available()) {
             return;
         }
-        Duration grace = properties.batching().shutdownGrace();
-        long until = System.nanoTime() + Math.max(grace.toNanos(), properties.batching().requestTimeout().toNanos());
-        while (old.leases.get() > 0 && System.nanoTime() < until) {
-            try {
-                Thread.sleep(5);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
-        old.entry.scheduler().drain(grace);
-        old.entry.scheduler().close();
-        old.entry.scheduler().runner().close();
-        Served now = served.get(old.entry.name());
-        if (now == null || !old.entry.version().equals(now.entry.version())) {
-            io.micrometer.core.instrument.Meter gauge = meters.find(QUEUE_DEPTH).tags("model", old.entry.name(), "version",
-                    old.entry.version()).gauge();
+        ServedModel now = served.get(old.name());
+        if (now == null || !old.version().equals(now.version())) {
+            io.micrometer.core.instrument.Meter gauge = meters.find(QUEUE_DEPTH).tags("model", old.name(), "version",
+                    old.version()).gauge();
             if (gauge != null) {
                 meters.remove(gauge);
             }
         }
-        if (old.leases.get() > 0) {
-            LOG.warn("model '{}' v{} retired with {} request(s) still holding it at the deadline", old.entry.name(),
-                    old.entry.version(), old.leases.get());
+        if (held > 0) {
+            LOG.warn("model '{}' v{} retired with {} request(s) still holding it at the deadline", old.name(), old.version(), held);
         } else {
-            LOG.info("model '{}' v{} retired: its requests finished and its memory is freed", old.entry.name(), old.entry.version());
+            LOG.info("model '{}' v{} retired: its requests finished and its memory is freed", old.name(), old.version());
         }
     }
 
@@ -413,11 +359,7 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
     /** Starts (or, after a stop, resumes) taking work. */
     @Override
     public void start() {
-        for (Served s : served.values()) {
-            if (s.entry.available()) {
-                s.entry.scheduler().resume();
-            }
-        }
+        served.values().forEach(ServedModel::resume);
         running = true;
     }
 
@@ -427,23 +369,14 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
      */
     @Override
     public void stop() {
-        for (Served s : served.values()) {
-            if (s.entry.available()) {
-                s.entry.scheduler().drain(properties.batching().shutdownGrace());
-            }
-        }
+        served.values().forEach(s -> s.drain(properties.batching().shutdownGrace()));
         running = false;
     }
 
     /** Frees the models' native memory when the application context closes. */
     @Override
     public void destroy() {
-        for (Served s : served.values()) {
-            if (s.entry.available()) {
-                s.entry.scheduler().close();
-                s.entry.scheduler().runner().close();
-            }
-        }
+        served.values().forEach(ServedModel::close);
     }
 
     @Override

@@ -22,20 +22,20 @@ public class ModelsHealthIndicator extends AbstractHealthIndicator {
 
     @Override
     protected void doHealthCheck(Health.Builder builder) {
-        ModelRegistry.Entry def = registry.defaultModel();
+        ServedModel def = registry.defaultModel();
         // with explicit model control and nothing loaded yet the service is ready for load requests
-        boolean accepting = def == null || (def.available() && def.scheduler().accepting());
+        boolean accepting = def == null || def.accepting();
         builder.status(accepting ? "UP" : "DOWN");
         builder.withDetail("device", Devices.describe(registry.device()));
         if (def != null) {
             builder.withDetail("default", def.name());
         }
-        for (ModelRegistry.Entry e : registry.entries()) {
+        for (ServedModel e : registry.models()) {
             Map<String, Object> d = new LinkedHashMap<>();
             if (e.available()) {
-                d.put("status", e.scheduler().accepting() ? "available" : "draining");
+                d.put("status", e.accepting() ? "available" : "draining");
                 d.put("version", e.version());
-                d.put("queued", e.scheduler().queued());
+                d.put("queued", e.queued());
             } else {
                 d.put("status", "unavailable");
                 d.put("error", e.error());

@@ -23,14 +23,14 @@ public class ModelsInfoContributor implements InfoContributor {
     @Override
     public void contribute(Info.Builder builder) {
         Map<String, Object> models = new LinkedHashMap<>();
-        for (ModelRegistry.Entry e : registry.entries()) {
+        for (ServedModel.View e : registry.views()) {
             Map<String, Object> m = new LinkedHashMap<>();
             if (e.available()) {
-                var manifest = e.scheduler().runner().manifest();
+                var manifest = e.manifest();
                 m.put("version", e.version());
                 m.put("dataset", manifest.dataset());
-                m.put("inference", e.scheduler().runner().inferencePass());
-                m.put("routes", e.scheduler().runner().routes());
+                m.put("inference", e.inferencePass());
+                m.put("routes", e.routes());
                 if (manifest.testBitsPerDim() != null) {
                     m.put("test_bits_per_dim", manifest.testBitsPerDim());
                 }

@@ -1,6 +1,5 @@
 package dev.glowserve.api;
 
-import ai.djl.ndarray.BaseNDManager;
 import dev.glowserve.serving.ModelRegistry;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -43,13 +42,7 @@ class ApiLoadTest extends ApiTestBase {
     }
 
     private int nativeArrays() {
-        int n = 0;
-        for (ModelRegistry.Entry e : registry.entries()) {
-            if (e.available()) {
-                n += ((BaseNDManager) e.scheduler().runner().glow().manager()).getManagedArrays().size();
-            }
-        }
-        return n;
+        return dev.glowserve.serving.ServingProbes.managedArrays(registry);
     }
 
     private static long rssKb() throws Exception {

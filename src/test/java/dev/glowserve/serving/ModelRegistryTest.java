@@ -50,8 +50,8 @@ class ModelRegistryTest {
     }
 
     static double bitsPerDim(ModelRegistry registry, String model, byte[] image) throws Exception {
-        try (ModelRegistry.Lease lease = registry.lease(model)) {
-            return lease.entry().scheduler().encode(List.of(image), null).get(30, TimeUnit.SECONDS).get(0).score().bitsPerDim();
+        try (ServedModel.Lease lease = registry.lease(model)) {
+            return lease.model().scheduler().encode(List.of(image), null).get(30, TimeUnit.SECONDS).get(0).score().bitsPerDim();
         }
     }
 
@@ -67,10 +67,10 @@ class ModelRegistryTest {
                     new SimpleMeterRegistry());
             try {
                 registry.start();
-                assertThat(registry.entries()).as("glow.load-models=" + c.getKey()).extracting(ModelRegistry.Entry::name)
+                assertThat(registry.models()).as("glow.load-models=" + c.getKey()).extracting(ServedModel::name)
                         .containsExactlyElementsOf(c.getValue());
                 if (c.getValue().contains("a")) {
-                    assertThat(registry.entry("a").version()).isEqualTo("2");
+                    assertThat(registry.model("a").version()).isEqualTo("2");
                 }
             } finally {
                 registry.stop();
@@ -92,10 +92,10 @@ class ModelRegistryTest {
         ModelRegistry registry = new ModelRegistry(properties(List.of(), repo, GlowProperties.ModelControl.NONE), new SimpleMeterRegistry());
         try {
             registry.start();
-            assertThat(registry.entries()).extracting(ModelRegistry.Entry::name, ModelRegistry.Entry::version,
-                    ModelRegistry.Entry::available).containsExactly(tuple("a", "10", true),
+            assertThat(registry.models()).extracting(ServedModel::name, ServedModel::version,
+                    ServedModel::available).containsExactly(tuple("a", "10", true),
                     tuple("b", "1", false));
-            assertThat(registry.entry("b").error()).contains("weights.safetensors");
+            assertThat(registry.model("b").error()).contains("weights.safetensors");
             assertThat(registry.index()).extracting(ModelRegistry.IndexEntry::name, ModelRegistry.IndexEntry::version,
                     ModelRegistry.IndexEntry::state).containsExactly(tuple("a", "1", "UNAVAILABLE"),
                     tuple("a", "2", "UNAVAILABLE"), tuple("a", "10", "READY"),
@@ -104,7 +104,7 @@ class ModelRegistryTest {
                     .hasMessageContaining("glow.model-control is none");
             assertThatThrownBy(() -> registry.unload("a")).isInstanceOf(ClientError.class)
                     .hasMessageContaining("cannot be unloaded");
-            assertThat(registry.entry("a").version()).isEqualTo("10");
+            assertThat(registry.model("a").version()).isEqualTo("10");
         } finally {
             registry.stop();
             registry.destroy();
@@ -134,21 +134,21 @@ class ModelRegistryTest {
         ModelRegistry registry = new ModelRegistry(properties(List.of(), repo, GlowProperties.ModelControl.EXPLICIT), new SimpleMeterRegistry());
         try {
             registry.start();
-            assertThat(registry.entries()).as("explicit control loads nothing at start").isEmpty();
+            assertThat(registry.models()).as("explicit control loads nothing at start").isEmpty();
             assertThatThrownBy(() -> registry.lease("m")).isInstanceOf(ModelRegistry.UnknownModel.class);
 
             // the highest version is the mismatched one: refused, with what does not fit
             assertThatThrownBy(() -> registry.load("m", null)).isInstanceOf(ClientError.class)
                     .hasMessageContaining("version 4 failed to load");
-            assertThat(registry.entries()).isEmpty();
+            assertThat(registry.models()).isEmpty();
             registry.load("m", "1");
             byte[] x = image(5);
             double v1 = bitsPerDim(registry, "m", x);
-            ModelRegistry.Entry first = registry.entry("m");
+            ServedModel first = registry.model("m");
 
             assertThatThrownBy(() -> registry.load("m", "3")).isInstanceOf(ClientError.class)
                     .hasMessageContaining("version 3 failed to load").hasMessageContaining("the served version stays");
-            assertThat(registry.entry("m")).isSameAs(first);
+            assertThat(registry.model("m")).isSameAs(first);
             assertThat(bitsPerDim(registry, "m", x)).isEqualTo(v1);
             assertThat(registry.index()).filteredOn(e -> e.version().equals("3")).singleElement()
                     .satisfies(e -> assertThat(e.reason()).contains("weights.safetensors"));
@@ -158,12 +158,12 @@ class ModelRegistryTest {
                     .hasMessageContaining("no model 'zz'");
 
             // a request holding version 1 when version 2 comes in finishes on version 1
-            ModelRegistry.Lease held = registry.lease("m");
-            CompletableFuture<List<ModelRunner.Encoded>> queued = held.entry().scheduler().encode(List.of(x), null);
-            CompletableFuture<ModelRegistry.Entry> swap = CompletableFuture.supplyAsync(() -> registry.load("m", "2"));
+            ServedModel.Lease held = registry.lease("m");
+            CompletableFuture<List<ModelRunner.Encoded>> queued = held.model().scheduler().encode(List.of(x), null);
+            CompletableFuture<ServedModel> swap = CompletableFuture.supplyAsync(() -> registry.load("m", "2"));
             Thread.sleep(300);
             assertThat(swap).as("the swap waits for the request holding version 1").isNotDone();
-            assertThat(registry.entry("m").version()).as("new requests already go to version 2").isEqualTo("2");
+            assertThat(registry.model("m").version()).as("new requests already go to version 2").isEqualTo("2");
             assertThat(queued.get(30, TimeUnit.SECONDS).get(0).score().bitsPerDim()).isEqualTo(v1);
             held.close();
             assertThat(swap.get(30, TimeUnit.SECONDS).version()).isEqualTo("2");
@@ -187,13 +187,13 @@ class ModelRegistryTest {
             registry.start();
             registry.load("m", null);
             List<CompletableFuture<List<ModelRunner.Encoded>>> queued = new ArrayList<>();
-            List<ModelRegistry.Lease> leases = new ArrayList<>();
+            List<ServedModel.Lease> leases = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
-                ModelRegistry.Lease lease = registry.lease("m");
+                ServedModel.Lease lease = registry.lease("m");
                 leases.add(lease);
-                queued.add(lease.entry().scheduler().encode(List.of(image(i)), null).whenComplete((r, e) -> lease.close()));
+                queued.add(lease.model().scheduler().encode(List.of(image(i)), null).whenComplete((r, e) -> lease.close()));
             }
-            ModelRegistry.Entry entry = registry.entry("m");
+            ServedModel entry = registry.model("m");
             assertThat(queued).as("all four wait for company (1 s)").allSatisfy(q -> assertThat(q).isNotDone());
             registry.unload("m"); // returns once they are done
             for (CompletableFuture<List<ModelRunner.Encoded>> q : queued) {
