@@ -3,7 +3,7 @@ package dev.glowserve.api;
 import dev.glowserve.runtime.ClientError;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import dev.glowserve.serving.ModelRegistry;
+import dev.glowserve.serving.RepositoryControl;
 import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
@@ -23,11 +23,11 @@ import java.util.Map;
 @RestController
 public class V2RepositoryController implements V2RepositoryApi {
 
-    private final ModelRegistry registry;
+    private final RepositoryControl repository;
     private final ObjectMapper json;
 
-    public V2RepositoryController(ModelRegistry registry, ObjectMapper json) {
-        this.registry = registry;
+    public V2RepositoryController(RepositoryControl repository, ObjectMapper json) {
+        this.repository = repository;
         this.json = json;
     }
 
@@ -41,7 +41,7 @@ public class V2RepositoryController implements V2RepositoryApi {
             throw ClientError.malformed("\"ready\" must be true or false");
         }
         boolean onlyReady = ready != null && ready.asBoolean();
-        return registry.index().stream().filter(e -> !onlyReady || e.state().equals("READY"))
+        return repository.index().stream().filter(e -> !onlyReady || e.state().equals("READY"))
                 .map(e -> new RepositoryModel(e.name(), e.version(), e.state(), e.reason() == null ? "" : e.reason())).toList();
     }
 
@@ -54,7 +54,7 @@ public class V2RepositoryController implements V2RepositoryApi {
         if (version != null && !version.isString() && !version.isIntegralNumber()) {
             throw ClientError.malformed("parameters.version must be a version such as \"2\"");
         }
-        registry.load(model, version == null ? null : version.asString());
+        repository.load(model, version == null ? null : version.asString());
         return Map.of();
     }
 
@@ -62,7 +62,7 @@ public class V2RepositoryController implements V2RepositoryApi {
     @Override
     public Map<String, Object> unload(@PathVariable String model, @RequestBody(required = false) byte[] body) {
         V2Tensors.onlyFields(object(body), "the request", "parameters");
-        registry.unload(model);
+        repository.unload(model);
         return Map.of();
     }
 

@@ -6,7 +6,6 @@ import dev.glowserve.runtime.ModelLoader;
 import dev.glowserve.runtime.ModelRunner;
 import dev.glowserve.runtime.NativeAllocator;
 
-import dev.glowserve.artifact.ModelRepository;
 
 import dev.glowserve.runtime.ClientError;
 
@@ -22,31 +21,26 @@ import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The served models, loaded and warmed up (one forward and one reverse pass each) while the application starts, so
- * readiness turns UP only once they can answer; with a model repository and {@code glow.model-control=explicit},
- * also loaded, swapped for another version and unloaded while the service runs. A request holds a {@link Lease} on
- * the version it started with: a version that is replaced or unloaded takes no new requests, finishes the ones
- * that hold it, then drains and frees its memory. With one model configured a model that fails to load stops
- * start-up; with several it is marked unavailable (503) and the readiness details say why.
+ * The served models by name, each a {@link ServedModel}: the configured ones ({@code glow.models}) loaded and warmed
+ * up (one forward and one reverse pass each) while the application starts, so readiness turns UP only once they can
+ * answer; {@link RepositoryControl} adds the repository's and swaps or removes versions while the service runs. A
+ * request holds a {@link ServedModel.Lease} on the version it started with; a version that is replaced or removed is
+ * retired. With one model configured (and no repository) a model that fails to load stops start-up; with several it is
+ * marked unavailable (503) and the readiness details say why.
  */
 @Component
 public class ModelRegistry implements SmartLifecycle, DisposableBean {
 
     private static final Logger LOG = LoggerFactory.getLogger(ModelRegistry.class);
     private static final String QUEUE_DEPTH = "glow.queue.depth";
-
-    /** A model version in the repository and whether it is the one served. */
-    public record IndexEntry(String name, String version, String state, String reason) {}
 
     /** No model of that name is served (HTTP 404). */
     public static final class UnknownModel extends RuntimeException {
@@ -77,11 +71,8 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
     private final MeterRegistry meters;
     private final Device device;
     private final BatchScheduler.Settings settings;
-    private final ModelRepository repository;
     /** Served models in the order they were first loaded; replaced whole, read without locks. */
     private volatile Map<String, ServedModel> served = Map.of();
-    /** Why a repository version last failed to load, for the index. */
-    private final Map<String, String> loadFailures = new ConcurrentHashMap<>();
     private volatile boolean running;
 
     public ModelRegistry(GlowProperties properties, MeterRegistry meters) {
@@ -91,9 +82,8 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
         LOG.info("kernel check: {}", KernelCheck.ensure());
         NativeAllocator.tune(properties.inference().mallocTuning());
         this.device = Devices.select(properties.device());
-        this.repository = properties.modelRepository() == null || properties.modelRepository().isBlank() ? null
-                : new ModelRepository(Path.of(properties.modelRepository()));
-        if (properties.models().isEmpty() && repository == null) {
+        boolean repository = properties.modelRepository() != null && !properties.modelRepository().isBlank();
+        if (properties.models().isEmpty() && !repository) {
             throw new IllegalStateException("no models: set glow.models[0].path or glow.model-repository");
         }
         LOG.info("glow-serve device: {} (glow.device={}, {} engine {}, {} GPU(s) visible)", Devices.describe(device),
@@ -117,31 +107,11 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
                 }
                 loaded.put(m.name(), m);
             } catch (RuntimeException e) {
-                if (specs.size() == 1 && repository == null) {
+                if (specs.size() == 1 && !repository) {
                     throw new ModelLoadException("model at " + spec.path() + " failed to load: " + e.getMessage(), e);
                 }
                 LOG.error("model '{}' at {} is unavailable: {}", fallbackName, spec.path(), e.getMessage());
                 loaded.put(fallbackName, ServedModel.unavailable(fallbackName, null, spec.path(), e.getMessage()));
-            }
-        }
-        if (repository != null) {
-            List<ModelRepository.Version> latest = latestVersions();
-            for (String wanted : properties.loadModels()) {
-                if (!wanted.equals("*") && latest.stream().noneMatch(v -> v.name().equals(wanted))) {
-                    throw new ModelLoadException("glow.load-models names '" + wanted + "', which the model repository does not hold",
-                            null);
-                }
-            }
-            for (ModelRepository.Version v : latest) {
-                if (properties.loadsAtStartUp(v.name()) && !loaded.containsKey(v.name())) {
-                    try {
-                        loaded.put(v.name(), open(v.path().toString(), v.name() + "/" + v.version(), v.name(), v.version()));
-                    } catch (RuntimeException e) {
-                        loadFailures.put(v.name() + "/" + v.version(), e.getMessage());
-                        LOG.error("model '{}' version {} from the repository is unavailable: {}", v.name(), v.version(), e.getMessage());
-                        loaded.put(v.name(), ServedModel.unavailable(v.name(), v.version(), v.path().toString(), e.getMessage()));
-                    }
-                }
             }
         }
         this.served = java.util.Collections.unmodifiableMap(loaded);
@@ -165,20 +135,12 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
         return s != null && s.available() && version.equals(s.version()) ? s.queued() : Double.NaN;
     }
 
-    private List<ModelRepository.Version> latestVersions() {
-        Map<String, ModelRepository.Version> latest = new LinkedHashMap<>();
-        for (ModelRepository.Version v : repository.versions()) {
-            latest.put(v.name(), v); // versions come lowest first
-        }
-        return new ArrayList<>(latest.values());
-    }
-
     /**
      * Loads and warms up one model: its scheduler is running when this returns. Its files are named by {@code label}
      * in messages (a repository's {@code name/version}, a configured model's {@code glow.models[i]}), which reach
      * clients through the index and load answers: never a server path.
      */
-    private ServedModel open(String path, String label, String name, String version) {
+    ServedModel open(String path, String label, String name, String version) {
         long t0 = System.nanoTime();
         ModelRunner runner = ModelLoader.open(ModelArtifact.Source.parse(path, label), device, 64, properties.inference().settings(),
                 properties.limits().maxModelBytes().toBytes());
@@ -206,10 +168,6 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
 
     public Device device() {
         return device;
-    }
-
-    public boolean explicitControl() {
-        return repository != null && properties.modelControl() == GlowProperties.ModelControl.EXPLICIT;
     }
 
     /** Every served model, in the order they were first loaded. */
@@ -255,64 +213,19 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
         }
     }
 
-    // ------------------------------------------------------------------ repository
-
-    /** Every version in the repository (and every configured model) with its state: READY or UNAVAILABLE. */
-    public List<IndexEntry> index() {
-        List<IndexEntry> out = new ArrayList<>();
-        Map<String, ServedModel> now = served;
-        if (repository != null) {
-            for (ModelRepository.Version v : repository.versions()) {
-                ServedModel s = now.get(v.name());
-                boolean ready = s != null && s.available() && v.version().equals(s.version());
-                String failure = loadFailures.get(v.name() + "/" + v.version());
-                out.add(new IndexEntry(v.name(), v.version(), ready ? "READY" : "UNAVAILABLE",
-                        ready ? "" : failure != null ? failure : "unloaded"));
-            }
-        }
-        for (ServedModel s : now.values()) {
-            boolean listed = out.stream().anyMatch(i -> i.name().equals(s.name()) && i.version() != null
-                    && i.version().equals(s.version()));
-            if (!listed) {
-                out.add(new IndexEntry(s.name(), s.version(), s.available() ? "READY" : "UNAVAILABLE",
-                        s.available() ? "" : s.error()));
-            }
-        }
-        return out;
-    }
-
-    /**
-     * Loads a version from the repository ({@code version} null: the highest) and serves it under its name; a
-     * version already served is swapped out after its requests finish. A version that fails to load changes nothing:
-     * the served one keeps serving.
-     */
-    public synchronized ServedModel load(String name, String version) {
-        requireExplicitControl("load");
-        ModelRepository.Version v = repository.find(name, version).orElseThrow(() -> ClientError.unprocessable("unknown-model",
-                version == null ? "no model '" + name + "' in the model repository"
-                        : "no version '" + version + "' of model '" + name + "' in the model repository"));
-        ServedModel fresh;
-        try {
-            fresh = open(v.path().toString(), v.name() + "/" + v.version(), v.name(), v.version());
-        } catch (RuntimeException e) {
-            loadFailures.put(v.name() + "/" + v.version(), e.getMessage());
-            throw ClientError.unprocessable("load-failed", "model '" + name + "' version " + v.version()
-                    + " failed to load: " + e.getMessage() + (served.containsKey(name) ? "; the served version stays" : ""));
-        }
-        loadFailures.remove(v.name() + "/" + v.version());
+    /** Serves {@code fresh} under its name; a version served before is retired once its requests finish. */
+    synchronized void serve(ServedModel fresh) {
         Map<String, ServedModel> next = new LinkedHashMap<>(served);
-        ServedModel old = next.put(name, fresh);
+        ServedModel old = next.put(fresh.name(), fresh);
         served = java.util.Collections.unmodifiableMap(next);
         gauge(fresh);
         if (old != null) {
             retire(old);
         }
-        return fresh;
     }
 
     /** Stops serving a model: new requests get 404, the ones in flight finish, then its memory is freed. */
-    public synchronized void unload(String name) {
-        requireExplicitControl("unload");
+    synchronized void remove(String name) {
         Map<String, ServedModel> next = new LinkedHashMap<>(served);
         ServedModel old = next.remove(name);
         if (old == null) {
@@ -322,12 +235,9 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
         retire(old);
     }
 
-    private void requireExplicitControl(String what) {
-        if (!explicitControl()) {
-            throw ClientError.unprocessable("model-control", "models cannot be " + what + "ed: "
-                    + (repository == null ? "glow.model-repository is not set" : "glow.model-control is none")
-                    + " (glow.model-repository=DIR with glow.model-control=explicit allows it)");
-        }
+    /** Whether a model of that name is served (loaded or unavailable). */
+    boolean serves(String name) {
+        return served.containsKey(name);
     }
 
     /** Waits for the requests holding the version, then drains its queue within the shutdown grace and frees it. */

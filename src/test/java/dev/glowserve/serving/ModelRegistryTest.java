@@ -63,8 +63,9 @@ class ModelRegistryTest {
         TestModels.version(repo, "b", "1", 13);
         for (var c : List.of(java.util.Map.entry(List.of("a"), List.of("a")), java.util.Map.entry(List.of("*"), List.of("a", "b")),
                 java.util.Map.entry(List.<String>of(), List.<String>of()))) {
-            ModelRegistry registry = new ModelRegistry(properties(List.of(), repo, GlowProperties.ModelControl.EXPLICIT, c.getKey()),
-                    new SimpleMeterRegistry());
+            GlowProperties props = properties(List.of(), repo, GlowProperties.ModelControl.EXPLICIT, c.getKey());
+            ModelRegistry registry = new ModelRegistry(props, new SimpleMeterRegistry());
+            RepositoryControl control = new RepositoryControl(registry, props);
             try {
                 registry.start();
                 assertThat(registry.models()).as("glow.load-models=" + c.getKey()).extracting(ServedModel::name)
@@ -77,8 +78,9 @@ class ModelRegistryTest {
                 registry.destroy();
             }
         }
-        assertThatThrownBy(() -> new ModelRegistry(properties(List.of(), repo, GlowProperties.ModelControl.EXPLICIT, List.of("c")),
-                new SimpleMeterRegistry())).hasMessageContaining("glow.load-models names 'c'");
+        GlowProperties unknown = properties(List.of(), repo, GlowProperties.ModelControl.EXPLICIT, List.of("c"));
+        assertThatThrownBy(() -> new RepositoryControl(new ModelRegistry(unknown, new SimpleMeterRegistry()), unknown))
+                .hasMessageContaining("glow.load-models names 'c'");
     }
 
     @Test
@@ -89,20 +91,22 @@ class ModelRegistryTest {
         TestModels.truncatedVersion(repo, "b", "1");
         Files.createDirectories(repo.resolve("a/not-a-version"));
         Files.createDirectories(repo.resolve("c/1")); // no manifest: not a version
-        ModelRegistry registry = new ModelRegistry(properties(List.of(), repo, GlowProperties.ModelControl.NONE), new SimpleMeterRegistry());
+        GlowProperties props = properties(List.of(), repo, GlowProperties.ModelControl.NONE);
+        ModelRegistry registry = new ModelRegistry(props, new SimpleMeterRegistry());
+        RepositoryControl control = new RepositoryControl(registry, props);
         try {
             registry.start();
             assertThat(registry.models()).extracting(ServedModel::name, ServedModel::version,
                     ServedModel::available).containsExactly(tuple("a", "10", true),
                     tuple("b", "1", false));
             assertThat(registry.model("b").error()).contains("weights.safetensors");
-            assertThat(registry.index()).extracting(ModelRegistry.IndexEntry::name, ModelRegistry.IndexEntry::version,
-                    ModelRegistry.IndexEntry::state).containsExactly(tuple("a", "1", "UNAVAILABLE"),
+            assertThat(control.index()).extracting(RepositoryControl.IndexEntry::name, RepositoryControl.IndexEntry::version,
+                    RepositoryControl.IndexEntry::state).containsExactly(tuple("a", "1", "UNAVAILABLE"),
                     tuple("a", "2", "UNAVAILABLE"), tuple("a", "10", "READY"),
                     tuple("b", "1", "UNAVAILABLE"));
-            assertThatThrownBy(() -> registry.load("a", "1")).isInstanceOf(ClientError.class)
+            assertThatThrownBy(() -> control.load("a", "1")).isInstanceOf(ClientError.class)
                     .hasMessageContaining("glow.model-control is none");
-            assertThatThrownBy(() -> registry.unload("a")).isInstanceOf(ClientError.class)
+            assertThatThrownBy(() -> control.unload("a")).isInstanceOf(ClientError.class)
                     .hasMessageContaining("cannot be unloaded");
             assertThat(registry.model("a").version()).isEqualTo("10");
         } finally {
@@ -113,13 +117,15 @@ class ModelRegistryTest {
 
     @Test
     void configuredModelsCannotBeChangedWithoutARepository() {
-        ModelRegistry registry = new ModelRegistry(properties(List.of(new GlowProperties.ModelSpec(TestModels.tiny(), "m")), null,
-                GlowProperties.ModelControl.EXPLICIT), new SimpleMeterRegistry());
+        GlowProperties props = properties(List.of(new GlowProperties.ModelSpec(TestModels.tiny(), "m")), null,
+                GlowProperties.ModelControl.EXPLICIT);
+        ModelRegistry registry = new ModelRegistry(props, new SimpleMeterRegistry());
+        RepositoryControl control = new RepositoryControl(registry, props);
         try {
-            assertThatThrownBy(() -> registry.load("m", null)).isInstanceOf(ClientError.class)
+            assertThatThrownBy(() -> control.load("m", null)).isInstanceOf(ClientError.class)
                     .hasMessageContaining("glow.model-repository is not set");
-            assertThat(registry.index()).extracting(ModelRegistry.IndexEntry::name, ModelRegistry.IndexEntry::version,
-                    ModelRegistry.IndexEntry::state).containsExactly(tuple("m", "3", "READY"));
+            assertThat(control.index()).extracting(RepositoryControl.IndexEntry::name, RepositoryControl.IndexEntry::version,
+                    RepositoryControl.IndexEntry::state).containsExactly(tuple("m", "3", "READY"));
         } finally {
             registry.destroy();
         }
@@ -131,36 +137,38 @@ class ModelRegistryTest {
         TestModels.version(repo, "m", "2", 22);
         TestModels.truncatedVersion(repo, "m", "3");
         TestModels.mismatchedVersion(repo, "m", "4");
-        ModelRegistry registry = new ModelRegistry(properties(List.of(), repo, GlowProperties.ModelControl.EXPLICIT), new SimpleMeterRegistry());
+        GlowProperties props = properties(List.of(), repo, GlowProperties.ModelControl.EXPLICIT);
+        ModelRegistry registry = new ModelRegistry(props, new SimpleMeterRegistry());
+        RepositoryControl control = new RepositoryControl(registry, props);
         try {
             registry.start();
             assertThat(registry.models()).as("explicit control loads nothing at start").isEmpty();
             assertThatThrownBy(() -> registry.lease("m")).isInstanceOf(ModelRegistry.UnknownModel.class);
 
             // the highest version is the mismatched one: refused, with what does not fit
-            assertThatThrownBy(() -> registry.load("m", null)).isInstanceOf(ClientError.class)
+            assertThatThrownBy(() -> control.load("m", null)).isInstanceOf(ClientError.class)
                     .hasMessageContaining("version 4 failed to load");
             assertThat(registry.models()).isEmpty();
-            registry.load("m", "1");
+            control.load("m", "1");
             byte[] x = image(5);
             double v1 = bitsPerDim(registry, "m", x);
             ServedModel first = registry.model("m");
 
-            assertThatThrownBy(() -> registry.load("m", "3")).isInstanceOf(ClientError.class)
+            assertThatThrownBy(() -> control.load("m", "3")).isInstanceOf(ClientError.class)
                     .hasMessageContaining("version 3 failed to load").hasMessageContaining("the served version stays");
             assertThat(registry.model("m")).isSameAs(first);
             assertThat(bitsPerDim(registry, "m", x)).isEqualTo(v1);
-            assertThat(registry.index()).filteredOn(e -> e.version().equals("3")).singleElement()
+            assertThat(control.index()).filteredOn(e -> e.version().equals("3")).singleElement()
                     .satisfies(e -> assertThat(e.reason()).contains("weights.safetensors"));
-            assertThatThrownBy(() -> registry.load("m", "7")).isInstanceOf(ClientError.class)
+            assertThatThrownBy(() -> control.load("m", "7")).isInstanceOf(ClientError.class)
                     .hasMessageContaining("no version '7' of model 'm'");
-            assertThatThrownBy(() -> registry.load("zz", null)).isInstanceOf(ClientError.class)
+            assertThatThrownBy(() -> control.load("zz", null)).isInstanceOf(ClientError.class)
                     .hasMessageContaining("no model 'zz'");
 
             // a request holding version 1 when version 2 comes in finishes on version 1
             ServedModel.Lease held = registry.lease("m");
             CompletableFuture<List<ModelRunner.Encoded>> queued = held.model().scheduler().encode(List.of(x), null);
-            CompletableFuture<ServedModel> swap = CompletableFuture.supplyAsync(() -> registry.load("m", "2"));
+            CompletableFuture<ServedModel> swap = CompletableFuture.supplyAsync(() -> control.load("m", "2"));
             Thread.sleep(300);
             assertThat(swap).as("the swap waits for the request holding version 1").isNotDone();
             assertThat(registry.model("m").version()).as("new requests already go to version 2").isEqualTo("2");
@@ -170,7 +178,7 @@ class ModelRegistryTest {
             assertThat(first.scheduler().accepting()).as("version 1 drained").isFalse();
             assertThat(first.scheduler().queued()).isZero();
             assertThat(bitsPerDim(registry, "m", x)).isNotEqualTo(v1);
-            assertThat(registry.index()).extracting(ModelRegistry.IndexEntry::version, ModelRegistry.IndexEntry::state)
+            assertThat(control.index()).extracting(RepositoryControl.IndexEntry::version, RepositoryControl.IndexEntry::state)
                     .containsExactly(tuple("1", "UNAVAILABLE"), tuple("2", "READY"),
                             tuple("3", "UNAVAILABLE"), tuple("4", "UNAVAILABLE"));
         } finally {
@@ -182,10 +190,12 @@ class ModelRegistryTest {
     @Test
     void unloadFinishesTheQueuedWorkThenTheModelIsGone() throws Exception {
         TestModels.version(repo, "m", "1", 31);
-        ModelRegistry registry = new ModelRegistry(properties(List.of(), repo, GlowProperties.ModelControl.EXPLICIT), new SimpleMeterRegistry());
+        GlowProperties props = properties(List.of(), repo, GlowProperties.ModelControl.EXPLICIT);
+        ModelRegistry registry = new ModelRegistry(props, new SimpleMeterRegistry());
+        RepositoryControl control = new RepositoryControl(registry, props);
         try {
             registry.start();
-            registry.load("m", null);
+            control.load("m", null);
             List<CompletableFuture<List<ModelRunner.Encoded>>> queued = new ArrayList<>();
             List<ServedModel.Lease> leases = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
@@ -195,19 +205,19 @@ class ModelRegistryTest {
             }
             ServedModel entry = registry.model("m");
             assertThat(queued).as("all four wait for company (1 s)").allSatisfy(q -> assertThat(q).isNotDone());
-            registry.unload("m"); // returns once they are done
+            control.unload("m"); // returns once they are done
             for (CompletableFuture<List<ModelRunner.Encoded>> q : queued) {
                 assertThat(q).isCompleted();
                 assertThat(q.get().get(0).score().bitsPerDim()).isFinite();
             }
             assertThat(entry.scheduler().accepting()).isFalse();
             assertThatThrownBy(() -> registry.lease("m")).isInstanceOf(ModelRegistry.UnknownModel.class);
-            assertThatThrownBy(() -> registry.unload("m")).isInstanceOf(ModelRegistry.UnknownModel.class);
-            assertThat(registry.index()).singleElement().satisfies(e -> {
+            assertThatThrownBy(() -> control.unload("m")).isInstanceOf(ModelRegistry.UnknownModel.class);
+            assertThat(control.index()).singleElement().satisfies(e -> {
                 assertThat(e.state()).isEqualTo("UNAVAILABLE");
                 assertThat(e.reason()).isEqualTo("unloaded");
             });
-            registry.load("m", "1");
+            control.load("m", "1");
             assertThat(bitsPerDim(registry, "m", image(0))).isEqualTo(queued.get(0).get().get(0).score().bitsPerDim());
         } finally {
             registry.stop();
