@@ -3,7 +3,6 @@ package dev.glowserve.api;
 import dev.glowserve.serving.ServedModel;
 import dev.glowserve.runtime.ClientError;
 
-import dev.glowserve.api.V2Tensors.Datatype;
 import dev.glowserve.api.V2Tensors.Output;
 import dev.glowserve.api.V2Tensors.Tensor;
 import dev.glowserve.flow.GlowConfig;
@@ -49,7 +48,7 @@ final class V2Models {
     }
 
     /** A tensor's metadata: name, datatype and shape, -1 where the size varies. */
-    record Spec(String name, Datatype datatype, long[] shape) {}
+    record Spec(String name, V2Datatype datatype, long[] shape) {}
 
     private V2Models() {}
 
@@ -79,20 +78,20 @@ final class V2Models {
             case ENCODE -> {
                 in.add(images(c));
                 if (c.conditional()) {
-                    in.add(new Spec("CLASS", Datatype.INT64, new long[] {-1}));
+                    in.add(new Spec("CLASS", V2Datatype.INT64, new long[] {-1}));
                 }
             }
             case DECODE -> {
                 in.addAll(latents(c));
                 if (c.conditional()) {
-                    in.add(new Spec("CLASS", Datatype.INT64, new long[] {-1}));
+                    in.add(new Spec("CLASS", V2Datatype.INT64, new long[] {-1}));
                 }
             }
             case SAMPLE -> {
-                in.add(new Spec("TEMPERATURE", Datatype.FP32, new long[] {-1}));
-                in.add(new Spec("SEED", Datatype.INT64, new long[] {1}));
+                in.add(new Spec("TEMPERATURE", V2Datatype.FP32, new long[] {-1}));
+                in.add(new Spec("SEED", V2Datatype.INT64, new long[] {1}));
                 if (c.conditional()) {
-                    in.add(new Spec("CLASS", Datatype.INT64, new long[] {-1}));
+                    in.add(new Spec("CLASS", V2Datatype.INT64, new long[] {-1}));
                 }
             }
         }
@@ -103,32 +102,32 @@ final class V2Models {
         List<Spec> out = new ArrayList<>();
         switch (kind) {
             case SCORE -> {
-                out.add(new Spec("LOG_P_NATS", Datatype.FP64, new long[] {-1}));
-                out.add(new Spec("BITS_PER_DIM", Datatype.FP64, new long[] {-1}));
+                out.add(new Spec("LOG_P_NATS", V2Datatype.FP64, new long[] {-1}));
+                out.add(new Spec("BITS_PER_DIM", V2Datatype.FP64, new long[] {-1}));
                 if (c.conditional()) {
-                    out.add(new Spec("CLASS_PROBABILITIES", Datatype.FP64, new long[] {-1, c.numClasses()}));
+                    out.add(new Spec("CLASS_PROBABILITIES", V2Datatype.FP64, new long[] {-1, c.numClasses()}));
                 }
             }
             case ENCODE -> {
                 out.addAll(latents(c));
-                out.add(new Spec("LOG_P_NATS", Datatype.FP64, new long[] {-1}));
-                out.add(new Spec("BITS_PER_DIM", Datatype.FP64, new long[] {-1}));
+                out.add(new Spec("LOG_P_NATS", V2Datatype.FP64, new long[] {-1}));
+                out.add(new Spec("BITS_PER_DIM", V2Datatype.FP64, new long[] {-1}));
                 if (c.conditional()) { // the class the latents are relative to, which decode needs back
-                    out.add(new Spec("CLASS", Datatype.INT64, new long[] {-1}));
+                    out.add(new Spec("CLASS", V2Datatype.INT64, new long[] {-1}));
                 }
             }
             case DECODE, SAMPLE -> out.add(images(c));
             case OOD -> {
-                out.add(new Spec("SCORE", Datatype.FP64, new long[] {-1}));
-                out.add(new Spec("P_VALUE", Datatype.FP64, new long[] {-1}));
-                out.add(new Spec("OUTLIER", Datatype.BOOL, new long[] {-1}));
+                out.add(new Spec("SCORE", V2Datatype.FP64, new long[] {-1}));
+                out.add(new Spec("P_VALUE", V2Datatype.FP64, new long[] {-1}));
+                out.add(new Spec("OUTLIER", V2Datatype.BOOL, new long[] {-1}));
             }
         }
         return out;
     }
 
     private static Spec images(GlowConfig c) {
-        return new Spec("IMAGES", Datatype.UINT8, new long[] {-1, c.inChannels(), c.height(), c.width()});
+        return new Spec("IMAGES", V2Datatype.UINT8, new long[] {-1, c.inChannels(), c.height(), c.width()});
     }
 
     private static List<Spec> latents(GlowConfig c) {
@@ -136,7 +135,7 @@ final class V2Models {
         List<int[]> shapes = c.latentShapes();
         for (int l = 0; l < shapes.size(); l++) {
             int[] s = shapes.get(l);
-            out.add(new Spec("EPS_" + l, Datatype.FP32, new long[] {-1, s[0], s[1], s[2]}));
+            out.add(new Spec("EPS_" + l, V2Datatype.FP32, new long[] {-1, s[0], s[1], s[2]}));
         }
         return out;
     }
@@ -178,9 +177,9 @@ final class V2Models {
                         alpha == null ? null : alpha.asDouble(), work).thenApply(V2Models::verdicts);
             }
             case SAMPLE -> {
-                float[] temperatures = (float[]) inputs.get("TEMPERATURE").data();
+                float[] temperatures = inputs.get("TEMPERATURE").floats();
                 Tensor seed = inputs.get("SEED");
-                Long s = seed == null ? null : ((long[]) seed.data())[0];
+                Long s = seed == null ? null : seed.longs()[0];
                 Tensor cls = inputs.get("CLASS");
                 int[] labels = cls == null ? null : classes(cls, temperatures.length, r);
                 yield latents.sample(t, temperatures, s, labels, work).images()
@@ -223,7 +222,7 @@ final class V2Models {
         if (n > max) {
             throw ClientError.malformed("input 'IMAGES' has " + n + " images; at most " + max + " a request");
         }
-        byte[] all = (byte[]) t.data();
+        byte[] all = t.bytes();
         int d = c.dimensions();
         List<byte[]> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
@@ -236,7 +235,7 @@ final class V2Models {
         if (t == null) {
             return null;
         }
-        long[] v = (long[]) t.data();
+        long[] v = t.longs();
         if (v.length != n && v.length != 1) {
             throw ClientError.malformed("input 'CLASS' has " + v.length + " entries for " + n + " images (or give one for all)");
         }
@@ -268,7 +267,7 @@ final class V2Models {
         }
         double bound = limits.maxLatentMagnitude();
         for (int l = 0; l < levels; l++) {
-            float[] all = (float[]) inputs.get("EPS_" + l).data();
+            float[] all = inputs.get("EPS_" + l).floats();
             int per = all.length / n;
             for (int j = 0; j < all.length; j++) {
                 if (!Float.isFinite(all[j]) || Math.abs(all[j]) > bound) {
@@ -301,17 +300,17 @@ final class V2Models {
                 for (int i = 0; i < n; i++) {
                     System.arraycopy(enc.get(i).eps()[l], 0, all, i * per, per);
                 }
-                out.put("EPS_" + l, new Output("EPS_" + l, Datatype.FP32, new long[] {n, s[0], s[1], s[2]}, all));
+                out.put("EPS_" + l, new Output("EPS_" + l, new long[] {n, s[0], s[1], s[2]}, new V2Values.Floats(all)));
             }
         }
-        out.put("LOG_P_NATS", new Output("LOG_P_NATS", Datatype.FP64, new long[] {n}, logP));
-        out.put("BITS_PER_DIM", new Output("BITS_PER_DIM", Datatype.FP64, new long[] {n}, bpd));
+        out.put("LOG_P_NATS", new Output("LOG_P_NATS", new long[] {n}, new V2Values.Doubles(logP)));
+        out.put("BITS_PER_DIM", new Output("BITS_PER_DIM", new long[] {n}, new V2Values.Doubles(bpd)));
         if (kind == Kind.ENCODE && c.conditional()) {
             long[] classes = new long[n];
             for (int i = 0; i < n; i++) {
                 classes[i] = enc.get(i).score().label();
             }
-            out.put("CLASS", new Output("CLASS", Datatype.INT64, new long[] {n}, classes));
+            out.put("CLASS", new Output("CLASS", new long[] {n}, new V2Values.Longs(classes)));
         }
         if (kind == Kind.SCORE && c.conditional()) {
             int k = c.numClasses();
@@ -319,7 +318,7 @@ final class V2Models {
             for (int i = 0; i < n; i++) {
                 System.arraycopy(enc.get(i).score().classProbabilities(), 0, p, i * k, k);
             }
-            out.put("CLASS_PROBABILITIES", new Output("CLASS_PROBABILITIES", Datatype.FP64, new long[] {n, k}, p));
+            out.put("CLASS_PROBABILITIES", new Output("CLASS_PROBABILITIES", new long[] {n, k}, new V2Values.Doubles(p)));
         }
         return out;
     }
@@ -335,9 +334,9 @@ final class V2Models {
             outlier[i] = v.images().get(i).outlier();
         }
         Map<String, Output> out = new LinkedHashMap<>();
-        out.put("SCORE", new Output("SCORE", Datatype.FP64, new long[] {n}, score));
-        out.put("P_VALUE", new Output("P_VALUE", Datatype.FP64, new long[] {n}, p));
-        out.put("OUTLIER", new Output("OUTLIER", Datatype.BOOL, new long[] {n}, outlier));
+        out.put("SCORE", new Output("SCORE", new long[] {n}, new V2Values.Doubles(score)));
+        out.put("P_VALUE", new Output("P_VALUE", new long[] {n}, new V2Values.Doubles(p)));
+        out.put("OUTLIER", new Output("OUTLIER", new long[] {n}, new V2Values.Bools(outlier)));
         return out;
     }
 
@@ -347,6 +346,6 @@ final class V2Models {
         for (int i = 0; i < images.size(); i++) {
             System.arraycopy(images.get(i), 0, all, i * d, d);
         }
-        return new Output("IMAGES", Datatype.UINT8, new long[] {images.size(), c.inChannels(), c.height(), c.width()}, all);
+        return new Output("IMAGES", new long[] {images.size(), c.inChannels(), c.height(), c.width()}, new V2Values.Bytes(all));
     }
 }

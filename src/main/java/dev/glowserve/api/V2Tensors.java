@@ -24,30 +24,30 @@ import java.util.Map;
  */
 final class V2Tensors {
 
-    /** The datatypes glow-serve's models take and give, with their sizes in bytes. */
-    enum Datatype {
-        BOOL(1), UINT8(1), INT64(8), FP32(4), FP64(8);
-
-        final int bytes;
-
-        Datatype(int bytes) {
-            this.bytes = bytes;
-        }
-
-        static Datatype of(String name, String tensor) {
-            for (Datatype d : values()) {
-                if (d.name().equals(name)) {
-                    return d;
-                }
-            }
-            throw bad("input '" + tensor + "': datatype '" + name + "' is not one of BOOL, UINT8, INT64, FP32, FP64");
-        }
-    }
-
-    /** A tensor: row-major values in a primitive array (boolean[], byte[], long[], float[] or double[]). */
-    record Tensor(String name, Datatype datatype, long[] shape, Object data) {
+    /** An input tensor: its declared datatype and shape, and its values (of that datatype). */
+    record Tensor(String name, V2Datatype datatype, long[] shape, V2Values values) {
         int count() {
-            return java.lang.reflect.Array.getLength(data);
+            return values.count();
+        }
+
+        byte[] bytes() {
+            return ((V2Values.Bytes) checked(V2Datatype.UINT8)).values();
+        }
+
+        long[] longs() {
+            return ((V2Values.Longs) checked(V2Datatype.INT64)).values();
+        }
+
+        float[] floats() {
+            return ((V2Values.Floats) checked(V2Datatype.FP32)).values();
+        }
+
+        /** The values, which the request checks made sure are of {@code type} before a model reads them. */
+        private V2Values checked(V2Datatype type) {
+            if (values.datatype() != type) {
+                throw new IllegalStateException("input '" + name + "' is " + values.datatype() + ", not " + type);
+            }
+            return values;
         }
     }
 
@@ -74,93 +74,117 @@ final class V2Tensors {
             }
             jsonEnd = (int) (long) headerLength;
         }
-        JsonNode root;
-        try {
-            root = json.readTree(new String(body, 0, jsonEnd, StandardCharsets.UTF_8));
-        } catch (RuntimeException e) {
-            throw bad("the request is not valid JSON" + (headerLength == null ? "" : " in its first " + jsonEnd + " bytes (" + HEADER_LENGTH + ")"));
-        }
-        if (root == null || !root.isObject()) {
-            throw bad("the request must be a JSON object with \"inputs\"");
-        }
-        onlyFields(root, "the request", "id", "parameters", "inputs", "outputs");
+        JsonNode root = header(json, body, jsonEnd, headerLength != null);
         String id = root.has("id") ? text(root.get("id"), "id") : null;
         JsonNode inputs = root.get("inputs");
         if (inputs == null || !inputs.isArray() || inputs.isEmpty()) {
             throw bad("\"inputs\" must be a non-empty array of tensors");
         }
         Map<String, Tensor> byName = new LinkedHashMap<>();
-        int offset = jsonEnd;
+        ByteBuffer binary = ByteBuffer.wrap(body).order(ByteOrder.LITTLE_ENDIAN).position(jsonEnd);
         for (JsonNode in : inputs) {
-            if (!in.isObject()) {
-                throw bad("every entry of \"inputs\" must be an object with name, datatype, shape and data");
-            }
-            String name = text(in.get("name"), "an input's name");
-            onlyFields(in, "input '" + name + "'", "name", "shape", "datatype", "parameters", "data");
-            if (byName.containsKey(name)) {
-                throw bad("input '" + name + "' is given twice");
-            }
-            Datatype type = Datatype.of(text(in.get("datatype"), "input '" + name + "': datatype"), name);
-            long[] shape = shape(in.get("shape"), name);
-            long count = 1;
-            for (long d : shape) {
-                count = d == 0 || count <= Integer.MAX_VALUE / d ? count * d : Long.MAX_VALUE; // no overflow, however large
-            }
-            if (count > Integer.MAX_VALUE / 8) {
-                throw bad("input '" + name + "': shape " + java.util.Arrays.toString(shape) + " is too large");
-            }
-            JsonNode size = in.path("parameters").get("binary_data_size");
-            Object data;
-            if (size != null) {
-                long bytes = nonNegative(size, "input '" + name + "': binary_data_size");
-                if (bytes != count * type.bytes) {
-                    throw bad("input '" + name + "': binary_data_size is " + bytes + " bytes but shape "
-                            + java.util.Arrays.toString(shape) + " of " + type + " needs " + count * type.bytes);
-                }
-                if (offset + bytes > body.length) {
-                    throw bad("input '" + name + "': " + bytes + " bytes of binary data announced, " + (body.length - offset)
-                            + " left in the body");
-                }
-                data = fromBytes(body, offset, (int) count, type);
-                offset += (int) bytes;
-                if (in.has("data")) {
-                    throw bad("input '" + name + "' has both binary data and \"data\"");
-                }
-            } else {
-                JsonNode values = in.get("data");
-                if (values == null) {
-                    throw bad("input '" + name + "' has no \"data\" (nor parameters.binary_data_size)");
-                }
-                data = fromJson(values, (int) count, type, name);
-            }
-            byName.put(name, new Tensor(name, type, shape, data));
+            Tensor t = input(in, binary, byName.keySet());
+            byName.put(t.name(), t);
         }
-        if (offset != body.length) {
-            throw bad("the body has " + (body.length - offset) + " bytes after the tensors its header announces");
-        }
-        List<Requested> outputs = new ArrayList<>();
-        JsonNode requested = root.get("outputs");
-        if (requested != null) {
-            if (!requested.isArray()) {
-                throw bad("\"outputs\" must be an array");
-            }
-            for (JsonNode o : requested) {
-                if (!o.isObject()) {
-                    throw bad("every entry of \"outputs\" must be an object with a name");
-                }
-                String name = text(o.get("name"), "an output's name");
-                onlyFields(o, "output '" + name + "'", "name", "parameters");
-                JsonNode binary = o.path("parameters").get("binary_data");
-                outputs.add(new Requested(name, binary == null ? null : flag(binary, "output '" + name + "': binary_data")));
-            }
+        if (binary.hasRemaining()) {
+            throw bad("the body has " + binary.remaining() + " bytes after the tensors its header announces");
         }
         JsonNode parameters = root.path("parameters");
         if (!parameters.isMissingNode() && !parameters.isObject()) {
             throw bad("\"parameters\" must be an object");
         }
         JsonNode binaryOutputs = parameters.get("binary_data_output");
-        return new Request(id, byName, outputs, binaryOutputs != null && flag(binaryOutputs, "binary_data_output"),
+        return new Request(id, byName, outputs(root.get("outputs")), binaryOutputs != null && flag(binaryOutputs, "binary_data_output"),
                 parameters.isObject() ? parameters : JsonNodeFactory.instance.objectNode());
+    }
+
+    /** The JSON header: an object of the protocol's fields only. */
+    private static JsonNode header(ObjectMapper json, byte[] body, int length, boolean binaryFollows) {
+        JsonNode root;
+        try {
+            root = json.readTree(new String(body, 0, length, StandardCharsets.UTF_8));
+        } catch (RuntimeException e) {
+            throw bad("the request is not valid JSON" + (binaryFollows ? " in its first " + length + " bytes (" + HEADER_LENGTH + ")" : ""));
+        }
+        if (root == null || !root.isObject()) {
+            throw bad("the request must be a JSON object with \"inputs\"");
+        }
+        onlyFields(root, "the request", "id", "parameters", "inputs", "outputs");
+        return root;
+    }
+
+    /**
+     * One input: its name, datatype and shape, its values from {@code data} or, with {@code binary_data_size}, from
+     * {@code binary} (read up to there); refused if {@code seen} holds its name. Its size is bounded before anything is
+     * allocated for it.
+     */
+    private static Tensor input(JsonNode in, ByteBuffer binary, java.util.Set<String> seen) {
+        if (!in.isObject()) {
+            throw bad("every entry of \"inputs\" must be an object with name, datatype, shape and data");
+        }
+        String name = text(in.get("name"), "an input's name");
+        onlyFields(in, "input '" + name + "'", "name", "shape", "datatype", "parameters", "data");
+        if (seen.contains(name)) {
+            throw bad("input '" + name + "' is given twice");
+        }
+        V2Datatype type = V2Datatype.of(text(in.get("datatype"), "input '" + name + "': datatype"), name);
+        long[] shape = shape(in.get("shape"), name);
+        long count = 1;
+        for (long d : shape) {
+            count = d == 0 || count <= Integer.MAX_VALUE / d ? count * d : Long.MAX_VALUE; // no overflow, however large
+        }
+        if (count > Integer.MAX_VALUE / 8) {
+            throw bad("input '" + name + "': shape " + java.util.Arrays.toString(shape) + " is too large");
+        }
+        JsonNode size = in.path("parameters").get("binary_data_size");
+        if (size == null) {
+            JsonNode values = in.get("data");
+            if (values == null) {
+                throw bad("input '" + name + "' has no \"data\" (nor parameters.binary_data_size)");
+            }
+            List<JsonNode> flat = new ArrayList<>((int) count);
+            flatten(values, flat, name, (int) count);
+            if (flat.size() != count) {
+                throw bad("input '" + name + "': " + flat.size() + " values for a shape of " + count);
+            }
+            return new Tensor(name, type, shape, type.read(flat, name));
+        }
+        long bytes = nonNegative(size, "input '" + name + "': binary_data_size");
+        if (bytes != count * type.bytes) {
+            throw bad("input '" + name + "': binary_data_size is " + bytes + " bytes but shape "
+                    + java.util.Arrays.toString(shape) + " of " + type + " needs " + count * type.bytes);
+        }
+        if (bytes > binary.remaining()) {
+            throw bad("input '" + name + "': " + bytes + " bytes of binary data announced, " + binary.remaining()
+                    + " left in the body");
+        }
+        if (in.has("data")) {
+            throw bad("input '" + name + "' has both binary data and \"data\"");
+        }
+        ByteBuffer slice = binary.slice(binary.position(), (int) bytes).order(ByteOrder.LITTLE_ENDIAN);
+        binary.position(binary.position() + (int) bytes);
+        return new Tensor(name, type, shape, type.read(slice, (int) count));
+    }
+
+    /** The outputs the client asked for, in its order (none: all of them). */
+    private static List<Requested> outputs(JsonNode requested) {
+        List<Requested> outputs = new ArrayList<>();
+        if (requested == null) {
+            return outputs;
+        }
+        if (!requested.isArray()) {
+            throw bad("\"outputs\" must be an array");
+        }
+        for (JsonNode o : requested) {
+            if (!o.isObject()) {
+                throw bad("every entry of \"outputs\" must be an object with a name");
+            }
+            String name = text(o.get("name"), "an output's name");
+            onlyFields(o, "output '" + name + "'", "name", "parameters");
+            JsonNode binary = o.path("parameters").get("binary_data");
+            outputs.add(new Requested(name, binary == null ? null : flag(binary, "output '" + name + "': binary_data")));
+        }
+        return outputs;
     }
 
     /**
@@ -188,7 +212,7 @@ final class V2Tensors {
         return n.asString();
     }
 
-    private static boolean flag(JsonNode n, String what) {
+    static boolean flag(JsonNode n, String what) {
         if (!n.isBoolean()) {
             throw bad(what + " must be true or false");
         }
@@ -204,7 +228,7 @@ final class V2Tensors {
     }
 
     /** A value as the client sent it, cut short: a number of a thousand digits is not echoed whole. */
-    private static String brief(JsonNode n) {
+    static String brief(JsonNode n) {
         String s = n.toString();
         return s.length() <= 40 ? s : s.substring(0, 37) + "...";
     }
@@ -220,93 +244,7 @@ final class V2Tensors {
         return shape;
     }
 
-    private static Object fromBytes(byte[] body, int offset, int count, Datatype type) {
-        ByteBuffer b = ByteBuffer.wrap(body, offset, count * type.bytes).order(ByteOrder.LITTLE_ENDIAN);
-        return switch (type) {
-            case BOOL -> {
-                boolean[] v = new boolean[count];
-                for (int i = 0; i < count; i++) {
-                    v[i] = b.get() != 0;
-                }
-                yield v;
-            }
-            case UINT8 -> {
-                byte[] v = new byte[count];
-                b.get(v);
-                yield v;
-            }
-            case INT64 -> {
-                long[] v = new long[count];
-                b.asLongBuffer().get(v);
-                yield v;
-            }
-            case FP32 -> {
-                float[] v = new float[count];
-                b.asFloatBuffer().get(v);
-                yield v;
-            }
-            case FP64 -> {
-                double[] v = new double[count];
-                b.asDoubleBuffer().get(v);
-                yield v;
-            }
-        };
-    }
-
-    private static Object fromJson(JsonNode values, int count, Datatype type, String name) {
-        List<JsonNode> flat = new ArrayList<>(count);
-        flatten(values, flat, name, count);
-        if (flat.size() != count) {
-            throw bad("input '" + name + "': " + flat.size() + " values for a shape of " + count);
-        }
-        return switch (type) {
-            case BOOL -> {
-                boolean[] v = new boolean[count];
-                for (int i = 0; i < count; i++) {
-                    v[i] = flag(flat.get(i), "input '" + name + "'[" + i + "]");
-                }
-                yield v;
-            }
-            case UINT8 -> {
-                byte[] v = new byte[count];
-                for (int i = 0; i < count; i++) {
-                    JsonNode x = flat.get(i);
-                    if (!x.isIntegralNumber() || !x.canConvertToInt() || x.intValue() < 0 || x.intValue() > 255) {
-                        throw bad("input '" + name + "'[" + i + "] = " + brief(x) + " is not a UINT8 (0..255)");
-                    }
-                    v[i] = (byte) x.intValue();
-                }
-                yield v;
-            }
-            case INT64 -> {
-                long[] v = new long[count];
-                for (int i = 0; i < count; i++) {
-                    JsonNode x = flat.get(i);
-                    if (!x.isIntegralNumber() || !x.canConvertToLong()) {
-                        throw bad("input '" + name + "'[" + i + "] = " + brief(x) + " is not an INT64");
-                    }
-                    v[i] = x.longValue();
-                }
-                yield v;
-            }
-            case FP32 -> {
-                float[] v = new float[count];
-                for (int i = 0; i < count; i++) {
-                    v[i] = (float) number(flat.get(i), name, i);
-                }
-                yield v;
-            }
-            case FP64 -> {
-                double[] v = new double[count];
-                for (int i = 0; i < count; i++) {
-                    v[i] = number(flat.get(i), name, i);
-                }
-                yield v;
-            }
-        };
-    }
-
-    private static double number(JsonNode x, String name, int i) {
+    static double number(JsonNode x, String name, int i) {
         if (!x.isNumber() || !Double.isFinite(x.doubleValue())) {
             throw bad("input '" + name + "'[" + i + "] = " + brief(x) + " is not a finite number");
         }
@@ -329,7 +267,11 @@ final class V2Tensors {
     // ------------------------------------------------------------------ responses
 
     /** An output tensor of a response. */
-    record Output(String name, Datatype datatype, long[] shape, Object data) {}
+    record Output(String name, long[] shape, V2Values values) {
+        V2Datatype datatype() {
+            return values.datatype();
+        }
+    }
 
     /** The response body and its media type, with the header length when binary data follows. */
     record Encoded(byte[] body, boolean binary, int headerLength) {}
@@ -356,11 +298,12 @@ final class V2Tensors {
                 shape.add(d);
             }
             if (binary.get(i)) {
-                byte[] bytes = toBytes(o);
-                t.putObject("parameters").put("binary_data_size", bytes.length);
-                blobs.add(bytes);
+                ByteBuffer bytes = ByteBuffer.allocate(o.values().count() * o.datatype().bytes).order(ByteOrder.LITTLE_ENDIAN);
+                o.values().writeBinary(bytes);
+                t.putObject("parameters").put("binary_data_size", bytes.capacity());
+                blobs.add(bytes.array());
             } else {
-                putData(t.putArray("data"), o);
+                o.values().writeJson(t.putArray("data"));
             }
         }
         byte[] header = json.writeValueAsBytes(root);
@@ -372,53 +315,5 @@ final class V2Tensors {
         out.put(header);
         blobs.forEach(out::put);
         return new Encoded(out.array(), true, header.length);
-    }
-
-    private static byte[] toBytes(Output o) {
-        Object d = o.data();
-        int n = java.lang.reflect.Array.getLength(d);
-        ByteBuffer b = ByteBuffer.allocate(n * o.datatype().bytes).order(ByteOrder.LITTLE_ENDIAN);
-        switch (o.datatype()) {
-            case BOOL -> {
-                for (boolean v : (boolean[]) d) {
-                    b.put((byte) (v ? 1 : 0));
-                }
-            }
-            case UINT8 -> b.put((byte[]) d);
-            case INT64 -> b.asLongBuffer().put((long[]) d);
-            case FP32 -> b.asFloatBuffer().put((float[]) d);
-            case FP64 -> b.asDoubleBuffer().put((double[]) d);
-        }
-        return b.array();
-    }
-
-    private static void putData(ArrayNode a, Output o) {
-        switch (o.datatype()) {
-            case BOOL -> {
-                for (boolean v : (boolean[]) o.data()) {
-                    a.add(v);
-                }
-            }
-            case UINT8 -> {
-                for (byte v : (byte[]) o.data()) {
-                    a.add(v & 0xff);
-                }
-            }
-            case INT64 -> {
-                for (long v : (long[]) o.data()) {
-                    a.add(v);
-                }
-            }
-            case FP32 -> {
-                for (float v : (float[]) o.data()) {
-                    a.add(v);
-                }
-            }
-            case FP64 -> {
-                for (double v : (double[]) o.data()) {
-                    a.add(v);
-                }
-            }
-        }
     }
 }
