@@ -175,10 +175,13 @@ public final class BenchCommand implements Callable<Integer> {
         pool = java.util.concurrent.Executors.newFixedThreadPool(workers);
         inference.tuneAllocator();
         Device d = Devices.select(device);
-        try (ModelRunner opened = model != null ? ModelLoader.open(model, d, chunk, inference.settings())
-                : randomModel(GlowConfig.of(1, 28, 28, architecture.flows, architecture.levels, architecture.hidden), d, inference.settings())) {
-            lanes = workers == 1 && lanesOption ? Lanes.perCore(opened.glow().manager().getDevice()) : null;
-            ModelRunner runner = opened.withLanes(lanes);
+        lanes = workers == 1 && lanesOption ? Lanes.perCore(d) : null;
+        try (ModelRunner runner = model != null
+                ? ModelLoader.open(dev.glowserve.artifact.ModelArtifact.Source.parse(model), d, inference.settings(),
+                        dev.glowserve.artifact.ModelArtifact.DEFAULT_MAX_MODEL_BYTES,
+                        b -> b.chunkSize(chunk).lanes(lanes))
+                : randomModel(GlowConfig.of(1, 28, 28, architecture.flows, architecture.levels, architecture.hidden), d,
+                        inference.settings())) {
             GlowConfig config = runner.config();
             double flops = FlopCount.perImage(config);
             String threads = System.getProperty("ai.djl.pytorch.num_threads");
@@ -196,7 +199,7 @@ public final class BenchCommand implements Callable<Integer> {
                     runner.glow().parameters().trainableCount(), flops / 1e6);
             if (passes) {
                 for (String name : FALLBACK_ORDER) {
-                    fallbackRunners.put(name, runner.withInference(FALLBACKS.get(name)));
+                    fallbackRunners.put(name, runner.alongside(FALLBACKS.get(name)));
                 }
             }
             double peakBefore = FmaPeak.measure();
@@ -227,11 +230,8 @@ public final class BenchCommand implements Callable<Integer> {
                 java.nio.file.Files.write(json, dev.glowserve.artifact.ModelArtifact.JSON.writeValueAsBytes(out));
             }
         } finally {
-            fallbackRunners.values().forEach(ModelRunner::closePass);
+            fallbackRunners.values().forEach(ModelRunner::close);
             pool.shutdownNow();
-            if (lanes != null) {
-                lanes.close();
-            }
         }
         return 0;
     }
@@ -335,7 +335,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /** A random model with ActNorm initialised from random data, as in training. */
-    static ModelRunner randomModel(GlowConfig config, Device device, InferenceSettings settings) {
+    ModelRunner randomModel(GlowConfig config, Device device, InferenceSettings settings) {
         Glow glow = Glow.create(config, NDManager.newBaseManager(device), DataType.FLOAT32, 42);
         try (NDScope scope = new NDScope(); NDManager m = glow.manager().newSubManager()) {
             scope.suppressNotUsedWarning();
@@ -344,7 +344,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         glow.parameters().markUpdated();
         Manifest manifest = new Manifest("bench", "1", Architecture.of(config), 8, "random", null, null, null, null);
-        return new ModelRunner("bench", manifest, glow, 64, null, settings);
+        return ModelRunner.builder(manifest, glow).chunkSize(chunk).lanes(lanes).inference(settings).build();
     }
 
     private void warmUp(ModelRunner runner) {
@@ -356,7 +356,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private Row measure(ModelRunner base, int batch) {
-        ModelRunner runner = base.withChunkSize(chunk);
+        ModelRunner runner = base;
         List<byte[]> images = images(runner, batch, batch);
         double ceiling1 = ceiling();
         // with other passes to compare, each is timed in ROUNDS turns, taking turns, and keeps its best turn: the host's
@@ -369,7 +369,7 @@ public final class BenchCommand implements Callable<Integer> {
             encodeMs = Math.min(encodeMs, millis(i -> encodeSplit(runner, images), rounds));
             sampleMs = Math.min(sampleMs, millis(i -> sampleSplit(runner, batch, i), rounds));
             for (var e : fallbackRunners.entrySet()) {
-                ModelRunner other = e.getValue().withChunkSize(chunk);
+                ModelRunner other = e.getValue();
                 double em = millis(i -> encodeSplit(other, images), rounds);
                 double sm = millis(i -> sampleSplit(other, batch, i), rounds);
                 double[] best = fallbacks.computeIfAbsent(e.getKey(), k -> new double[2]);

@@ -22,7 +22,6 @@ public final class ModelOption {
     /** The model, running batches of 32 images and more as chunks on one single-threaded lane per core ({@link Lanes}). */
     public ModelRunner open(int chunkSize) {
         inference.tuneAllocator();
-        ModelRunner runner = ModelLoader.open(model, device, chunkSize, inference.settings());
-        return runner.withLanes(Lanes.perCore(runner.glow().manager().getDevice()));
+        return ModelLoader.open(model, device, inference.settings(), b -> b.chunkSize(chunkSize).lanes(Lanes.perCore(b.device())));
     }
 }

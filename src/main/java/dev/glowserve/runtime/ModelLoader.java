@@ -7,6 +7,8 @@ import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.InferenceSettings;
 
+import java.util.function.UnaryOperator;
+
 /** Opens a model artifact ("classpath:dir" or a folder) on a device, ready to serve. */
 public final class ModelLoader {
 
@@ -30,7 +32,8 @@ public final class ModelLoader {
      * is surely the CPU, the routes' tuning child starts before the engine and the weights are loaded, so its start-up
      * overlaps both.
      */
-    public static ModelRunner open(String spec, String deviceSetting, int chunkSize, InferenceSettings settings) {
+    public static ModelRunner open(String spec, String deviceSetting, InferenceSettings settings,
+            UnaryOperator<ModelRunner.Builder> more) {
         ModelArtifact.Source source = ModelArtifact.Source.parse(spec);
         long maxBytes = ModelArtifact.DEFAULT_MAX_MODEL_BYTES;
         GlowConfig config = ModelArtifact.readManifest(source, maxBytes).architecture().toConfig();
@@ -41,7 +44,7 @@ public final class ModelLoader {
             if (routes == null) {
                 routes = RouteTuning.prepare(config, DataType.FLOAT32, device, settings);
             }
-            return open(source, device, chunkSize, maxBytes, routes);
+            return open(source, device, maxBytes, routes, more);
         } finally {
             if (routes != null) {
                 routes.close();
@@ -55,18 +58,24 @@ public final class ModelLoader {
      */
     public static ModelRunner open(ModelArtifact.Source source, Device device, int chunkSize, InferenceSettings settings,
             long maxBytes) {
+        return open(source, device, settings, maxBytes, b -> b.chunkSize(chunkSize));
+    }
+
+    /** As above, the runner made as {@code more} sets it (name, version, chunk size, lanes) from the loaded model's. */
+    public static ModelRunner open(ModelArtifact.Source source, Device device, InferenceSettings settings, long maxBytes,
+            UnaryOperator<ModelRunner.Builder> more) {
         GlowConfig config = ModelArtifact.readManifest(source, maxBytes).architecture().toConfig();
         try (RouteTuning.Pending routes = RouteTuning.prepare(config, DataType.FLOAT32, device, settings)) {
-            return open(source, device, chunkSize, maxBytes, routes);
+            return open(source, device, maxBytes, routes, more);
         }
     }
 
-    private static ModelRunner open(ModelArtifact.Source source, Device device, int chunkSize, long maxBytes,
-            RouteTuning.Pending routes) {
+    private static ModelRunner open(ModelArtifact.Source source, Device device, long maxBytes, RouteTuning.Pending routes,
+            UnaryOperator<ModelRunner.Builder> more) {
         ModelArtifact.Loaded loaded = ModelArtifact.load(source, NDManager.newBaseManager(device), DataType.FLOAT32, maxBytes);
         try {
-            return new ModelRunner(loaded.manifest().name(), loaded.manifest(), loaded.glow(), chunkSize,
-                    loaded.classMeans(), RouteTuning.open(loaded.glow(), routes)).withCalibration(loaded.calibration());
+            return more.apply(ModelRunner.builder(loaded.manifest(), loaded.glow()).classMeans(loaded.classMeans())
+                    .calibration(loaded.calibration()).pass(RouteTuning.open(loaded.glow(), routes))).build();
         } catch (RuntimeException e) {
             loaded.glow().close();
             throw e;

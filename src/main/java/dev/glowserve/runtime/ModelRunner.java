@@ -48,74 +48,126 @@ public final class ModelRunner implements AutoCloseable {
     private final float[][][] classMeans;
     private final Lanes lanes;
     private final Calibration calibration;
+    /** Whether closing this runner frees the model (not when borrowing it, nor {@link #alongside}). */
+    private final boolean ownsModel;
+    /** Whether closing this runner stops the lanes (the runner built with them; not {@link #alongside}). */
+    private final boolean ownsLanes;
 
-    /** The model on the default inference pass ({@link InferenceSettings#DEFAULT}), without measured class means. */
-    public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize) {
-        this(name, manifest, glow, chunkSize, null, InferenceSettings.DEFAULT);
-    }
-
-    /** Opens the inference pass {@code settings} ask for on {@code glow}, which must be initialized. */
-    public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize, float[][][] classMeans,
-            InferenceSettings settings) {
-        this(name, manifest.versionOrDefault(), manifest, glow, RouteTuning.open(glow, settings), chunkSize, classMeans, null, null);
-    }
-
-    /** The model on a pass already opened ({@link RouteTuning#open}); the runner closes it. */
-    public ModelRunner(String name, Manifest manifest, Glow glow, int chunkSize, float[][][] classMeans,
-            RouteTuning.Opened opened) {
-        this(name, manifest.versionOrDefault(), manifest, glow, opened, chunkSize, classMeans, null, null);
-    }
-
-    private ModelRunner(String name, String version, Manifest manifest, Glow glow, RouteTuning.Opened opened, int chunkSize,
-            float[][][] classMeans, Lanes lanes, Calibration calibration) {
-        this.name = name;
-        this.version = version;
-        this.manifest = manifest;
-        this.glow = glow;
+    private ModelRunner(Builder b, RouteTuning.Opened opened, boolean ownsModel, boolean ownsLanes) {
+        this.name = b.name != null ? b.name : b.manifest.name();
+        this.version = b.version != null ? b.version : b.manifest.versionOrDefault();
+        this.manifest = b.manifest;
+        this.glow = b.glow;
         this.opened = opened;
         this.pass = opened.pass();
-        this.quantization = new Quantization(manifest.bits());
-        this.chunkSize = Math.max(1, chunkSize);
-        this.classMeans = classMeans;
-        this.lanes = lanes;
-        this.calibration = calibration;
+        this.quantization = new Quantization(b.manifest.bits());
+        this.chunkSize = Math.max(1, b.chunkSize);
+        this.classMeans = b.classMeans;
+        this.lanes = b.lanes;
+        this.calibration = b.calibration;
+        this.ownsModel = ownsModel;
+        this.ownsLanes = ownsLanes;
     }
 
-    /** The same model and pass under another name and version (a repository's folder names them). */
-    public ModelRunner named(String otherName, String otherVersion) {
-        return new ModelRunner(otherName, otherVersion, manifest, glow, opened, chunkSize, classMeans, lanes, calibration);
-    }
-
-    /** The same model with another chunk size (the batching scheduler runs whole batches as one pass). */
-    public ModelRunner withChunkSize(int size) {
-        return new ModelRunner(name, version, manifest, glow, opened, size, classMeans, lanes, calibration);
+    /** A runner of {@code glow} (initialized) described by {@code manifest}: set what differs from the defaults, then build. */
+    public static Builder builder(Manifest manifest, Glow glow) {
+        return new Builder(manifest, glow);
     }
 
     /**
-     * The same model running batches of two {@link Lanes#CHUNK}s or more as chunks on {@code lanes}
-     * (null: every batch as passes on the calling thread); the returned runner closes the lanes.
+     * How a runner is made: its name and version (the manifest's by default), the chunk size of its passes (64), the
+     * measured class means and the calibration (none), the lanes of the command line's large batches (none) and its
+     * inference pass (opened from {@link InferenceSettings#DEFAULT} unless one is given). The runner built owns the
+     * model (unless {@link #borrowing}), the pass and the lanes, and frees them when closed.
      */
-    public ModelRunner withLanes(Lanes lanes) {
-        return new ModelRunner(name, version, manifest, glow, opened, chunkSize, classMeans, lanes, calibration);
-    }
+    public static final class Builder {
+        private final Manifest manifest;
+        private final Glow glow;
+        private String name;
+        private String version;
+        private int chunkSize = 64;
+        private float[][][] classMeans;
+        private Calibration calibration;
+        private Lanes lanes;
+        private InferenceSettings settings = InferenceSettings.DEFAULT;
+        private RouteTuning.Opened opened;
+        private boolean borrowing;
 
-    /** The same model with an out-of-distribution calibration (null: none). */
-    public ModelRunner withCalibration(Calibration c) {
-        return new ModelRunner(name, version, manifest, glow, opened, chunkSize, classMeans, lanes, c);
+        private Builder(Manifest manifest, Glow glow) {
+            this.manifest = manifest;
+            this.glow = glow;
+        }
+
+        public Builder name(String name) {
+            this.name = name;
+            return this;
+        }
+
+        public Builder version(String version) {
+            this.version = version;
+            return this;
+        }
+
+        public Builder chunkSize(int chunkSize) {
+            this.chunkSize = chunkSize;
+            return this;
+        }
+
+        public Builder classMeans(float[][][] classMeans) {
+            this.classMeans = classMeans;
+            return this;
+        }
+
+        public Builder calibration(Calibration calibration) {
+            this.calibration = calibration;
+            return this;
+        }
+
+        /** Batches of two {@link Lanes#CHUNK}s or more run as chunks on {@code lanes} (null: on the calling thread). */
+        public Builder lanes(Lanes lanes) {
+            this.lanes = lanes;
+            return this;
+        }
+
+        /** The pass {@code settings} ask for, opened (and tuned where they say so) at build. */
+        public Builder inference(InferenceSettings settings) {
+            this.settings = settings;
+            this.opened = null;
+            return this;
+        }
+
+        /** A pass already opened ({@link RouteTuning#open}). */
+        public Builder pass(RouteTuning.Opened opened) {
+            this.opened = opened;
+            return this;
+        }
+
+        /**
+         * The model stays its owner's (a trainer's live model): closing the runner frees its pass and lanes only.
+         */
+        public Builder borrowing() {
+            this.borrowing = true;
+            return this;
+        }
+
+        /** The device the model is on, for what is chosen by it (lanes on a CPU). */
+        public ai.djl.Device device() {
+            return glow.manager().getDevice();
+        }
+
+        public ModelRunner build() {
+            return new ModelRunner(this, opened != null ? opened : RouteTuning.open(glow, settings), !borrowing, true);
+        }
     }
 
     /**
-     * The same model on another inference pass (the benchmark's side-by-side passes); {@link #closePass} frees it
-     * without closing the shared model.
+     * A runner of the same model on another inference pass (the benchmark's side-by-side passes): closing it frees
+     * its pass only; the model and the lanes stay this runner's.
      */
-    public ModelRunner withInference(InferenceSettings settings) {
-        return new ModelRunner(name, version, manifest, glow, RouteTuning.open(glow, settings), chunkSize, classMeans, lanes,
-                calibration);
-    }
-
-    /** Frees this runner's pass only (one made by {@link #withInference}). */
-    public void closePass() {
-        pass.close();
+    public ModelRunner alongside(InferenceSettings settings) {
+        Builder b = builder(manifest, glow).name(name).version(version).chunkSize(chunkSize).classMeans(classMeans)
+                .calibration(calibration).lanes(lanes);
+        return new ModelRunner(b, RouteTuning.open(glow, settings), false, false);
     }
 
     /** The held-out scores that calibrate out-of-distribution answers; null if the artifact has none. */
@@ -348,10 +400,12 @@ public final class ModelRunner implements AutoCloseable {
 
     @Override
     public void close() {
-        if (lanes != null) {
+        pass.close();
+        if (ownsLanes && lanes != null) {
             lanes.close();
         }
-        pass.close();
-        glow.close();
+        if (ownsModel) {
+            glow.close();
+        }
     }
 }

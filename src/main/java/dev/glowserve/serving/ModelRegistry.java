@@ -142,10 +142,9 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
      */
     ServedModel open(String path, String label, String name, String version) {
         long t0 = System.nanoTime();
-        ModelRunner runner = ModelLoader.open(ModelArtifact.Source.parse(path, label), device, 64, properties.inference().settings(),
-                properties.limits().maxModelBytes().toBytes());
+        ModelRunner runner = ModelLoader.open(ModelArtifact.Source.parse(path, label), device, properties.inference().settings(),
+                properties.limits().maxModelBytes().toBytes(), b -> b.chunkSize(64).name(name).version(version));
         try {
-            runner = runner.named(name != null ? name : runner.name(), version != null ? version : runner.version());
             warmUp(runner);
             BatchScheduler scheduler = new BatchScheduler(runner, settings, meters);
             LOG.info("model '{}' v{} from {} ready on {} in {} ms", runner.name(), runner.version(), path,

@@ -24,21 +24,23 @@ final class Evaluation {
 
     /** Per-image bits/dim of {@code glow} on {@code images}. */
     double[] perImageBitsPerDim(Glow glow, Manifest manifest, ImageSet images) {
-        ModelRunner runner = new ModelRunner("training", manifest, glow, 100);
-        List<byte[]> list = new ArrayList<>(images.count());
-        for (int i = 0; i < images.count(); i++) {
-            list.add(images.image(i));
+        // the model is the trainer's: the runner frees only its own pass
+        try (ModelRunner runner = ModelRunner.builder(manifest, glow).name("training").chunkSize(100).borrowing().build()) {
+            List<byte[]> list = new ArrayList<>(images.count());
+            for (int i = 0; i < images.count(); i++) {
+                list.add(images.image(i));
+            }
+            int parts = Math.min(workers.workers(), list.size());
+            List<Callable<List<ModelRunner.Score>>> calls = new ArrayList<>(parts);
+            for (int w = 0; w < parts; w++) {
+                List<byte[]> part = list.subList(list.size() * w / parts, list.size() * (w + 1) / parts);
+                calls.add(() -> {
+                    JniUtils.setGradMode(false);
+                    return runner.score(part, null);
+                });
+            }
+            return workers.onWorkers(calls).stream().flatMap(List::stream).mapToDouble(ModelRunner.Score::bitsPerDim).toArray();
         }
-        int parts = Math.min(workers.workers(), list.size());
-        List<Callable<List<ModelRunner.Score>>> calls = new ArrayList<>(parts);
-        for (int w = 0; w < parts; w++) {
-            List<byte[]> part = list.subList(list.size() * w / parts, list.size() * (w + 1) / parts);
-            calls.add(() -> {
-                JniUtils.setGradMode(false);
-                return runner.score(part, null);
-            });
-        }
-        return workers.onWorkers(calls).stream().flatMap(List::stream).mapToDouble(ModelRunner.Score::bitsPerDim).toArray();
     }
 
     /** Mean bits/dim of {@code glow} on {@code images}. */

@@ -57,15 +57,17 @@ public final class TrainingReport {
         Glow shipped = trainer.evaluated();
         ModelArtifact.save(modelDir, m, shipped);
         if (shipped.config().conditional()) {
-            ClassMeans.write(modelDir, shipped.config(), classMeans(new ModelRunner(name, m, shipped, 100), train),
-                    shipped.manager());
+            try (ModelRunner means = ModelRunner.builder(m, shipped).name(name).chunkSize(100).borrowing().build()) {
+                ClassMeans.write(modelDir, shipped.config(), classMeans(means, train), shipped.manager());
+            }
         }
-        ModelRunner runner = new ModelRunner(name, m, shipped, 64);
-        calibrate(runner, test, modelDir);
-        Plots.bitsPerDim(trainer.history(), describe(shipped.config()) + String.format(Locale.ROOT,
-                " — test %.3f bits/dim", mean), dir.resolve("bpd.png"));
-        writeSamples(runner, dir.resolve("samples.png"));
-        writeReconstructions(runner, test, dir.resolve("reconstructions.png"));
+        try (ModelRunner runner = ModelRunner.builder(m, shipped).name(name).chunkSize(64).borrowing().build()) {
+            calibrate(runner, test, modelDir);
+            Plots.bitsPerDim(trainer.history(), describe(shipped.config()) + String.format(Locale.ROOT,
+                    " — test %.3f bits/dim", mean), dir.resolve("bpd.png"));
+            writeSamples(runner, dir.resolve("samples.png"));
+            writeReconstructions(runner, test, dir.resolve("reconstructions.png"));
+        }
         return new Result(mean, test.count(), modelDir);
     }
 

@@ -32,13 +32,14 @@ class LanesTest {
     @BeforeAll
     static void model() {
         Glow glow = FlowTestSupport.perturbedModel(CONDITIONAL, DataType.FLOAT32, 6, 0.06);
-        onePass = new ModelRunner("t", new Manifest("t", "1", Architecture.of(CONDITIONAL), 8, "x", null, null, null, null), glow, 64);
-        chunked = onePass.withLanes(new Lanes(2));
+        onePass = ModelRunner.builder(new Manifest("t", "1", Architecture.of(CONDITIONAL), 8, "x", null, null, null, null), glow).name("t").chunkSize(64).build();
+        chunked = ModelRunner.builder(onePass.manifest(), glow).name("t").chunkSize(64).lanes(new Lanes(2)).borrowing().build();
     }
 
     @AfterAll
     static void close() {
         chunked.close();
+        onePass.close();
     }
 
     @Test

@@ -31,7 +31,7 @@ class ModelRunnerTest {
     @BeforeAll
     static void model() {
         Glow glow = FlowTestSupport.perturbedModel(CONDITIONAL, DataType.FLOAT32, 3, 0.08);
-        runner = new ModelRunner("t", new Manifest("t", "1", Architecture.of(CONDITIONAL), 8, "x", null, null, null, null), glow, 5);
+        runner = ModelRunner.builder(new Manifest("t", "1", Architecture.of(CONDITIONAL), 8, "x", null, null, null, null), glow).name("t").chunkSize(5).build();
     }
 
     @AfterAll
@@ -138,8 +138,8 @@ class ModelRunnerTest {
     @Test
     void unconditionalModelsRefuseAClass() {
         GlowConfig plain = CONDITIONAL.withClasses(0);
-        try (ModelRunner u = new ModelRunner("u", new Manifest("u", "1", Architecture.of(plain), 8, "x", null, null, null, null),
-                Glow.create(plain, NDManager.newBaseManager(), DataType.FLOAT32, 1), 8)) {
+        try (ModelRunner u = ModelRunner.builder(new Manifest("u", "1", Architecture.of(plain), 8, "x", null, null, null, null),
+                Glow.create(plain, NDManager.newBaseManager(), DataType.FLOAT32, 1)).name("u").chunkSize(8).build()) {
             assertThat(u.sampleLabels(3, null, 1)).isNull();
             assertThatThrownBy(() -> u.sampleLabels(3, 1, 1)).hasMessageContaining("unconditional");
         }

@@ -37,7 +37,7 @@ class BatchSchedulerTest {
     @BeforeAll
     static void model() {
         Glow glow = FlowTestSupport.perturbedModel(CONFIG, DataType.FLOAT32, 5, 0.08);
-        runner = new ModelRunner("m", new Manifest("m", "1", Architecture.of(CONFIG), 8, "x", null, null, null, null), glow, 64);
+        runner = ModelRunner.builder(new Manifest("m", "1", Architecture.of(CONFIG), 8, "x", null, null, null, null), glow).name("m").chunkSize(64).build();
     }
 
     @AfterAll
