@@ -34,73 +34,15 @@ public final class BatchScheduler implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(BatchScheduler.class);
 
-    /**
-     * A batched operation, typed by what a request hands in (an image, a latent) and what it gets back: jobs of one
-     * operation batch together, and the operation's runner call does the batch. Sampling and interpolation are decodes
-     * of latents made per request.
-     */
-    public static final class Operation<I, O> {
-        static final Operation<byte[], ModelRunner.Encoded> ENCODE = new Operation<>("encode", "forward", ModelRunner::encode);
-        static final Operation<float[][], byte[]> DECODE = new Operation<>("decode", "reverse", ModelRunner::decode);
-        static final Operation<float[][], byte[]> DECODE_Z = new Operation<>("decode_z", "reverse",
-                (runner, z, labels) -> runner.decodeZ(z));
-        static final List<Operation<?, ?>> ALL = List.of(ENCODE, DECODE, DECODE_Z);
-
-        /** The runner call for a whole batch: one result per item, in order. */
-        private interface Call<I, O> {
-            List<O> run(ModelRunner runner, List<I> items, int[] labels);
-        }
-
-        final String tag;
-        final String pass;
-        private final Call<I, O> call;
-
-        private Operation(String tag, String pass, Call<I, O> call) {
-            this.tag = tag;
-            this.pass = pass;
-            this.call = call;
-        }
-
-        /** {@code job} as one of this operation's: checked by identity, so its items are I and its results O. */
-        @SuppressWarnings("unchecked")
-        private Job<I, O> own(Job<?, ?> job) {
-            if (job.op != this) {
-                throw new IllegalArgumentException(job.op.tag + " job in a " + tag + " batch");
-            }
-            return (Job<I, O>) job;
-        }
-    }
-
     /** {@code workers}: batches run side by side (each on its own thread), at least 1. */
     public record Settings(int maxBatchSize, Duration maxQueueDelay, int queueCapacity, Duration requestTimeout, int workers) {}
-
-    /** One request's items for one operation, and where their results go. */
-    private static final class Job<I, O> {
-        final Operation<I, O> op;
-        final List<I> items;
-        final int[] labels;
-        final CompletableFuture<List<O>> result = new CompletableFuture<>();
-        final long enqueued = System.nanoTime();
-        final long deadline;
-
-        Job(Operation<I, O> op, List<I> items, int[] labels, Duration timeout) {
-            this.op = op;
-            this.items = items;
-            this.labels = labels;
-            this.deadline = enqueued + timeout.toNanos();
-        }
-
-        boolean batchesWith(Job<?, ?> other) {
-            return op == other.op && (labels == null) == (other.labels == null);
-        }
-    }
 
     /** An operation's meters, registered once with the scheduler. */
     private record Meters(Timer queueWait, DistributionSummary batchSize, Timer pass, Counter images) {}
 
     private final ModelRunner runner;
     private final Settings settings;
-    private final ArrayDeque<Job<?, ?>> queue = new ArrayDeque<>();
+    private final ArrayDeque<BatchJob<?, ?>> queue = new ArrayDeque<>();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final List<Thread> workers = new ArrayList<>();
@@ -124,15 +66,15 @@ public final class BatchScheduler implements AutoCloseable {
     private final Counter rejectedFull;
     private final Counter rejectedShutdown;
     private final Counter expired;
-    private final java.util.Map<Operation<?, ?>, Meters> meters;
+    private final java.util.Map<BatchOperation<?, ?>, Meters> meters;
 
     public BatchScheduler(ModelRunner runner, Settings settings, MeterRegistry meters) {
         this.runner = runner;
         this.settings = settings;
         String model = runner.name();
         String version = runner.version();
-        java.util.Map<Operation<?, ?>, Meters> byOp = new java.util.HashMap<>();
-        for (Operation<?, ?> op : Operation.ALL) {
+        java.util.Map<BatchOperation<?, ?>, Meters> byOp = new java.util.HashMap<>();
+        for (BatchOperation<?, ?> op : BatchOperation.ALL) {
             byOp.put(op, new Meters(
                     Timer.builder("glow.queue.wait").tag("model", model).tag("version", version).tag("operation", op.tag)
                             .description("Time requests waited before their batch started").register(meters),
@@ -204,15 +146,15 @@ public final class BatchScheduler implements AutoCloseable {
     }
 
     public CompletableFuture<List<ModelRunner.Encoded>> encode(List<byte[]> images, int[] labels) {
-        return submit(new Job<>(Operation.ENCODE, images, labels, settings.requestTimeout()));
+        return submit(new BatchJob<>(BatchOperation.ENCODE, images, labels, settings.requestTimeout()));
     }
 
     public CompletableFuture<List<byte[]>> decode(List<float[][]> eps, int[] labels) {
-        return submit(new Job<>(Operation.DECODE, eps, labels, settings.requestTimeout()));
+        return submit(new BatchJob<>(BatchOperation.DECODE, eps, labels, settings.requestTimeout()));
     }
 
     public CompletableFuture<List<byte[]>> decodeZ(List<float[][]> z) {
-        return submit(new Job<>(Operation.DECODE_Z, z, null, settings.requestTimeout()));
+        return submit(new BatchJob<>(BatchOperation.DECODE_Z, z, null, settings.requestTimeout()));
     }
 
     /**
@@ -235,7 +177,7 @@ public final class BatchScheduler implements AutoCloseable {
         return Math.max(1, (long) Math.ceil(depth * meanBatchSeconds / Math.max(1, settings.maxBatchSize() / 4.0)));
     }
 
-    private <I, O> CompletableFuture<List<O>> submit(Job<I, O> job) {
+    private <I, O> CompletableFuture<List<O>> submit(BatchJob<I, O> job) {
         if (!accepting) {
             rejectedShutdown.increment();
             throw new Overload.ShuttingDown(runner.name());
@@ -260,7 +202,7 @@ public final class BatchScheduler implements AutoCloseable {
 
     private void work() {
         while (running) {
-            List<Job<?, ?>> batch;
+            List<BatchJob<?, ?>> batch;
             boolean alone;
             try {
                 lock.lock();
@@ -287,7 +229,7 @@ public final class BatchScheduler implements AutoCloseable {
     }
 
     /** Waits for work, then gathers jobs like the oldest one until full or until its delay is up. */
-    private List<Job<?, ?>> nextBatch() throws InterruptedException {
+    private List<BatchJob<?, ?>> nextBatch() throws InterruptedException {
         lock.lock();
         try {
             while (queue.isEmpty()) {
@@ -296,18 +238,18 @@ public final class BatchScheduler implements AutoCloseable {
                 }
                 changed.await(100, TimeUnit.MILLISECONDS);
             }
-            Job<?, ?> first = takeLive();
+            BatchJob<?, ?> first = takeLive();
             depth = queue.size();
             if (first == null) {
                 return null;
             }
-            List<Job<?, ?>> batch = new ArrayList<>();
+            List<BatchJob<?, ?>> batch = new ArrayList<>();
             batch.add(first);
             int size = first.items.size();
             long gatherUntil = first.enqueued + settings.maxQueueDelay().toNanos();
             while (size < settings.maxBatchSize()) {
-                for (Iterator<Job<?, ?>> it = queue.iterator(); it.hasNext() && size < settings.maxBatchSize(); ) {
-                    Job<?, ?> j = it.next();
+                for (Iterator<BatchJob<?, ?>> it = queue.iterator(); it.hasNext() && size < settings.maxBatchSize(); ) {
+                    BatchJob<?, ?> j = it.next();
                     if (j.result.isDone()) { // cancelled by a client that left
                         it.remove();
                         continue;
@@ -338,8 +280,8 @@ public final class BatchScheduler implements AutoCloseable {
     }
 
     /** The oldest job still worth running (expired ones fail with 503, abandoned ones are dropped). */
-    private Job<?, ?> takeLive() {
-        Job<?, ?> j;
+    private BatchJob<?, ?> takeLive() {
+        BatchJob<?, ?> j;
         while ((j = queue.pollFirst()) != null) {
             if (j.result.isDone() || expire(j)) {
                 continue;
@@ -349,7 +291,7 @@ public final class BatchScheduler implements AutoCloseable {
         return null;
     }
 
-    private boolean expire(Job<?, ?> j) {
+    private boolean expire(BatchJob<?, ?> j) {
         long now = System.nanoTime();
         if (now > j.deadline) {
             expired.increment();
@@ -360,7 +302,7 @@ public final class BatchScheduler implements AutoCloseable {
     }
 
     /** Runs a lone batch on all cores when no other worker holds any, else on this worker's own threads. */
-    private void runOnCores(List<Job<?, ?>> batch, boolean alone) {
+    private void runOnCores(List<BatchJob<?, ?>> batch, boolean alone) {
         if (wide != null && alone && cores.writeLock().tryLock()) {
             try {
                 widePasses.increment();
@@ -385,25 +327,25 @@ public final class BatchScheduler implements AutoCloseable {
         }
     }
 
-    private void run(List<Job<?, ?>> gathered) {
+    private void run(List<BatchJob<?, ?>> gathered) {
         run(gathered.get(0).op, gathered);
     }
 
-    private <I, O> void run(Operation<I, O> op, List<Job<?, ?>> gathered) {
+    private <I, O> void run(BatchOperation<I, O> op, List<BatchJob<?, ?>> gathered) {
         // a client may leave while its job waits in a batch for company: its job is not computed
-        List<Job<I, O>> batch = gathered.stream().filter(j -> !j.result.isDone()).map(op::own).toList();
+        List<BatchJob<I, O>> batch = gathered.stream().filter(j -> !j.result.isDone()).map(op::own).toList();
         if (batch.isEmpty()) {
             return;
         }
         Meters m = meters.get(op);
         long start = System.nanoTime();
-        for (Job<I, O> j : batch) {
+        for (BatchJob<I, O> j : batch) {
             m.queueWait().record(start - j.enqueued, TimeUnit.NANOSECONDS);
         }
         try {
             List<O> results = execute(op, batch);
             int offset = 0;
-            for (Job<I, O> j : batch) {
+            for (BatchJob<I, O> j : batch) {
                 j.result.complete(results.subList(offset, offset + j.items.size()));
                 offset += j.items.size();
             }
@@ -412,7 +354,7 @@ public final class BatchScheduler implements AutoCloseable {
                 batch.get(0).result.completeExceptionally(e);
             } else {
                 // one request's bad input must not fail the others: run each alone to find it
-                for (Job<I, O> j : batch) {
+                for (BatchJob<I, O> j : batch) {
                     try {
                         j.result.complete(execute(op, List.of(j)));
                     } catch (RuntimeException single) {
@@ -432,20 +374,20 @@ public final class BatchScheduler implements AutoCloseable {
         m.images().increment(images);
     }
 
-    private <I, O> List<O> execute(Operation<I, O> op, List<Job<I, O>> batch) {
+    private <I, O> List<O> execute(BatchOperation<I, O> op, List<BatchJob<I, O>> batch) {
         List<I> items = new ArrayList<>();
         boolean labelled = batch.get(0).labels != null;
         int total = batch.stream().mapToInt(j -> j.items.size()).sum();
         int[] labels = labelled ? new int[total] : null;
         int at = 0;
-        for (Job<I, O> j : batch) {
+        for (BatchJob<I, O> j : batch) {
             items.addAll(j.items);
             if (labelled) {
                 System.arraycopy(j.labels, 0, labels, at, j.labels.length);
             }
             at += j.items.size();
         }
-        return op.call.run(runner, items, labels);
+        return op.run(runner, items, labels);
     }
 
     /**
@@ -472,7 +414,7 @@ public final class BatchScheduler implements AutoCloseable {
         running = false;
         lock.lock();
         try {
-            Job<?, ?> j;
+            BatchJob<?, ?> j;
             while ((j = queue.pollFirst()) != null) {
                 j.result.completeExceptionally(new Overload.ShuttingDown(runner.name()));
             }
