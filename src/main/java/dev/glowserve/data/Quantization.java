@@ -57,10 +57,20 @@ public record Quantization(int nBits) {
 
     /** log p of the discrete image from log p of its continuous input, in nats. */
     public double imageLogP(double continuousLogP, int dimensions) {
-        return continuousLogP - dimensions * Math.log(bins());
+        return continuousLogP - binLogVolume(dimensions);
+    }
+
+    /** The log-volume of an image's bins, {@code dimensions · ln(bins)}: what its continuous log p exceeds its discrete one by. */
+    public double binLogVolume(int dimensions) {
+        return dimensions * Math.log(bins());
     }
 
     public static double bitsPerDim(double imageLogP, int dimensions) {
-        return -imageLogP / (dimensions * LN2);
+        return -imageLogP / natsPerBitPerDim(dimensions);
+    }
+
+    /** Nats of log p per bit/dim over {@code dimensions} values: bits/dim = −log p / this. */
+    public static double natsPerBitPerDim(int dimensions) {
+        return dimensions * LN2;
     }
 }

@@ -54,7 +54,6 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    private static final double LN2 = Math.log(2);
     private static final int LOG_EVERY = 10;
 
     /**
@@ -444,7 +443,8 @@ public final class Trainer implements AutoCloseable {
             scope.suppressNotUsedWarning();
             JniUtils.setGradMode(true);
             NDArray logPx = model.encode(input(m, x), labels, Pass.TRAINING).logPx();
-            NDArray perImage = Tensors.dividedBy(logPx.sub(d * Math.log(quantization.bins())).neg(), d * LN2);
+            NDArray perImage = Tensors.dividedBy(logPx.sub(quantization.binLogVolume(d)).neg(),
+                    Quantization.natsPerBitPerDim(d));
             NDArray share = Tensors.dividedBy(perImage.sum(), batchSize);
             double value = share.toFloatArray()[0];
             if (Double.isFinite(value)) {
