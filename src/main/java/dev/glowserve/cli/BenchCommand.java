@@ -165,7 +165,7 @@ public final class BenchCommand implements Callable<Integer> {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--workers must be at least 1");
         }
         if (train) {
-            dev.glowserve.train.Trainer.configureWorkers(workersOption == null ? 0 : workersOption); // before the engine starts
+            dev.glowserve.runtime.Workers.configureForWorkers(workersOption == null ? 0 : workersOption); // before the engine starts
             return trainBench();
         }
         workers = workersOption == null ? 1 : workersOption;

@@ -129,7 +129,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (workers < 0) {
             throw new IllegalArgumentException("--workers must be 0 (auto) or more, got " + workers);
         }
-        Trainer.configureWorkers(workers); // before the engine starts
+        dev.glowserve.runtime.Workers.configureForWorkers(workers); // before the engine starts
         Path dir = out != null ? out : Path.of("runs", Instant.now().toString().replace(':', '-'));
         TrainOptions o = new TrainOptions(architecture.flows, architecture.levels, architecture.hidden, !additive, !plain, nBits, conditional, batch, lr, warmup,
                 schedule, steps, minutes * 60, gradClip, seed, evalEvery, evalImages, checkpointEvery, maxBadSteps, trainLimit, ema);

@@ -48,4 +48,18 @@ public final class Workers {
         }
         return out;
     }
+
+    /**
+     * Sets the engine's intra-op threads for {@code workers} data-parallel workers (0 = one per core on CPU; on a GPU,
+     * which runs one batch at a time, nothing changes) before the engine starts; a trainer then runs {@link #slots()}
+     * workers. One worker per core beats one worker on every core: a training step's thousands of small ops leave the
+     * second thread of a single worker spinning (docs/PERFORMANCE.md).
+     */
+    public static void configureForWorkers(int workers) {
+        if (workers == 0 && ai.djl.util.cuda.CudaUtils.getGpuCount() > 0) {
+            return;
+        }
+        int cores = Runtime.getRuntime().availableProcessors();
+        splitCores(workers > 0 ? Math.min(workers, cores) : cores);
+    }
 }

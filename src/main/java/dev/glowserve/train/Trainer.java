@@ -56,20 +56,6 @@ public final class Trainer implements AutoCloseable {
 
     private static final int LOG_EVERY = 10;
 
-    /**
-     * Sets the engine's intra-op threads for {@code workers} training workers (0 = one per core on
-     * CPU, one on a GPU) before the engine starts; a trainer then picks the count up as
-     * {@link #defaultWorkers}. One worker per core beats one worker on every core: a step's thousands
-     * of small ops leave the second thread of a single worker spinning (docs/PERFORMANCE.md).
-     */
-    public static void configureWorkers(int workers) {
-        if (workers == 0 && ai.djl.util.cuda.CudaUtils.getGpuCount() > 0) {
-            return; // a GPU trains one batch at a time; the CPU threads stay as they are
-        }
-        int cores = Runtime.getRuntime().availableProcessors();
-        Workers.splitCores(workers > 0 ? Math.min(workers, cores) : cores);
-    }
-
     /** One worker per group of intra-op threads on CPU, one on a GPU. */
     static int defaultWorkers() {
         return Engine.getInstance().getGpuCount() > 0 ? 1 : Workers.slots();
@@ -112,7 +98,7 @@ public final class Trainer implements AutoCloseable {
     /**
      * @param workers threads that each run the forward and backward of one slice of every batch on
      *     their own replica of the model (their gradients are added up for the update); the default
-     *     is one per group of intra-op threads, as {@link #configureWorkers} set them up
+     *     is one per group of intra-op threads, as {@link dev.glowserve.runtime.Workers#configureForWorkers} set them up
      */
     public Trainer(TrainOptions options, TrainingData data, ImageSet test, Path outDir, Listener listener, int workers) {
         if (workers < 1) {
