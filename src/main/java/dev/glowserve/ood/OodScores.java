@@ -11,6 +11,7 @@ import dev.glowserve.ood.OutOfDistribution.Method;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.Map;
 import java.util.function.IntConsumer;
 
@@ -38,25 +39,19 @@ public final class OodScores {
             int end = Math.min(set.count(), start + CHUNK);
             List<byte[]> images = new ArrayList<>(end - start);
             for (int i = start; i < end; i++) {
-                byte[] image = set.image(i);
-                images.add(image);
-                cx[i] = compressor.bitsPerDim(image, set.channels(), set.height(), set.width());
+                images.add(set.image(i));
             }
-            score(runner, images, bpd, start);
+            Measures chunk = OutOfDistribution.measure(images, set.channels(), set.height(), set.width(), compressor, upsideDown,
+                    batch -> CompletableFuture.completedFuture(runner.score(batch, null).stream()
+                            .mapToDouble(ModelRunner.Score::bitsPerDim).toArray())).join();
+            System.arraycopy(chunk.bitsPerDim(), 0, bpd, start, chunk.count());
+            System.arraycopy(chunk.complexity(), 0, cx, start, chunk.count());
             if (upsideDown) {
-                score(runner, images.stream().map(im -> OutOfDistribution.upsideDown(im, set.channels(), set.height(), set.width()))
-                        .toList(), turned, start);
+                System.arraycopy(chunk.upsideDownBitsPerDim(), 0, turned, start, chunk.count());
             }
             progress.accept(end);
         }
         return new Measures(bpd, cx, turned);
-    }
-
-    private static void score(ModelRunner runner, List<byte[]> images, double[] into, int at) {
-        List<ModelRunner.Score> scores = runner.score(images, null);
-        for (int i = 0; i < scores.size(); i++) {
-            into[at + i] = scores.get(i).bitsPerDim();
-        }
     }
 
     /**

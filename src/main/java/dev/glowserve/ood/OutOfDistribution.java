@@ -9,6 +9,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 
 /**
  * Out-of-distribution scores of images (higher: less like the training data) and their calibrated p-values: the
@@ -150,6 +152,24 @@ public final class OutOfDistribution {
                     + "': calibrate it again with glow-serve calibrate");
         }
         return held;
+    }
+
+    /**
+     * The measures of {@code images} (C×H×W each), the one way the service and calibrate/ood-eval measure them: the
+     * model's bits/dim ({@code bitsPerDim}, which may run on other threads and finish later), with {@code upsideDown}
+     * the bits/dim of each image turned upside down, and the compressor's bits/dim, computed on the calling thread
+     * while the model works.
+     */
+    public static CompletableFuture<Measures> measure(List<byte[]> images, int channels, int height, int width,
+            Complexity compressor, boolean upsideDown, Function<List<byte[]>, CompletableFuture<double[]>> bitsPerDim) {
+        CompletableFuture<double[]> bpd = bitsPerDim.apply(images);
+        CompletableFuture<double[]> turned = !upsideDown ? CompletableFuture.completedFuture(null)
+                : bitsPerDim.apply(images.stream().map(im -> upsideDown(im, channels, height, width)).toList());
+        double[] complexity = new double[images.size()];
+        for (int i = 0; i < complexity.length; i++) {
+            complexity[i] = compressor.bitsPerDim(images.get(i), channels, height, width);
+        }
+        return bpd.thenCombine(turned, (x, t) -> new Measures(x, complexity, t));
     }
 
     /** C×H×W pixels turned upside down: each channel's rows in reverse order. */

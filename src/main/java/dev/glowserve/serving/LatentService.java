@@ -186,18 +186,9 @@ public class LatentService {
             throw new NotCalibrated(t.model(), m.id());
         }
         GlowConfig g = t.runner().config();
-        CompletableFuture<double[]> bpd = bitsPerDim(encode(t, images, null, work));
-        CompletableFuture<double[]> upsideDown = !m.needsUpsideDown() ? CompletableFuture.completedFuture(null)
-                : bitsPerDim(encode(t, images.stream().map(im -> OutOfDistribution.upsideDown(im, g.inChannels(), g.height(), g.width()))
-                        .toList(), null, work));
-        // the compressor runs here, on the request's thread, while the model works
-        Complexity compressor = Complexity.of(c.compressor());
-        double[] complexity = new double[images.size()];
-        for (int i = 0; i < complexity.length; i++) {
-            complexity[i] = compressor.bitsPerDim(images.get(i), g.inChannels(), g.height(), g.width());
-        }
-        return bpd.thenCombine(upsideDown, (x, turned) -> OutOfDistribution.judge(m, a,
-                new OutOfDistribution.Measures(x, complexity, turned), c));
+        return OutOfDistribution.measure(images, g.inChannels(), g.height(), g.width(), Complexity.of(c.compressor()),
+                m.needsUpsideDown(), batch -> bitsPerDim(encode(t, batch, null, work)))
+                .thenApply(measures -> OutOfDistribution.judge(m, a, measures, c));
     }
 
     private static CompletableFuture<double[]> bitsPerDim(CompletableFuture<List<ModelRunner.Encoded>> encoded) {
