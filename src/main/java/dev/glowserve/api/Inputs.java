@@ -1,12 +1,11 @@
 package dev.glowserve.api;
 
-import dev.glowserve.serving.ServedModel;
-import dev.glowserve.runtime.ClientError;
-
 import dev.glowserve.data.DataException;
 import dev.glowserve.data.Png;
 import dev.glowserve.flow.GlowConfig;
+import dev.glowserve.runtime.ClientError;
 import dev.glowserve.serving.GlowProperties;
+import dev.glowserve.serving.ServedModel;
 
 import java.util.ArrayList;
 import java.util.Base64;

@@ -1,8 +1,5 @@
 package dev.glowserve.api;
 
-import dev.glowserve.serving.ServedModel;
-import dev.glowserve.runtime.ClientError;
-
 import dev.glowserve.api.Dtos.DecodeRequest;
 import dev.glowserve.api.Dtos.EncodeResponse;
 import dev.glowserve.api.Dtos.EncodeResult;
@@ -18,9 +15,11 @@ import dev.glowserve.api.Dtos.SampleResponse;
 import dev.glowserve.api.Dtos.ScoreResponse;
 import dev.glowserve.api.Dtos.ScoreResult;
 import dev.glowserve.flow.GlowConfig;
-import dev.glowserve.serving.LatentService;
-import dev.glowserve.serving.LatentService.Target;
+import dev.glowserve.runtime.ClientError;
 import dev.glowserve.runtime.ModelRunner;
+import dev.glowserve.serving.LatentService.Target;
+import dev.glowserve.serving.LatentService;
+import dev.glowserve.serving.ServedModel;
 import io.swagger.v3.oas.annotations.Operation;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;

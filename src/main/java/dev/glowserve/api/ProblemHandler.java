@@ -1,11 +1,10 @@
 package dev.glowserve.api;
 
-import dev.glowserve.runtime.ClientError;
-
 import dev.glowserve.data.DataException;
+import dev.glowserve.runtime.ClientError;
+import dev.glowserve.runtime.ModelRunner;
 import dev.glowserve.serving.LatentService;
 import dev.glowserve.serving.ModelRegistry;
-import dev.glowserve.runtime.ModelRunner;
 import dev.glowserve.serving.Overload;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

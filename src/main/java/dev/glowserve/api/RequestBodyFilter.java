@@ -1,7 +1,6 @@
 package dev.glowserve.api;
 
 import dev.glowserve.runtime.ClientError;
-
 import dev.glowserve.serving.GlowProperties;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;

@@ -1,11 +1,10 @@
 package dev.glowserve.api;
 
-import dev.glowserve.runtime.ClientError;
-
 import dev.glowserve.api.V2Tensors.Output;
 import dev.glowserve.flow.GlowConfig;
-import dev.glowserve.serving.LatentService;
+import dev.glowserve.runtime.ClientError;
 import dev.glowserve.serving.LatentService.Target;
+import dev.glowserve.serving.LatentService;
 import dev.glowserve.serving.ModelRegistry;
 import dev.glowserve.serving.ServedModel;
 import org.springframework.beans.factory.ObjectProvider;
@@ -68,7 +67,7 @@ public class V2Controller implements V2Api {
     @GetMapping(value = "/v2/health/ready", produces = MediaType.APPLICATION_JSON_VALUE)
     @Override
     public ResponseEntity<Ready> ready() {
-        boolean ready = registry.isRunning() && registry.views().stream().allMatch(v -> "available".equals(v.state()));
+        boolean ready = registry.isRunning() && registry.views().stream().allMatch(ServedModel.View::accepting);
         return ResponseEntity.status(ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).body(new Ready(ready));
     }
 
@@ -89,7 +88,7 @@ public class V2Controller implements V2Api {
             produces = MediaType.APPLICATION_JSON_VALUE)
     @Override
     public ResponseEntity<ModelReady> modelReady(@PathVariable String model, @PathVariable(required = false) String version) {
-        boolean ready = "available".equals(view(name(model), version).state());
+        boolean ready = view(name(model), version).accepting();
         return ResponseEntity.status(ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).body(new ModelReady(model, ready));
     }
 

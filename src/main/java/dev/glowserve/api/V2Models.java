@@ -1,17 +1,16 @@
 package dev.glowserve.api;
 
-import dev.glowserve.serving.ServedModel;
-import dev.glowserve.runtime.ClientError;
-
 import dev.glowserve.api.V2Tensors.Output;
 import dev.glowserve.api.V2Tensors.Tensor;
 import dev.glowserve.flow.GlowConfig;
-import dev.glowserve.serving.GlowProperties;
-import dev.glowserve.serving.LatentService;
-import dev.glowserve.serving.LatentService.Target;
-import dev.glowserve.runtime.ModelRunner;
 import dev.glowserve.ood.OutOfDistribution;
+import dev.glowserve.runtime.ClientError;
+import dev.glowserve.runtime.ModelRunner;
+import dev.glowserve.serving.GlowProperties;
+import dev.glowserve.serving.LatentService.Target;
+import dev.glowserve.serving.LatentService;
 import dev.glowserve.serving.RequestWork;
+import dev.glowserve.serving.ServedModel;
 import tools.jackson.databind.JsonNode;
 
 import java.util.ArrayList;

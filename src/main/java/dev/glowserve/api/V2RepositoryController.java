@@ -1,8 +1,7 @@
 package dev.glowserve.api;
 
-import dev.glowserve.runtime.ClientError;
-
 import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.glowserve.runtime.ClientError;
 import dev.glowserve.serving.RepositoryControl;
 import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.PathVariable;

@@ -1,7 +1,6 @@
 package dev.glowserve.api;
 
 import dev.glowserve.runtime.ClientError;
-
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.ObjectMapper;
 import tools.jackson.databind.node.ArrayNode;

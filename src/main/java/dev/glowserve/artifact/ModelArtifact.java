@@ -260,12 +260,24 @@ public final class ModelArtifact {
      */
     public static Loaded load(Source source, NDManager manager, DataType dataType, long maxBytes) {
         Manifest manifest;
-        byte[] weights;
-        String weightsFile = source.describe(WEIGHTS);
-        GlowConfig config;
         try {
             manifest = readManifest(source, maxBytes);
-            config = manifest.architecture().toConfig();
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+        return load(source, manifest, manager, dataType, maxBytes);
+    }
+
+    /**
+     * As {@link #load(Source, NDManager, DataType, long)}, with the manifest {@link #readManifest(Source, long)} read
+     * from {@code source} already (a loader that decided something from it loads the model it decided for).
+     */
+    public static Loaded load(Source source, Manifest manifest, NDManager manager, DataType dataType, long maxBytes) {
+        byte[] weights;
+        String weightsFile = source.describe(WEIGHTS);
+        GlowConfig config = manifest.architecture().toConfig();
+        try {
             long size = source.size(WEIGHTS);
             if (size > maxBytes) {
                 throw new ArtifactException(weightsFile + ": " + size + " bytes, more than the limit of " + maxBytes);

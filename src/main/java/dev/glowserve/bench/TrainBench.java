@@ -1,12 +1,11 @@
 package dev.glowserve.bench;
 
-import dev.glowserve.train.TrainOptions;
-import dev.glowserve.train.Trainer;
-import dev.glowserve.train.TrainingData;
-
 import dev.glowserve.data.Datasets;
 import dev.glowserve.data.ImageSet;
 import dev.glowserve.data.Quantization;
+import dev.glowserve.train.TrainOptions;
+import dev.glowserve.train.Trainer;
+import dev.glowserve.train.TrainingData;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

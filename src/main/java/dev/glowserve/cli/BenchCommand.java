@@ -1,7 +1,5 @@
 package dev.glowserve.cli;
 
-import dev.glowserve.bench.FmaPeak;
-
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -12,6 +10,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.glowserve.artifact.Architecture;
 import dev.glowserve.artifact.Manifest;
 import dev.glowserve.bench.FlopCount;
+import dev.glowserve.bench.FmaPeak;
 import dev.glowserve.flow.Glow;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.InferenceSettings;
@@ -122,7 +121,7 @@ public final class BenchCommand implements Callable<Integer> {
     private int runWithIsa() throws java.io.IOException {
         java.util.Map<String, String> environment = switch (isa.toLowerCase(Locale.ROOT)) {
             case "avx2" -> dev.glowserve.runtime.KernelCheck.AVX2_CAPS;
-            case "native" -> java.util.Map.of("ONEDNN_MAX_CPU_ISA", "ALL");
+            case "native" -> java.util.Map.of(dev.glowserve.runtime.KernelCheck.MAX_ISA, "ALL");
             default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--isa takes avx2 or native");
         };
         List<String> args = new ArrayList<>();
@@ -355,8 +354,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private Row measure(ModelRunner base, int batch) {
-        ModelRunner runner = base;
+    private Row measure(ModelRunner runner, int batch) {
         List<byte[]> images = images(runner, batch, batch);
         double ceiling1 = ceiling();
         // with other passes to compare, each is timed in ROUNDS turns, taking turns, and keeps its best turn: the host's

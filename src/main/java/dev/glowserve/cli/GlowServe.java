@@ -1,7 +1,7 @@
 package dev.glowserve.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 import java.util.Arrays;
 import java.util.Set;

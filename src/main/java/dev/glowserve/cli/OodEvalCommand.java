@@ -2,20 +2,20 @@ package dev.glowserve.cli;
 
 import dev.glowserve.artifact.Calibration;
 import dev.glowserve.artifact.ModelArtifact;
-import dev.glowserve.ood.Complexity;
 import dev.glowserve.data.ImageSet;
-import dev.glowserve.runtime.ModelRunner;
-import dev.glowserve.ood.OutOfDistribution;
-import dev.glowserve.ood.OutOfDistribution.Method;
+import dev.glowserve.ood.Complexity;
 import dev.glowserve.ood.OodMetrics;
 import dev.glowserve.ood.OodScores;
 import dev.glowserve.ood.OodSets;
+import dev.glowserve.ood.OutOfDistribution.Method;
+import dev.glowserve.ood.OutOfDistribution;
+import dev.glowserve.runtime.ModelRunner;
 import dev.glowserve.train.Plots;
 import me.tongfei.progressbar.ProgressBar;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -5,11 +5,11 @@ import dev.glowserve.data.Idx;
 import dev.glowserve.data.ImageSet;
 import dev.glowserve.data.Png;
 import dev.glowserve.runtime.ModelRunner;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

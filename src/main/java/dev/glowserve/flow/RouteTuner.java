@@ -33,8 +33,6 @@ public final class RouteTuner {
      * batch), so the batches timed are those that run.
      */
     static final int SMALL_BATCH = 16;
-    /** Timed calls per class after a warm-up call; each candidate keeps its fastest. */
-    private static final int ROUNDS = 1;
     /** Wall time after which no further candidate starts: a bound on what tuning adds to a first load. */
     private static final double BUDGET_MS = 1000;
     /** The eager layers are not timed on every class when this many times slower than the plain script on the first. */
@@ -84,8 +82,8 @@ public final class RouteTuner {
 
     /**
      * Times the candidates on {@code glow} (initialized) with {@code threads} as "all cores" and returns the fastest;
-     * {@code prepack}: whether prepacked candidates may be tried. Each keeps its fastest call per class; the two
-     * fastest are timed again and keep their better turn (this host's vCPUs switch between speeds 1.5× apart).
+     * {@code prepack}: whether prepacked candidates may be tried. Each is timed once per class after a warm-up call;
+     * the two fastest are timed again and keep their better turn (this host's vCPUs switch between speeds 1.5× apart).
      * Candidates past {@link #BUDGET_MS} are left out, the deepest levels' changes first.
      */
     public static Result tune(Glow glow, int threads, boolean prepack, String scriptSource) {
@@ -140,23 +138,17 @@ public final class RouteTuner {
     }
 
     /**
-     * The candidate's fastest of {@link #ROUNDS} encodes per class after a warm-up call, on a pass of its own that is
-     * closed before the next is made: live prepacked passes side by side slowed each other's calls 2-3×.
+     * One encode per class after a warm-up call, on a pass of the candidate's own that is closed before the next is
+     * made: live prepacked passes side by side slowed each other's calls 2-3×.
      */
     private double[] timeFresh(InferenceRoutes routes, PtSymbolBlock module) {
         try (ScriptedPass pass = new ScriptedPass(glow, routes, module)) {
             measure(pass, classes.size());
-            double[] best = measure(pass, classes.size());
-            for (int r = 1; r < ROUNDS; r++) {
-                double[] ms = measure(pass, classes.size());
-                for (int c = 0; c < ms.length; c++) {
-                    best[c] = Math.min(best[c], ms[c]);
-                }
-            }
+            double[] millis = measure(pass, classes.size());
             if (reference == null) {
-                reference = best.clone();
+                reference = millis.clone();
             }
-            return best;
+            return millis;
         }
     }
 

@@ -1,18 +1,18 @@
 package dev.glowserve.ood;
 
 import dev.glowserve.artifact.Calibration;
-import dev.glowserve.ood.Complexity;
 import dev.glowserve.data.ImageSet;
-import dev.glowserve.runtime.ModelRunner;
-import dev.glowserve.ood.OutOfDistribution;
+import dev.glowserve.ood.Complexity;
 import dev.glowserve.ood.OutOfDistribution.Measures;
 import dev.glowserve.ood.OutOfDistribution.Method;
+import dev.glowserve.ood.OutOfDistribution;
+import dev.glowserve.runtime.ModelRunner;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.IntConsumer;
 
 /**

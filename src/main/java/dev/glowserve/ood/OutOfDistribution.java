@@ -1,8 +1,7 @@
 package dev.glowserve.ood;
 
-import dev.glowserve.runtime.ClientError;
-
 import dev.glowserve.artifact.Calibration;
+import dev.glowserve.runtime.ClientError;
 
 import java.util.ArrayList;
 import java.util.Arrays;

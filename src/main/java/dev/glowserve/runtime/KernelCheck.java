@@ -38,7 +38,7 @@ import java.util.concurrent.TimeUnit;
 public final class KernelCheck {
 
     private static final Logger LOG = LoggerFactory.getLogger(KernelCheck.class);
-    static final String MAX_ISA = "ONEDNN_MAX_CPU_ISA";
+    public static final String MAX_ISA = "ONEDNN_MAX_CPU_ISA";
     /** The variables that cap each library's kernels (oneDNN, MKL, ATen); each is read once, when its library starts. */
     public static final List<String> CAP_VARIABLES = List.of(MAX_ISA, "MKL_ENABLE_INSTRUCTIONS", "ATEN_CPU_CAPABILITY");
     /** Those variables set to cap all three libraries at AVX2. */

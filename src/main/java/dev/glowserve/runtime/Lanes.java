@@ -1,7 +1,7 @@
 package dev.glowserve.runtime;
 
-import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
 
 import java.util.ArrayList;
 import java.util.List;

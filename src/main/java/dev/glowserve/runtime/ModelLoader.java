@@ -3,6 +3,7 @@ package dev.glowserve.runtime;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import dev.glowserve.artifact.Manifest;
 import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.InferenceSettings;
@@ -36,7 +37,8 @@ public final class ModelLoader {
             UnaryOperator<ModelRunner.Builder> more) {
         ModelArtifact.Source source = ModelArtifact.Source.parse(spec);
         long maxBytes = ModelArtifact.DEFAULT_MAX_MODEL_BYTES;
-        GlowConfig config = ModelArtifact.readManifest(source, maxBytes).architecture().toConfig();
+        Manifest manifest = ModelArtifact.readManifest(source, maxBytes);
+        GlowConfig config = manifest.architecture().toConfig();
         RouteTuning.Pending routes = Devices.surelyCpu(deviceSetting)
                 ? RouteTuning.prepare(config, DataType.FLOAT32, Device.cpu(), settings) : null;
         try {
@@ -44,7 +46,7 @@ public final class ModelLoader {
             if (routes == null) {
                 routes = RouteTuning.prepare(config, DataType.FLOAT32, device, settings);
             }
-            return open(source, device, maxBytes, routes, more);
+            return open(source, manifest, device, maxBytes, routes, more);
         } finally {
             if (routes != null) {
                 routes.close();
@@ -64,15 +66,18 @@ public final class ModelLoader {
     /** As above, the runner made as {@code more} sets it (name, version, chunk size, lanes) from the loaded model's. */
     public static ModelRunner open(ModelArtifact.Source source, Device device, InferenceSettings settings, long maxBytes,
             UnaryOperator<ModelRunner.Builder> more) {
-        GlowConfig config = ModelArtifact.readManifest(source, maxBytes).architecture().toConfig();
-        try (RouteTuning.Pending routes = RouteTuning.prepare(config, DataType.FLOAT32, device, settings)) {
-            return open(source, device, maxBytes, routes, more);
+        Manifest manifest = ModelArtifact.readManifest(source, maxBytes);
+        try (RouteTuning.Pending routes = RouteTuning.prepare(manifest.architecture().toConfig(), DataType.FLOAT32, device,
+                settings)) {
+            return open(source, manifest, device, maxBytes, routes, more);
         }
     }
 
-    private static ModelRunner open(ModelArtifact.Source source, Device device, long maxBytes, RouteTuning.Pending routes,
-            UnaryOperator<ModelRunner.Builder> more) {
-        ModelArtifact.Loaded loaded = ModelArtifact.load(source, NDManager.newBaseManager(device), DataType.FLOAT32, maxBytes);
+    /** The model the manifest read once describes: the routes were settled for its architecture. */
+    private static ModelRunner open(ModelArtifact.Source source, Manifest manifest, Device device, long maxBytes,
+            RouteTuning.Pending routes, UnaryOperator<ModelRunner.Builder> more) {
+        ModelArtifact.Loaded loaded = ModelArtifact.load(source, manifest, NDManager.newBaseManager(device), DataType.FLOAT32,
+                maxBytes);
         try {
             return more.apply(ModelRunner.builder(loaded.manifest(), loaded.glow()).classMeans(loaded.classMeans())
                     .calibration(loaded.calibration()).pass(RouteTuning.open(loaded.glow(), routes))).build();

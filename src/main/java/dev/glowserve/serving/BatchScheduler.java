@@ -2,7 +2,6 @@ package dev.glowserve.serving;
 
 import dev.glowserve.runtime.Lanes;
 import dev.glowserve.runtime.ModelRunner;
-
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;

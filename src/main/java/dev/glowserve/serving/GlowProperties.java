@@ -1,8 +1,7 @@
 package dev.glowserve.serving;
 
-import dev.glowserve.runtime.Workers;
-
 import dev.glowserve.flow.InferenceSettings;
+import dev.glowserve.runtime.Workers;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.DecimalMax;
 import jakarta.validation.constraints.DecimalMin;

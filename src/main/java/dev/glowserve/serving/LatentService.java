@@ -1,14 +1,12 @@
 package dev.glowserve.serving;
 
-import dev.glowserve.ood.OutOfDistribution;
-import dev.glowserve.runtime.ModelRunner;
-
-import dev.glowserve.runtime.ClientError;
-
 import dev.glowserve.artifact.Calibration;
-import dev.glowserve.ood.Complexity;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.Latents;
+import dev.glowserve.ood.Complexity;
+import dev.glowserve.ood.OutOfDistribution;
+import dev.glowserve.runtime.ClientError;
+import dev.glowserve.runtime.ModelRunner;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import jakarta.annotation.PreDestroy;

@@ -1,17 +1,14 @@
 package dev.glowserve.serving;
 
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import dev.glowserve.artifact.ModelArtifact;
+import dev.glowserve.runtime.ClientError;
 import dev.glowserve.runtime.Devices;
 import dev.glowserve.runtime.KernelCheck;
 import dev.glowserve.runtime.ModelLoader;
 import dev.glowserve.runtime.ModelRunner;
 import dev.glowserve.runtime.NativeAllocator;
-
-
-import dev.glowserve.runtime.ClientError;
-
-import ai.djl.Device;
-import ai.djl.engine.Engine;
-import dev.glowserve.artifact.ModelArtifact;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;

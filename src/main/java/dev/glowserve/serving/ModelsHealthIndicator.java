@@ -1,7 +1,6 @@
 package dev.glowserve.serving;
 
 import dev.glowserve.runtime.Devices;
-
 import org.springframework.boot.health.contributor.AbstractHealthIndicator;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.stereotype.Component;

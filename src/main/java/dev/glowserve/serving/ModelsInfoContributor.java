@@ -2,7 +2,6 @@ package dev.glowserve.serving;
 
 import dev.glowserve.runtime.Devices;
 import dev.glowserve.runtime.KernelCheck;
-
 import org.springframework.boot.actuate.info.Info;
 import org.springframework.boot.actuate.info.InfoContributor;
 import org.springframework.stereotype.Component;

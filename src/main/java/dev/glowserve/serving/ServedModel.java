@@ -28,6 +28,11 @@ public final class ServedModel {
             return !"unavailable".equals(state);
         }
 
+        /** Loaded and taking new work (not draining). */
+        public boolean accepting() {
+            return "available".equals(state);
+        }
+
         /** Bytes of one 8-bit image of the model's shape. */
         public int imageSize() {
             return config.dimensions();

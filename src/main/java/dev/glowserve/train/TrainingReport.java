@@ -1,18 +1,17 @@
 package dev.glowserve.train;
 
-import dev.glowserve.ood.OodScores;
-import dev.glowserve.ood.OodSets;
-
 import dev.glowserve.artifact.Calibration;
 import dev.glowserve.artifact.ClassMeans;
 import dev.glowserve.artifact.Manifest;
 import dev.glowserve.artifact.ModelArtifact;
-import dev.glowserve.ood.Complexity;
 import dev.glowserve.data.ImageSet;
 import dev.glowserve.data.Png;
 import dev.glowserve.flow.Glow;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.Latents;
+import dev.glowserve.ood.Complexity;
+import dev.glowserve.ood.OodScores;
+import dev.glowserve.ood.OodSets;
 import dev.glowserve.runtime.ModelRunner;
 
 import java.io.IOException;

@@ -1,9 +1,8 @@
 package dev.glowserve.ood;
 
-import dev.glowserve.runtime.ClientError;
-
 import dev.glowserve.artifact.Calibration;
 import dev.glowserve.ood.OodScores;
+import dev.glowserve.runtime.ClientError;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;

@@ -1,10 +1,10 @@
 package dev.glowserve.runtime;
 
-import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.glowserve.artifact.Architecture;
-import dev.glowserve.cli.BenchCommand;
 import dev.glowserve.artifact.Manifest;
+import dev.glowserve.cli.BenchCommand;
 import dev.glowserve.flow.FlowTestSupport;
 import dev.glowserve.flow.Glow;
 import dev.glowserve.flow.GlowConfig;

@@ -1,7 +1,5 @@
 package dev.glowserve.serving;
 
-import dev.glowserve.runtime.ModelRunner;
-
 import ai.djl.ndarray.types.DataType;
 import dev.glowserve.artifact.Architecture;
 import dev.glowserve.artifact.Manifest;
@@ -9,6 +7,7 @@ import dev.glowserve.flow.FlowTestSupport;
 import dev.glowserve.flow.Glow;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.Latents;
+import dev.glowserve.runtime.ModelRunner;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

@@ -1,10 +1,8 @@
 package dev.glowserve.serving;
 
-import dev.glowserve.runtime.ModelRunner;
-
-import dev.glowserve.runtime.ClientError;
-
 import dev.glowserve.api.TestModels;
+import dev.glowserve.runtime.ClientError;
+import dev.glowserve.runtime.ModelRunner;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,9 +1,9 @@
 package dev.glowserve.train;
 
 import ai.djl.Device;
-import dev.glowserve.cli.GlowServe;
 import dev.glowserve.artifact.Manifest;
 import dev.glowserve.artifact.ModelArtifact;
+import dev.glowserve.cli.GlowServe;
 import dev.glowserve.data.Png;
 import dev.glowserve.runtime.ModelLoader;
 import dev.glowserve.runtime.ModelRunner;
