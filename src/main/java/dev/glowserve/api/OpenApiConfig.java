@@ -116,6 +116,7 @@ public class OpenApiConfig {
         props.put("status", new IntegerSchema().description("HTTP status").example(422));
         props.put("detail", new StringSchema().description("What is wrong and how to fix it").example("n = 65 is outside 1..64"));
         props.put("instance", new StringSchema().description("The request path").example("/v1/models/fashion-mnist/sample"));
+        props.put("field", new StringSchema().description("The input at fault, where the problem names one").example("n"));
         ObjectSchema s = new ObjectSchema();
         s.setProperties(props);
         s.description("RFC 9457 problem details");
