@@ -42,9 +42,10 @@ def arguments(folder, device):
     steps = [[{key: tensors[f"steps.{l}.{k}.{key}"] for key in meta["step_keys"][l]} for k in range(n)]
              for l, n in enumerate(meta["steps_per_level"])]
     levels = [{key: tensors[f"levels.{l}.{key}"] for key in keys} for l, keys in enumerate(meta["level_keys"])]
-    packed = ([[[] for _ in range(n)] for n in meta["steps_per_level"]],
-              [[{} for _ in range(n)] for n in meta["steps_per_level"]])
-    return meta, steps, levels, packed
+    # off the CPU no route prepacks: an empty dictionary of packed kernels per step
+    packed_convs = [[{} for _ in range(n)] for n in meta["steps_per_level"]]
+    packed_gemms = [[{} for _ in range(n)] for n in meta["steps_per_level"]]
+    return meta, steps, levels, packed_convs, packed_gemms
 
 
 def main():
@@ -61,7 +62,7 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = args.tf32
     torch._C._set_graph_executor_optimize(False)  # as glow-serve runs it: no re-specialisation per batch size
     module = load(args.folder / "GlowInference.pt", device)
-    meta, steps, levels, packed = arguments(args.folder, device)
+    meta, steps, levels, packed_convs, packed_gemms = arguments(args.folder, device)
     dtype = torch.float64 if meta["data_type"] == "float64" else torch.float32
     c, h, w = meta["shape"]
     dims = c * h * w
@@ -72,20 +73,23 @@ def main():
     conditional = labels_all.numel() > 0
 
     def encode(x, labels):
-        return module.encode(x, labels, steps, levels, meta["routes"], meta["log_norm"], meta["settings"],
-                             meta["constant_log_det"], packed)
+        return module.encode(x=x, labels=labels, steps=steps, levels=levels, routes=meta["routes"],
+                             log_norm=meta["log_norm"], settings=meta["settings"],
+                             constant_log_det=meta["constant_log_det"], packed_convs=packed_convs,
+                             packed_gemms=packed_gemms)
 
     def decode(eps, labels):
-        return module.decode(eps, labels, True, steps, levels, meta["routes"], meta["settings"], meta["bounds"], packed)
+        return module.decode(latents=eps, labels=labels, standardised=True, steps=steps, levels=levels,
+                             routes=meta["routes"], settings=meta["settings"], bounds=meta["bounds"],
+                             packed_convs=packed_convs, packed_gemms=packed_gemms)
 
     with torch.inference_mode():
         out = encode(x_all, labels_all)
-        log_px = (out[0] + out[1]).double().cpu()
+        log_px = (out["log_det"][0] + out["log_p"][0]).double().cpu()
         bpd = -(log_px - dims * math.log(bins)) / (dims * math.log(2))
         cpu = torch.tensor(meta["cpu_bits_per_dim"], dtype=torch.float64)
         relative = ((bpd - cpu).abs() / cpu.abs()).max().item()
-        count = len(meta["steps_per_level"])
-        back = decode(out[2:2 + count], labels_all)
+        back = decode(out["eps"], labels_all)
         round_trip = (back - x_all).abs().max().item()
         print(f"torch {torch.__version__} on {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}), "
               f"TF32 {'on' if args.tf32 else 'off'}")
@@ -98,7 +102,7 @@ def main():
             reps = (batch + x_all.shape[0] - 1) // x_all.shape[0]
             x = x_all.repeat(reps, 1, 1, 1)[:batch].contiguous()
             labels = labels_all.repeat(reps)[:batch] if conditional else labels_all
-            eps = [e.repeat(reps, 1, 1, 1)[:batch].contiguous() for e in out[2:2 + count]]
+            eps = [e.repeat(reps, 1, 1, 1)[:batch].contiguous() for e in out["eps"]]
             rates = []
             for call in (lambda: encode(x, labels), lambda: decode(eps, labels)):
                 for _ in range(3):
@@ -132,8 +136,8 @@ def load(archive, device):
         'ops.mkldnn._linear_pointwise(rows, gemms["hidden"], w["hidden_bias"], "relu", no_scalars, None)':
             'torch.relu(torch.linear(rows, gemms["hidden"], w["hidden_bias"]))',
         'ops.mkldnn._linear_pointwise(rows, gemms["taps"], None, "none", no_scalars, None)': 'torch.linear(rows, gemms["taps"])',
-        'ops.mkldnn._reorder_linear_weight(w["hidden_kernel"], b * h * wd)': 'w["hidden_kernel"]',
-        'ops.mkldnn._reorder_linear_weight(w["zero_taps"], b * h * wd)': 'w["zero_taps"]',
+        'ops.mkldnn._reorder_linear_weight(w["hidden_kernel"], rows)': 'w["hidden_kernel"]',
+        'ops.mkldnn._reorder_linear_weight(w["zero_taps"], rows)': 'w["zero_taps"]',
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(archive) as src, zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as out:

@@ -14,6 +14,7 @@ import dev.glowserve.bench.FmaPeak;
 import dev.glowserve.flow.Glow;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.flow.InferenceSettings;
+import dev.glowserve.flow.Latents;
 import dev.glowserve.flow.Pass;
 import dev.glowserve.runtime.Devices;
 import dev.glowserve.runtime.Lanes;
@@ -266,7 +267,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private void sampleSplit(ModelRunner runner, int batch, long seed) {
-        split(batch, (from, to) -> runner.sample(to - from, 0.7, seed * 31 + from, runner.sampleLabels(to - from, null, seed * 31 + from)));
+        split(batch, (from, to) -> runner.sample(to - from, 0.7, seed * 31 + from, Latents.sampleLabels(runner.config(), to - from, null, seed * 31 + from)));
     }
 
     private void split(int n, java.util.function.BiConsumer<Integer, Integer> part) {

@@ -1,6 +1,7 @@
 package dev.glowserve.cli;
 
 import dev.glowserve.data.Png;
+import dev.glowserve.flow.Latents;
 import dev.glowserve.runtime.ModelRunner;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -46,7 +47,7 @@ public final class SampleCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--temperature must be 0..10");
         }
         try (ModelRunner runner = model.open(64)) {
-            int[] labels = runner.sampleLabels(n, cls, seed);
+            int[] labels = Latents.sampleLabels(runner.config(), n, cls, seed);
             List<byte[]> images = runner.sample(n, temperature, seed, labels);
             int cols = columns != null ? columns : (int) Math.ceil(Math.sqrt(n));
             var c = runner.config();

@@ -4,6 +4,7 @@ import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.data.Idx;
 import dev.glowserve.data.ImageSet;
 import dev.glowserve.data.Png;
+import dev.glowserve.flow.Latents;
 import dev.glowserve.runtime.ModelRunner;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -72,7 +73,7 @@ public final class ScoreCommand implements Callable<Integer> {
             }
             int[] labels = null;
             if (cls != null) {
-                labels = runner.sampleLabels(pixels.size(), cls, 0);
+                labels = Latents.sampleLabels(runner.config(), pixels.size(), cls, 0);
             }
             List<ModelRunner.Score> scores = runner.score(pixels, labels);
             List<Map<String, Object>> rows = new ArrayList<>();

@@ -38,7 +38,7 @@ public interface InferencePass extends AutoCloseable {
      * (one built without oneDNN, say) leaves inference on the eager layers, with one warning giving libtorch's reason.
      */
     static InferencePass open(Glow glow, InferenceSettings settings) {
-        return open(glow, settings, ScriptedPass.shippedSource());
+        return open(glow, settings, GlowScript.shippedSource());
     }
 
     /** As {@link #open(Glow, InferenceSettings)}, compiling {@code scriptSource} (class GlowInference). */
@@ -52,7 +52,7 @@ public interface InferencePass extends AutoCloseable {
      * that cannot run the script leaves inference on the eager layers, as {@link #open(Glow, InferenceSettings)} does.
      */
     static InferencePass open(Glow glow, boolean script, InferenceRoutes routes) {
-        return open(glow, script, () -> routes, ScriptedPass.shippedSource());
+        return open(glow, script, () -> routes, GlowScript.shippedSource());
     }
 
     private static InferencePass open(Glow glow, boolean script, java.util.function.Supplier<InferenceRoutes> routes,
@@ -74,7 +74,7 @@ public interface InferencePass extends AutoCloseable {
 
     /** The shipped TorchScript source of the scripted pass. */
     static String scriptSource() {
-        return ScriptedPass.shippedSource();
+        return GlowScript.shippedSource();
     }
 
     /**

@@ -60,6 +60,61 @@ public final class Latents {
     }
 
     /**
+     * Classes for {@code n} samples of a class-conditional model: {@code cls} for each, or classes drawn from
+     * {@code seed} (a stream apart from the latents'); null for an unconditional model, which takes no class.
+     */
+    public static int[] sampleLabels(GlowConfig config, int n, Integer cls, long seed) {
+        if (!config.conditional()) {
+            if (cls != null) {
+                throw new IllegalArgumentException("model is unconditional: no class can be chosen");
+            }
+            return null;
+        }
+        int[] labels = new int[n];
+        Random r = new Random(seed ^ 0x9E3779B97F4A7C15L);
+        for (int i = 0; i < n; i++) {
+            labels[i] = cls != null ? cls : r.nextInt(config.numClasses());
+        }
+        return labels;
+    }
+
+    /**
+     * The step in raw latent z from class {@code from} to class {@code to}: the difference of the measured class means
+     * ({@code classMeans[class][level][j]}) where there are some, else of the top prior's class means (the other
+     * levels then stay put).
+     */
+    public static float[][] classDirection(Glow glow, float[][][] classMeans, int from, int to) {
+        GlowConfig c = glow.config();
+        if (!c.conditional()) {
+            throw new IllegalArgumentException("model is not class-conditional");
+        }
+        for (int k : new int[] {from, to}) {
+            if (k < 0 || k >= c.numClasses()) {
+                throw new IllegalArgumentException("class " + k + " is outside 0.." + (c.numClasses() - 1));
+            }
+        }
+        int[] sizes = sizes(c);
+        float[][] d = new float[sizes.length][];
+        for (int l = 0; l < sizes.length; l++) {
+            d[l] = new float[sizes[l]];
+        }
+        if (classMeans != null) {
+            for (int l = 0; l < sizes.length; l++) {
+                for (int j = 0; j < sizes[l]; j++) {
+                    d[l][j] = classMeans[to][l][j] - classMeans[from][l][j];
+                }
+            }
+            return d;
+        }
+        float[][] top = glow.topPriorMeans();
+        int last = sizes.length - 1;
+        for (int j = 0; j < sizes[last]; j++) {
+            d[last][j] = top[to][j] - top[from][j];
+        }
+        return d;
+    }
+
+    /**
      * A point on the path from a to b at t ∈ [0, 1], the whole eps of an image taken as one vector.
      * Spherical interpolation keeps the norm where linear mixing shrinks it toward the mode.
      */

@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.JniUtils;
 
 import java.util.ArrayList;
@@ -90,7 +89,7 @@ public final class RouteTuner {
         long t0 = System.nanoTime();
         RouteTuner tuner = new RouteTuner(glow, Math.max(1, threads));
         int callerThreads = JniUtils.getNumThreads();
-        PtSymbolBlock module = ScriptedPass.compile(glow, scriptSource);
+        GlowScript module = ScriptedPass.compile(glow, scriptSource);
         List<InferenceRoutes> candidates = new ArrayList<>(List.of(InferenceRoutes.of(glow.config(), false)));
         if (prepack && ScriptedPass.canPrepack(glow)) {
             InferenceRoutes packed = InferenceRoutes.of(glow.config(), true);
@@ -141,7 +140,7 @@ public final class RouteTuner {
      * One encode per class after a warm-up call, on a pass of the candidate's own that is closed before the next is
      * made: live prepacked passes side by side slowed each other's calls 2-3×.
      */
-    private double[] timeFresh(InferenceRoutes routes, PtSymbolBlock module) {
+    private double[] timeFresh(InferenceRoutes routes, GlowScript module) {
         try (ScriptedPass pass = new ScriptedPass(glow, routes, module)) {
             measure(pass, classes.size());
             double[] millis = measure(pass, classes.size());

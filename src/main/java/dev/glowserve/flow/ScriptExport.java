@@ -28,8 +28,8 @@ public final class ScriptExport {
     /** Writes the three files into {@code dir} (created if missing). */
     public static void write(Glow glow, Path dir, Map<String, Object> extra) throws IOException {
         Files.createDirectories(dir);
-        String source = ScriptedPass.shippedSource();
-        Files.write(dir.resolve("GlowInference.pt"), ScriptModule.archive("GlowInference", source));
+        String source = GlowScript.shippedSource();
+        Files.write(dir.resolve("GlowInference.pt"), ScriptModule.archive(GlowScript.CLASS_NAME, source));
         InferenceRoutes routes = InferenceRoutes.of(glow.config(), false);
         try (ScriptedPass pass = new ScriptedPass(glow, routes, ScriptedPass.compile(glow, source));
              NDManager m = glow.manager().newSubManager()) {

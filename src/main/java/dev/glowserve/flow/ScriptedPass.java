@@ -7,15 +7,24 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
-import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
-import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.glowserve.flow.GlowScript.Bound;
+import dev.glowserve.flow.GlowScript.Method;
+import dev.glowserve.flow.GlowScript.Parameter;
+import dev.glowserve.flow.GlowScript.Result;
+import dev.glowserve.flow.GlowScript.RouteFlag;
+import dev.glowserve.flow.GlowScript.Setting;
+import dev.glowserve.flow.GlowScript.Weight;
 
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
+
+import static dev.glowserve.flow.GlowScript.key;
 
 /**
  * Inference as one TorchScript call per pass ({@code GlowInference.torchscript}, compiled by {@link ScriptModule}):
@@ -25,41 +34,45 @@ import java.util.Map;
  */
 final class ScriptedPass implements InferencePass {
 
-    private static final String CLASS_NAME = "GlowInference";
+    /** The script's arguments besides the images, by name, built once per parameter version. */
+    private record Bindings(Map<Parameter, IValue> values) implements AutoCloseable {
+        /** {@code names}' values beside the call's own. */
+        Map<Parameter, IValue> with(Map<Parameter, IValue> own, Parameter... names) {
+            Map<Parameter, IValue> all = new EnumMap<>(own);
+            for (Parameter p : names) {
+                all.put(p, values.get(p));
+            }
+            return all;
+        }
 
-    /** The script's arguments besides the images, built once per parameter version. */
-    private record Bound(IValue steps, IValue levels, IValue routes, IValue logNorm, IValue settings, IValue bounds,
-                         IValue constantLogDet, IValue packed) implements AutoCloseable {
         @Override
         public void close() {
-            for (IValue v : List.of(steps, levels, routes, logNorm, settings, bounds, constantLogDet, packed)) {
-                v.close();
-            }
+            values.values().forEach(IValue::close);
         }
     }
 
     private final Glow glow;
     private final InferenceRoutes routes;
-    private final PtSymbolBlock module;
-    private final VersionedCache<Bound> bound;
+    private final GlowScript script;
+    private final VersionedCache<Bindings> bound;
 
     /**
      * The pass on a compiled module (one per model, shared by the tables {@link RouteTuner} tries) and a table; binds
      * the weights here, so a libtorch that cannot run the script fails at load, not in a request.
      */
-    ScriptedPass(Glow glow, InferenceRoutes routes, PtSymbolBlock module) {
+    ScriptedPass(Glow glow, InferenceRoutes routes, GlowScript script) {
         if (routes.prepacked() && !canPrepack(glow)) {
             throw new IllegalArgumentException("oneDNN's prepacked kernels run on CPU in float32 only");
         }
         this.glow = glow;
         this.routes = routes;
-        this.module = module;
+        this.script = script;
         this.bound = new VersionedCache<>(glow.parameters());
         bound.get(this::bind);
     }
 
-    static PtSymbolBlock compile(Glow glow, String source) {
-        return ScriptModule.compile(glow.parameters().manager(), CLASS_NAME, source);
+    static GlowScript compile(Glow glow, String source) {
+        return GlowScript.compile(glow.parameters().manager(), source);
     }
 
     /** oneDNN's prepacked kernels: on CPU, in float32. */
@@ -70,11 +83,6 @@ final class ScriptedPass implements InferencePass {
 
     InferenceRoutes routes() {
         return routes;
-    }
-
-    /** The shipped script's source. */
-    static String shippedSource() {
-        return ScriptModule.source(CLASS_NAME + ".torchscript");
     }
 
     @Override
@@ -95,7 +103,7 @@ final class ScriptedPass implements InferencePass {
             throw new IllegalStateException("model is not class-conditional");
         }
         Scripted s = run(x, null);
-        long[] best = s.chosen().toLongArray();
+        long[] best = s.classes().toLongArray();
         int[] labels = new int[best.length];
         for (int i = 0; i < best.length; i++) {
             labels[i] = (int) best[i];
@@ -122,38 +130,41 @@ final class ScriptedPass implements InferencePass {
     }
 
     /** An encode's tensors, and for an unknown class the top level's log p under every class and the classes chosen. */
-    private record Scripted(Encoding encoding, NDArray byClass, NDArray chosen) {}
+    private record Scripted(Encoding encoding, NDArray byClass, NDArray classes) {}
 
     private Scripted run(NDArray x, int[] labels) {
-        Bound b = bound.get(this::bind);
+        Bindings b = bound.get(this::bind);
         PtNDManager manager = (PtNDManager) x.getManager();
-        int count = glow.config().levels();
-        NDList out;
+        Map<Result, NDList> out;
         // thread-local in libtorch: the profiling executor would re-specialise the graph for every batch size
         JniUtils.setGraphExecutorOptimize(false);
         try (NDArray labelTensor = labels(manager, labels);
              IValue xi = IValue.from((PtNDArray) x);
              IValue li = IValue.from((PtNDArray) labelTensor);
-             IValue result = IValueUtils.runMethod(module, "encode", xi, li, b.steps(), b.levels(), b.routes(), b.logNorm(),
-                     b.settings(), b.constantLogDet(), b.packed())) {
-            out = result.toNDList(manager);
+             IValue result = script.call(Method.ENCODE, b.with(Map.of(Parameter.X, xi, Parameter.LABELS, li),
+                     Parameter.STEPS, Parameter.LEVELS, Parameter.ROUTES, Parameter.LOG_NORM, Parameter.SETTINGS,
+                     Parameter.CONSTANT_LOG_DET, Parameter.PACKED_CONVS, Parameter.PACKED_GEMMS))) {
+            out = GlowScript.results(result, manager);
         }
-        Encoding encoding = new Encoding(out.subNDList(2, 2 + count), out.subNDList(2 + count, 2 + 2 * count), out.get(0),
-                out.get(1));
-        boolean marginal = out.size() > 2 + 2 * count;
-        return new Scripted(encoding, marginal ? out.get(2 + 2 * count) : null, marginal ? out.get(3 + 2 * count) : null);
+        Encoding encoding = new Encoding(out.get(Result.EPS), out.get(Result.Z), out.get(Result.LOG_DET).singletonOrThrow(),
+                out.get(Result.LOG_P).singletonOrThrow());
+        NDList byClass = out.get(Result.LOG_P_BY_CLASS);
+        NDList classes = out.get(Result.CLASSES);
+        return new Scripted(encoding, byClass == null ? null : byClass.singletonOrThrow(),
+                classes == null ? null : classes.singletonOrThrow());
     }
 
     private NDArray reverse(List<NDArray> latents, int[] labels, boolean standardised) {
-        Bound b = bound.get(this::bind);
+        Bindings b = bound.get(this::bind);
         PtNDManager manager = (PtNDManager) latents.get(0).getManager();
         JniUtils.setGraphExecutorOptimize(false);
         try (NDArray labelTensor = labels(manager, labels);
              IValue l = IValue.listFrom(latents.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
              IValue li = IValue.from((PtNDArray) labelTensor);
              IValue s = IValue.from(standardised);
-             IValue result = IValueUtils.runMethod(module, "decode", l, li, s, b.steps(), b.levels(), b.routes(),
-                     b.settings(), b.bounds(), b.packed())) {
+             IValue result = script.call(Method.DECODE, b.with(Map.of(Parameter.LATENTS, l, Parameter.LABELS, li,
+                     Parameter.STANDARDISED, s), Parameter.STEPS, Parameter.LEVELS, Parameter.ROUTES, Parameter.SETTINGS,
+                     Parameter.BOUNDS, Parameter.PACKED_CONVS, Parameter.PACKED_GEMMS))) {
             return result.toTensor(manager);
         }
     }
@@ -174,7 +185,7 @@ final class ScriptedPass implements InferencePass {
      */
     record Arguments(List<List<Map<String, NDArray>>> steps, List<Map<String, NDArray>> levels,
                      List<Map<String, Boolean>> routes, List<long[]> sizes, Map<String, Long> settings, double[] logNorm,
-                     double constantLogDet, double[] bounds) {}
+                     double constantLogDet, Map<String, Double> bounds) {}
 
     Arguments arguments() {
         GlowConfig config = glow.config();
@@ -193,14 +204,14 @@ final class ScriptedPass implements InferencePass {
                 FlowStep.Weights s = step.inferenceWeights(h, w);
                 Coupling.Weights c = s.coupling();
                 Map<String, NDArray> named = new LinkedHashMap<>();
-                named.put("mix", s.mix());
-                named.put("mix_bias", s.mixBias());
-                named.put("unmix", s.unmix());
-                named.put("unmix_bias", s.unmixBias());
-                named.put("in_kernel", c.inKernel());
-                named.put("in_bias", c.inBias());
-                named.put("hidden_kernel", c.hiddenKernel());
-                named.put("hidden_bias", c.hiddenBias());
+                named.put(key(Weight.MIX), s.mix());
+                named.put(key(Weight.MIX_BIAS), s.mixBias());
+                named.put(key(Weight.UNMIX), s.unmix());
+                named.put(key(Weight.UNMIX_BIAS), s.unmixBias());
+                named.put(key(Weight.IN_KERNEL), c.inKernel());
+                named.put(key(Weight.IN_BIAS), c.inBias());
+                named.put(key(Weight.HIDDEN_KERNEL), c.hiddenKernel());
+                named.put(key(Weight.HIDDEN_BIAS), c.hiddenBias());
                 putZeroConv(named, c.out());
                 steps.add(named);
                 // the same sum, in the same order, as the eager pass's LogDet
@@ -214,36 +225,38 @@ final class ScriptedPass implements InferencePass {
                 zSize = (long) config.flowChannels(l) / 2 * h * w;
             } else {
                 NDList table = glow.topPriorTable();
-                level.put("top_mean", table.get(0));
-                level.put("top_log_sd", table.get(1));
+                level.put(key(Weight.TOP_MEAN), table.get(0));
+                level.put(key(Weight.TOP_LOG_SD), table.get(1));
                 zSize = (long) config.flowChannels(l) * h * w;
             }
             logNorm[l] = -zSize * Glow.HALF_LOG_2PI;
             levels.add(level);
             InferenceRoutes.Level r = routes.levels().get(l);
             Map<String, Boolean> flags = new LinkedHashMap<>();
-            flags.put("rows_gemm", r.smallMap());
-            flags.put("col2im", r.coupling() == InferenceRoutes.ZeroConv.TAPS);
-            flags.put("prior_rows_gemm", r.prior() == InferenceRoutes.ZeroConv.ROWS_GEMM);
-            flags.put("prior_col2im", r.prior() == InferenceRoutes.ZeroConv.TAPS);
-            flags.put("packed_in", r.packedIn());
-            flags.put("windowed", r.windowed());
-            flags.put("packed_hidden", r.packedHidden() && !r.smallMap());
-            flags.put("onednn_gemms", r.oneDnnGemms() && r.smallMap());
+            flags.put(key(RouteFlag.ROWS_GEMM), r.smallMap());
+            flags.put(key(RouteFlag.COL2IM), r.coupling() == InferenceRoutes.ZeroConv.TAPS);
+            flags.put(key(RouteFlag.PRIOR_ROWS_GEMM), r.prior() == InferenceRoutes.ZeroConv.ROWS_GEMM);
+            flags.put(key(RouteFlag.PRIOR_COL2IM), r.prior() == InferenceRoutes.ZeroConv.TAPS);
+            flags.put(key(RouteFlag.PACKED_IN), r.packedIn());
+            flags.put(key(RouteFlag.WINDOWED), r.windowed());
+            flags.put(key(RouteFlag.PACKED_HIDDEN), r.packedHidden() && !r.smallMap());
+            flags.put(key(RouteFlag.ONEDNN_GEMMS), r.oneDnnGemms() && r.smallMap());
             routeFlags.add(flags);
             sizes.add(new long[] {h, w});
         }
         Map<String, Long> settings = new LinkedHashMap<>();
-        settings.put("large_batch", (long) InferenceRoutes.LARGE_BATCH);
-        settings.put("packed_batch", (long) routes.packedBatch());
-        settings.put("affine", config.affine() ? 1L : 0L);
-        settings.put("classes", (long) config.numClasses());
-        return new Arguments(levelSteps, levels, routeFlags, sizes, settings, logNorm, constant,
-                new double[] {Coupling.MIN_SCALE, Coupling.REVERSE_BOUND});
+        settings.put(key(Setting.LARGE_BATCH), (long) InferenceRoutes.LARGE_BATCH);
+        settings.put(key(Setting.PACKED_BATCH), (long) routes.packedBatch());
+        settings.put(key(Setting.AFFINE), config.affine() ? 1L : 0L);
+        settings.put(key(Setting.CLASSES), (long) config.numClasses());
+        Map<String, Double> bounds = new LinkedHashMap<>();
+        bounds.put(key(Bound.MIN_SCALE), (double) Coupling.MIN_SCALE);
+        bounds.put(key(Bound.ACTIVATION), (double) Coupling.REVERSE_BOUND);
+        return new Arguments(levelSteps, levels, routeFlags, sizes, settings, logNorm, constant, bounds);
     }
 
     /** The arguments as libtorch values, and oneDNN's packed weights where the routes say so. */
-    private Bound bind() {
+    private Bindings bind() {
         Arguments a = arguments();
         List<IValue> temporary = new ArrayList<>();
         List<IValue> levelSteps = new ArrayList<>();
@@ -252,39 +265,44 @@ final class ScriptedPass implements InferencePass {
             temporary.addAll(values);
             levelSteps.add(IValue.listFrom(values.toArray(IValue[]::new)));
         }
+        temporary.addAll(levelSteps);
         List<IValue> levels = a.levels().stream().map(ScriptedPass::dictionary).toList();
+        temporary.addAll(levels);
         List<IValue> routeFlags = new ArrayList<>();
         for (Map<String, Boolean> flags : a.routes()) {
-            routeFlags.add(flags(flags, temporary));
+            routeFlags.add(values(flags, IValue::from, temporary));
         }
+        temporary.addAll(routeFlags);
         List<IValue> sizes = a.sizes().stream().map(IValue::listFrom).toList();
         temporary.addAll(sizes);
-        IValue settings = integers(a.settings(), temporary);
-        IValue steps = IValue.listFrom(levelSteps.toArray(IValue[]::new));
-        temporary.addAll(levelSteps);
-        IValue routeList = IValue.listFrom(routeFlags.toArray(IValue[]::new));
-        temporary.addAll(routeFlags);
-        IValue packed;
+        Map<Parameter, IValue> bound = new EnumMap<>(Parameter.class);
+        bound.put(Parameter.STEPS, IValue.listFrom(levelSteps.toArray(IValue[]::new)));
+        bound.put(Parameter.LEVELS, IValue.listFrom(levels.toArray(IValue[]::new)));
+        bound.put(Parameter.ROUTES, IValue.listFrom(routeFlags.toArray(IValue[]::new)));
+        bound.put(Parameter.SETTINGS, values(a.settings(), IValue::from, temporary));
+        bound.put(Parameter.LOG_NORM, IValue.listFrom(a.logNorm()));
+        bound.put(Parameter.CONSTANT_LOG_DET, IValue.from(a.constantLogDet()));
+        bound.put(Parameter.BOUNDS, values(a.bounds(), IValue::from, temporary));
         try (IValue sizeList = IValue.listFrom(sizes.toArray(IValue[]::new))) {
-            packed = IValueUtils.runMethod(module, "prepack", steps, routeList, sizeList, settings);
+            Map<Parameter, IValue> packing = Map.of(Parameter.STEPS, bound.get(Parameter.STEPS), Parameter.ROUTES,
+                    bound.get(Parameter.ROUTES), Parameter.SIZES, sizeList, Parameter.SETTINGS, bound.get(Parameter.SETTINGS));
+            bound.put(Parameter.PACKED_CONVS, script.call(Method.PREPACK_CONVS, packing));
+            bound.put(Parameter.PACKED_GEMMS, script.call(Method.PREPACK_GEMMS, packing));
         }
-        IValue levelList = IValue.listFrom(levels.toArray(IValue[]::new));
-        temporary.addAll(levels);
         temporary.forEach(IValue::close);
-        return new Bound(steps, levelList, routeList, IValue.listFrom(a.logNorm()), settings,
-                IValue.listFrom(a.bounds()), IValue.from(a.constantLogDet()), packed);
+        return new Bindings(bound);
     }
 
     /** A ZeroConv's weights under the names of its route (GlowInference.torchscript's header lists them). */
     private static void putZeroConv(Map<String, NDArray> named, ZeroConv.Weights z) {
-        named.put("zero_constant", z.constant());
+        named.put(key(Weight.ZERO_CONSTANT), z.constant());
         switch (z.route()) {
             case ROWS_GEMM -> {
-                named.put("zero_taps", z.taps());
-                named.put("zero_shift", z.shift());
+                named.put(key(Weight.ZERO_TAPS), z.taps());
+                named.put(key(Weight.ZERO_SHIFT), z.shift());
             }
-            case TAPS -> named.put("zero_taps", z.taps());
-            case DIRECT -> named.put("zero_kernel", z.kernel());
+            case TAPS -> named.put(key(Weight.ZERO_TAPS), z.taps());
+            case DIRECT -> named.put(key(Weight.ZERO_KERNEL), z.kernel());
         }
     }
 
@@ -294,16 +312,10 @@ final class ScriptedPass implements InferencePass {
         return IValue.stringMapFrom(tensors);
     }
 
-    private static IValue flags(Map<String, Boolean> values, List<IValue> temporary) {
+    /** A dictionary of plain values under their script names; its entries join {@code temporary}. */
+    private static <V> IValue values(Map<String, V> values, Function<V, IValue> value, List<IValue> temporary) {
         Map<String, IValue> map = new LinkedHashMap<>();
-        values.forEach((k, v) -> map.put(k, IValue.from(v)));
-        temporary.addAll(map.values());
-        return IValue.stringIValueMapFrom(map);
-    }
-
-    private static IValue integers(Map<String, Long> values, List<IValue> temporary) {
-        Map<String, IValue> map = new LinkedHashMap<>();
-        values.forEach((k, v) -> map.put(k, IValue.from(v)));
+        values.forEach((k, v) -> map.put(k, value.apply(v)));
         temporary.addAll(map.values());
         return IValue.stringIValueMapFrom(map);
     }

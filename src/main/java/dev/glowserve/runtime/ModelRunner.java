@@ -20,7 +20,6 @@ import dev.glowserve.flow.Tensors;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 
 /**
  * A loaded model behind a Java-array API: 8-bit images in, scores and latents out, and back, through the inference
@@ -193,41 +192,9 @@ public final class ModelRunner implements AutoCloseable {
         return classMeans != null;
     }
 
-    /**
-     * Direction in the raw latent space z from class {@code from} to class {@code to}: the
-     * difference of the artifact's measured class means, or, when it has none, the difference of
-     * the top prior's class means (the other levels then stay put).
-     */
-    public float[][] classDirection(int from, int to) {
-        GlowConfig c = config();
-        if (!c.conditional()) {
-            throw new IllegalArgumentException("model '" + name + "' is not class-conditional");
-        }
-        for (int k : new int[] {from, to}) {
-            if (k < 0 || k >= c.numClasses()) {
-                throw new IllegalArgumentException("class " + k + " is outside 0.." + (c.numClasses() - 1));
-            }
-        }
-        int[] sizes = Latents.sizes(c);
-        float[][] d = new float[sizes.length][];
-        if (classMeans != null) {
-            for (int l = 0; l < sizes.length; l++) {
-                d[l] = new float[sizes[l]];
-                for (int j = 0; j < sizes[l]; j++) {
-                    d[l][j] = classMeans[to][l][j] - classMeans[from][l][j];
-                }
-            }
-            return d;
-        }
-        float[][] top = glow.topPriorMeans();
-        for (int l = 0; l < sizes.length; l++) {
-            d[l] = new float[sizes[l]];
-        }
-        int last = sizes.length - 1;
-        for (int j = 0; j < sizes[last]; j++) {
-            d[last][j] = top[to][j] - top[from][j];
-        }
-        return d;
+    /** The artifact's measured class means in raw z ({@code [class][level][j]}); null where it has none. */
+    public float[][][] classMeans() {
+        return classMeans;
     }
 
     public String name() {
@@ -375,22 +342,6 @@ public final class ModelRunner implements AutoCloseable {
     /** n samples at temperature T from {@code seed}; class-conditional models take a class per image. */
     public List<byte[]> sample(int n, double temperature, long seed, int[] labels) {
         return decode(Latents.sample(config(), n, temperature, seed), labels);
-    }
-
-    /** Labels for n samples: the given class, or for a conditional model without one, classes drawn from the seed. */
-    public int[] sampleLabels(int n, Integer cls, long seed) {
-        if (!config().conditional()) {
-            if (cls != null) {
-                throw new IllegalArgumentException("model '" + name + "' is unconditional: no class can be chosen");
-            }
-            return null;
-        }
-        int[] labels = new int[n];
-        Random r = new Random(seed ^ 0x9E3779B97F4A7C15L);
-        for (int i = 0; i < n; i++) {
-            labels[i] = cls != null ? cls : r.nextInt(config().numClasses());
-        }
-        return labels;
     }
 
     private NDArray toModelType(NDArray a) {

@@ -121,7 +121,7 @@ public class LatentService {
         double[] temps = new double[count];
         Arrays.fill(temps, temp);
         long s = seed != null ? seed : randomSeed();
-        return draw(t, temps, s, t.runner().sampleLabels(count, cls, s), work);
+        return draw(t, temps, s, Latents.sampleLabels(t.runner().config(), count, cls, s), work);
     }
 
     /**
@@ -137,7 +137,7 @@ public class LatentService {
             ClientError.range("temperature[" + i + "]", temps[i], 0, limits.maxTemperature());
         }
         long s = seed != null ? seed : randomSeed();
-        return draw(t, temps, s, labels != null ? labels : t.runner().sampleLabels(temps.length, null, s), work);
+        return draw(t, temps, s, labels != null ? labels : Latents.sampleLabels(t.runner().config(), temps.length, null, s), work);
     }
 
     private static long randomSeed() {
@@ -299,7 +299,7 @@ public class LatentService {
         CompletableFuture<List<byte[]>> images = work.track(s.encode(List.of(image), fromClass == null ? null : new int[] {fromClass}))
                 .thenCompose(enc -> {
                     int start = fromClass != null ? fromClass : enc.get(0).score().label();
-                    return work.track(s.decodeZ(moved(enc.get(0).z(), r.classDirection(start, toClass), by)));
+                    return work.track(s.decodeZ(moved(enc.get(0).z(), Latents.classDirection(r.glow(), r.classMeans(), start, toClass), by)));
                 });
         return new Manipulation(images, r.hasMeasuredClassMeans() ? "class_means" : "top_prior");
     }

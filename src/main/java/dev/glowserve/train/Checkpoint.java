@@ -12,6 +12,7 @@ import dev.glowserve.artifact.AtomicFiles;
 import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.artifact.Safetensors;
 import dev.glowserve.flow.FlowParameters;
+import dev.glowserve.flow.Glow;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -109,5 +110,40 @@ public final class Checkpoint {
             }
         });
         return new Loaded(state, model, mean, variance, average);
+    }
+
+    /**
+     * Puts the checkpoint in {@code file} back into {@code glow}'s weights, the optimiser's moments and the weight
+     * average (null: the run has none), and gives the rest of the run's state; the checkpoint must be of the same
+     * architecture and, with an average, have one.
+     */
+    public static State restore(Path file, Glow glow, Adam adam, WeightAverage average) {
+        State s;
+        try (NDManager scratch = glow.manager().newSubManager()) {
+            Loaded ck = read(file, scratch);
+            s = ck.state();
+            Architecture mine = Architecture.of(glow.config());
+            if (!mine.equals(s.architecture())) {
+                throw new ArtifactException(file + ": checkpoint is for " + s.architecture() + ", not " + mine);
+            }
+            for (Map.Entry<String, FlowParameters.Entry> e : glow.parameters().entries().entrySet()) {
+                NDArray src = ck.model().get(e.getKey());
+                if (src == null) {
+                    throw new ArtifactException(file + ": missing tensor '" + e.getKey() + "'");
+                }
+                src.copyTo(e.getValue().array());
+            }
+            adam.restore(ck.mean(), ck.variance(), s.adamUpdates());
+            if (average != null) {
+                if (ck.average().isEmpty()) {
+                    throw new ArtifactException(file + ": no weight average in the checkpoint; resume with the "
+                            + "run's own --ema (0 for a run without one)");
+                }
+                average.restore(ck.average());
+            }
+        }
+        glow.markInitialized();
+        glow.parameters().markUpdated();
+        return s;
     }
 }

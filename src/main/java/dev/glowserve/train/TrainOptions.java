@@ -82,4 +82,29 @@ public record TrainOptions(
         }
         return lr;
     }
+
+    /** Whether the step or time budget is spent after {@code step} steps and {@code seconds} of training. */
+    public boolean budgetSpent(long step, double seconds) {
+        return (maxSteps > 0 && step >= maxSteps) || (maxSeconds > 0 && seconds >= maxSeconds);
+    }
+
+    /** How far through its budget the run is, the larger of the step and the time share. */
+    public double progress(long step, double seconds) {
+        double p = 0;
+        if (maxSteps > 0) {
+            p = Math.max(p, step / (double) maxSteps);
+        }
+        if (maxSeconds > 0) {
+            p = Math.max(p, seconds / maxSeconds);
+        }
+        return p;
+    }
+
+    /** Seconds left at {@code imagesPerSecond}: the sooner of the step and the time budget's end. */
+    public double etaSeconds(long step, double seconds, double imagesPerSecond) {
+        double bySteps = maxSteps > 0 && imagesPerSecond > 0
+                ? (maxSteps - step) * batchSize / imagesPerSecond : Double.POSITIVE_INFINITY;
+        double byTime = maxSeconds > 0 ? maxSeconds - seconds : Double.POSITIVE_INFINITY;
+        return Math.max(0, Math.min(bySteps, byTime));
+    }
 }

@@ -5,9 +5,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.glowserve.artifact.Architecture;
 import dev.glowserve.artifact.ArtifactException;
 import dev.glowserve.artifact.Manifest;
@@ -16,8 +13,6 @@ import dev.glowserve.data.Quantization;
 import dev.glowserve.flow.FlowParameters;
 import dev.glowserve.flow.Glow;
 import dev.glowserve.flow.GlowConfig;
-import dev.glowserve.flow.Pass;
-import dev.glowserve.flow.Tensors;
 import dev.glowserve.runtime.Workers;
 
 import java.io.IOException;
@@ -25,15 +20,16 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The training loop: bits/dim loss, Adam with linear warmup and an optional cosine decay,
- * gradient-norm clipping, ActNorm data init on the first batch, a guard that skips non-finite
- * steps (and stops after too many in a row), LU caches refreshed after every update, periodic
- * test bits/dim, atomic checkpoints and a JSON-lines log.
+ * A training run: the loop over the step and time budget (Adam with linear warmup and an optional cosine decay), ActNorm
+ * data init on the first batch, the guard that skips non-finite steps and stops after too many in a row, periodic test
+ * bits/dim, atomic checkpoints and a JSON-lines log. One step is {@link OptimizerStep}, the reported pace
+ * {@link TrainingPace}, the budget {@link TrainOptions}, checkpoint reading {@link Checkpoint}. Over 300 lines because
+ * it owns the run's state (step, seconds, skip streak, history, the last test score) and every way a run starts,
+ * continues and ends (fresh, resumed, from trained weights, evaluated, checkpointed, closed), each a short method.
  */
 public final class Trainer implements AutoCloseable {
 
@@ -84,6 +80,7 @@ public final class Trainer implements AutoCloseable {
     private final List<NDArray> trainable = new ArrayList<>();
     private final List<HistoryPoint> history = new ArrayList<>();
     private final Quantization quantization;
+    private final OptimizerStep optimizer;
     private final TrainingLog log;
     private long step;
     private double seconds;
@@ -123,6 +120,7 @@ public final class Trainer implements AutoCloseable {
         this.workers = new DataParallel(glow, Math.min(workers, options.batchSize()), options.seed());
         this.evaluation = new Evaluation(this.workers);
         this.average = options.emaDecay() > 0 ? new WeightAverage(glow, options.emaDecay(), options.seed()) : null;
+        this.optimizer = new OptimizerStep(glow, this.workers, adam, names, trainable, quantization, options.gradClip(), average);
         try {
             Files.createDirectories(outDir);
         } catch (IOException e) {
@@ -171,40 +169,16 @@ public final class Trainer implements AutoCloseable {
 
     /** Continues from the checkpoint in the output folder; the options must describe the same model. */
     public void resume() {
-        try (NDManager scratch = glow.manager().newSubManager()) {
-            Checkpoint.Loaded ck = Checkpoint.read(checkpointFile(), scratch);
-            Checkpoint.State s = ck.state();
-            Architecture mine = Architecture.of(glow.config());
-            if (!mine.equals(s.architecture())) {
-                throw new ArtifactException(checkpointFile() + ": checkpoint is for " + s.architecture() + ", not " + mine);
-            }
-            for (Map.Entry<String, FlowParameters.Entry> e : glow.parameters().entries().entrySet()) {
-                NDArray src = ck.model().get(e.getKey());
-                if (src == null) {
-                    throw new ArtifactException(checkpointFile() + ": missing tensor '" + e.getKey() + "'");
-                }
-                src.copyTo(e.getValue().array());
-            }
-            adam.restore(ck.mean(), ck.variance(), s.adamUpdates());
-            if (average != null) {
-                if (ck.average().isEmpty()) {
-                    throw new ArtifactException(checkpointFile() + ": no weight average in the checkpoint; resume with the "
-                            + "run's own --ema (0 for a run without one)");
-                }
-                average.restore(ck.average());
-            }
-            step = s.step();
-            seconds = s.seconds();
-            badStreak = s.badStreak();
-            skipped = s.skippedSteps();
-            history.clear();
-            history.addAll(s.history());
-            // the evaluated model's last score: the average's where there is one
-            lastTestBpd = history.stream().map(p -> p.emaTestBpd() != null ? p.emaTestBpd() : p.testBpd())
-                    .filter(java.util.Objects::nonNull).reduce((a, b) -> b).orElse(null);
-        }
-        glow.markInitialized();
-        glow.parameters().markUpdated();
+        Checkpoint.State s = Checkpoint.restore(checkpointFile(), glow, adam, average);
+        step = s.step();
+        seconds = s.seconds();
+        badStreak = s.badStreak();
+        skipped = s.skippedSteps();
+        history.clear();
+        history.addAll(s.history());
+        // the evaluated model's last score: the average's where there is one
+        lastTestBpd = history.stream().map(p -> p.emaTestBpd() != null ? p.emaTestBpd() : p.testBpd())
+                .filter(java.util.Objects::nonNull).reduce((a, b) -> b).orElse(null);
         listener.onMessage("resumed at step " + step + " (" + Math.round(seconds) + " s trained)");
     }
 
@@ -236,7 +210,7 @@ public final class Trainer implements AutoCloseable {
     /** Runs {@code n} more steps past the budget (for benchmarks that time single steps). */
     public void extraSteps(int n) {
         for (int i = 0; i < n; i++) {
-            StepResult r = trainStep(data.batch(step), options.learningRateAt(step, 1));
+            OptimizerStep.Result r = optimizer.take(data.batch(step), options.learningRateAt(step, 1));
             step++;
             if (r.skipped()) {
                 throw new DivergedException("benchmark step skipped: " + r.reason());
@@ -253,57 +227,20 @@ public final class Trainer implements AutoCloseable {
             }
         }
         glow.parameters().requireGradients();
-        long totalSteps = options.maxSteps() > 0 ? options.maxSteps() : -1;
-        double sumBpd = 0;
-        int counted = 0;
-        long windowStart = System.nanoTime();
-        int windowSteps = 0;
-        double rate = 0;
-        while (!budgetSpent()) {
+        TrainingPace pace = new TrainingPace(options.batchSize());
+        while (!options.budgetSpent(step, seconds)) {
             long started = System.nanoTime();
-            double progress = progress();
-            double lr = options.learningRateAt(step, progress);
-            TrainingData.Batch batch = data.batch(step);
-            StepResult r = trainStep(batch, lr);
+            double lr = options.learningRateAt(step, options.progress(step, seconds));
+            OptimizerStep.Result r = optimizer.take(data.batch(step), lr);
             step++;
+            seconds += (System.nanoTime() - started) / 1e9;
             if (r.skipped()) {
-                skipped++;
-                badStreak++;
-                log.write(Map.of("event", "skip", "step", step, "reason", r.reason()));
-                listener.onMessage("step " + step + " skipped: " + r.reason());
-                if (badStreak >= options.maxBadSteps()) {
-                    seconds += (System.nanoTime() - started) / 1e9;
-                    throw new DivergedException(badStreak + " non-finite steps in a row (last: " + r.reason()
-                            + "); stopped without writing the bad weights");
-                }
+                skip(r);
             } else {
                 badStreak = 0;
-                sumBpd += r.bpd();
-                counted++;
             }
-            seconds += (System.nanoTime() - started) / 1e9;
-            windowSteps++;
-            double windowSeconds = (System.nanoTime() - windowStart) / 1e9;
-            if (windowSeconds > 5 || rate == 0) {
-                rate = windowSteps * options.batchSize() / windowSeconds;
-                windowStart = System.nanoTime();
-                windowSteps = 0;
-            }
-            double trainBpd = counted == 0 ? Double.NaN : sumBpd / counted;
-            if (step % LOG_EVERY == 0 && counted > 0) {
-                history.add(new HistoryPoint(step, seconds, trainBpd, null, lr, null));
-                log.write(Map.of("event", "train", "step", step, "seconds", round(seconds), "train_bpd", round(trainBpd),
-                        "learning_rate", lr, "grad_norm", round(r.gradNorm()), "images_per_second", round(rate)));
-                sumBpd = 0;
-                counted = 0;
-            }
-            if (options.evalEvery() > 0 && step % options.evalEvery() == 0) {
-                evaluate();
-            }
-            if (options.checkpointEvery() > 0 && step % options.checkpointEvery() == 0) {
-                checkpoint();
-            }
-            listener.onStep(new Progress(step, totalSteps, seconds, rate, trainBpd, lastTestBpd, lr, eta(rate)));
+            pace.add(r);
+            afterStep(r, lr, pace);
         }
         if (options.evalEvery() > 0 && (history.isEmpty() || history.get(history.size() - 1).testBpd() == null)) {
             evaluate();
@@ -311,85 +248,45 @@ public final class Trainer implements AutoCloseable {
         checkpoint();
     }
 
+    /** A skipped step is logged; too many in a row stop the run before a checkpoint could keep bad weights. */
+    private void skip(OptimizerStep.Result r) {
+        skipped++;
+        badStreak++;
+        log.write(Map.of("event", "skip", "step", step, "reason", r.reason()));
+        listener.onMessage("step " + step + " skipped: " + r.reason());
+        if (badStreak >= options.maxBadSteps()) {
+            throw new DivergedException(badStreak + " non-finite steps in a row (last: " + r.reason()
+                    + "); stopped without writing the bad weights");
+        }
+    }
+
+    /** The log line every {@link #LOG_EVERY} steps, evaluation and checkpoint when due, and the listener. */
+    private void afterStep(OptimizerStep.Result r, double lr, TrainingPace pace) {
+        double trainBpd = pace.meanBpd();
+        if (step % LOG_EVERY == 0 && pace.hasMean()) {
+            history.add(new HistoryPoint(step, seconds, trainBpd, null, lr, null));
+            log.write(Map.of("event", "train", "step", step, "seconds", round(seconds), "train_bpd", round(trainBpd),
+                    "learning_rate", lr, "grad_norm", round(r.gradNorm()), "images_per_second", round(pace.imagesPerSecond())));
+            pace.restartMean();
+        }
+        if (options.evalEvery() > 0 && step % options.evalEvery() == 0) {
+            evaluate();
+        }
+        if (options.checkpointEvery() > 0 && step % options.checkpointEvery() == 0) {
+            checkpoint();
+        }
+        long totalSteps = options.maxSteps() > 0 ? options.maxSteps() : -1;
+        double rate = pace.imagesPerSecond();
+        listener.onStep(new Progress(step, totalSteps, seconds, rate, trainBpd, lastTestBpd, lr, options.etaSeconds(step, seconds, rate)));
+    }
+
     private static double round(double v) {
         return Double.isFinite(v) ? Math.round(v * 1e5) / 1e5 : v;
     }
 
-    private boolean budgetSpent() {
-        return (options.maxSteps() > 0 && step >= options.maxSteps())
-                || (options.maxSeconds() > 0 && seconds >= options.maxSeconds());
-    }
-
-    private double progress() {
-        double p = 0;
-        if (options.maxSteps() > 0) {
-            p = Math.max(p, step / (double) options.maxSteps());
-        }
-        if (options.maxSeconds() > 0) {
-            p = Math.max(p, seconds / options.maxSeconds());
-        }
-        return p;
-    }
-
-    private double eta(double imagesPerSecond) {
-        double bySteps = options.maxSteps() > 0 && imagesPerSecond > 0
-                ? (options.maxSteps() - step) * options.batchSize() / imagesPerSecond : Double.POSITIVE_INFINITY;
-        double byTime = options.maxSeconds() > 0 ? options.maxSeconds() - seconds : Double.POSITIVE_INFINITY;
-        return Math.max(0, Math.min(bySteps, byTime));
-    }
-
-    private record StepResult(boolean skipped, String reason, double bpd, double gradNorm) {}
-
-    private NDArray input(NDManager m, float[] x) {
-        GlowConfig c = glow.config();
-        return m.create(x, new Shape(x.length / c.dimensions(), c.inChannels(), c.height(), c.width()));
-    }
-
-    /** Labels reach the model only when it is class-conditional. */
-    private int[] labels(TrainingData.Batch batch) {
-        return glow.config().conditional() ? batch.labels() : null;
-    }
-
     private void initializeActNorm() {
-        TrainingData.Batch first = data.batch(0);
-        try (NDScope scope = new NDScope(); NDManager m = glow.manager().newSubManager()) {
-            scope.suppressNotUsedWarning();
-            glow.encode(input(m, first.x()), labels(first), Pass.DATA_INIT);
-        }
+        optimizer.initializeActNorm(data.batch(0));
         listener.onMessage("ActNorm initialised from the first batch");
-    }
-
-    private StepResult trainStep(TrainingData.Batch batch, double lr) {
-        try (NDScope scope = new NDScope()) {
-            scope.suppressNotUsedWarning();
-            double loss = 0;
-            for (double part : forwardBackward(batch)) {
-                loss += part;
-            }
-            if (!Double.isFinite(loss)) {
-                workers.zeroGradients(trainable);
-                return new StepResult(true, "loss is " + loss, loss, Double.NaN);
-            }
-            List<NDArray> grads = workers.gradients(names, trainable);
-            NDArray sumSquares = null;
-            for (NDArray g : grads) {
-                NDArray s = g.square().sum();
-                sumSquares = sumSquares == null ? s : sumSquares.add(s);
-            }
-            double norm = Math.sqrt(sumSquares.toType(DataType.FLOAT64, false).toDoubleArray()[0]);
-            if (!Double.isFinite(norm)) {
-                workers.zeroGradients(trainable);
-                return new StepResult(true, "gradient norm is " + norm, loss, norm);
-            }
-            double scale = options.gradClip() > 0 && norm > options.gradClip() ? options.gradClip() / norm : 1;
-            adam.update(names, trainable, grads, lr, scale);
-            workers.zeroGradients(trainable);
-            glow.parameters().markUpdated();
-            if (average != null) {
-                average.update();
-            }
-            return new StepResult(false, null, loss, norm);
-        }
     }
 
     /** The loss and the gradient of every trainable parameter on one batch, without an update (for tests). */
@@ -398,48 +295,7 @@ public final class Trainer implements AutoCloseable {
             initializeActNorm();
         }
         glow.parameters().requireGradients();
-        try (NDScope scope = new NDScope()) {
-            scope.suppressNotUsedWarning();
-            double loss = Arrays.stream(forwardBackward(batch)).sum();
-            List<NDArray> grads = workers.gradients(names, trainable);
-            for (int i = 0; i < trainable.size(); i++) {
-                out.put(names.get(i), Tensors.toDoubles(grads.get(i)));
-            }
-            workers.zeroGradients(trainable);
-            return loss;
-        }
-    }
-
-    /** Each worker's share of the batch's mean bits/dim, back-propagated; a share that is not finite is not. */
-    private double[] forwardBackward(TrainingData.Batch batch) {
-        int n = batch.x().length / glow.config().dimensions();
-        return workers.forwardBackward(n, (model, from, to) -> slice(model, batch, from, to, n));
-    }
-
-    /** Images [from, to) of the batch: forward, Σ bits/dim / batch size, backward. Grad mode is per thread. */
-    private double slice(Glow model, TrainingData.Batch batch, int from, int to, int batchSize) {
-        int d = model.config().dimensions();
-        boolean whole = from == 0 && to == batchSize;
-        float[] x = whole ? batch.x() : Arrays.copyOfRange(batch.x(), from * d, to * d);
-        int[] labels = labels(batch);
-        if (labels != null && !whole) {
-            labels = Arrays.copyOfRange(labels, from, to);
-        }
-        try (NDScope scope = new NDScope(); NDManager m = model.manager().newSubManager()) {
-            scope.suppressNotUsedWarning();
-            JniUtils.setGradMode(true);
-            NDArray logPx = model.encode(input(m, x), labels, Pass.TRAINING).logPx();
-            NDArray perImage = Tensors.dividedBy(logPx.sub(quantization.binLogVolume(d)).neg(),
-                    Quantization.natsPerBitPerDim(d));
-            NDArray share = Tensors.dividedBy(perImage.sum(), batchSize);
-            double value = share.toFloatArray()[0];
-            if (Double.isFinite(value)) {
-                JniUtils.backward((PtNDArray) share, (PtNDArray) share.onesLike(), false, false);
-            }
-            return value;
-        } finally {
-            JniUtils.setGradMode(false);
-        }
+        return optimizer.gradients(batch, out);
     }
 
     /**

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtSymbolBlock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -51,7 +50,7 @@ class RouteTunerTest {
                 NDScope scope = new NDScope();
                 NDManager m = glow.manager().newSubManager()) {
             scope.suppressNotUsedWarning();
-            PtSymbolBlock module = ScriptedPass.compile(glow, ScriptedPass.shippedSource());
+            GlowScript module = ScriptedPass.compile(glow, GlowScript.shippedSource());
             NDArray all = m.create(FlowTestSupport.randomInput(batch * config.dimensions(), new Random(3)), new Shape(batch, 1, 28, 28));
             float[] reference;
             try (ScriptedPass plain = new ScriptedPass(glow, InferenceRoutes.of(config, false), module)) {
@@ -92,7 +91,7 @@ class RouteTunerTest {
     void theTunerKeepsTheFastestCandidateItTimedOnEveryBatchClass() {
         GlowConfig config = new GlowConfig(1, 28, 28, 1, 2, 32, true, true, 0);
         try (Glow glow = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 5, 0.02)) {
-            RouteTuner.Result result = RouteTuner.tune(glow, 2, true, ScriptedPass.shippedSource());
+            RouteTuner.Result result = RouteTuner.tune(glow, 2, true, GlowScript.shippedSource());
             assertThat(result.classes()).containsExactly(new RouteTuner.BatchClass(1, 2),
                     new RouteTuner.BatchClass(RouteTuner.SMALL_BATCH, 2), new RouteTuner.BatchClass(RouteTuner.SMALL_BATCH, 1));
             List<RouteTuner.Trial> trials = result.trials();

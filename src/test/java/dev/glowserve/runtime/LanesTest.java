@@ -48,7 +48,7 @@ class LanesTest {
         assertThat(Lanes.splits(chunked.lanes(), n)).isTrue();
         assertThat(Lanes.splits(chunked.lanes(), 2 * Lanes.CHUNK - 1)).isFalse();
         List<byte[]> images = BenchCommand.images(onePass, n, 4);
-        int[] labels = chunked.sampleLabels(n, null, 2);
+        int[] labels = Latents.sampleLabels(chunked.config(), n, null, 2);
         for (int[] l : new int[][] {labels, null}) { // null: the marginal over classes, per image
             List<ModelRunner.Encoded> expected = onePass.encode(images, l);
             List<ModelRunner.Encoded> actual = chunked.encode(images, l);

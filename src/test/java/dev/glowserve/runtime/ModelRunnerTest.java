@@ -41,7 +41,7 @@ class ModelRunnerTest {
 
     @Test
     void sameSeedSameSamplesAndPrefixStable() {
-        int[] labels = runner.sampleLabels(12, null, 9);
+        int[] labels = Latents.sampleLabels(runner.config(), 12, null, 9);
         List<byte[]> a = runner.sample(12, 0.7, 9, labels);
         List<byte[]> b = runner.sample(12, 0.7, 9, labels);
         for (int i = 0; i < 12; i++) {
@@ -140,8 +140,8 @@ class ModelRunnerTest {
         GlowConfig plain = CONDITIONAL.withClasses(0);
         try (ModelRunner u = ModelRunner.builder(new Manifest("u", "1", Architecture.of(plain), 8, "x", null, null, null, null),
                 Glow.create(plain, NDManager.newBaseManager(), DataType.FLOAT32, 1)).name("u").chunkSize(8).build()) {
-            assertThat(u.sampleLabels(3, null, 1)).isNull();
-            assertThatThrownBy(() -> u.sampleLabels(3, 1, 1)).hasMessageContaining("unconditional");
+            assertThat(Latents.sampleLabels(u.config(), 3, null, 1)).isNull();
+            assertThatThrownBy(() -> Latents.sampleLabels(u.config(), 3, 1, 1)).hasMessageContaining("unconditional");
         }
     }
 }
