@@ -57,6 +57,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Multipart bodies are parsed from that memory with Tomcat's own parser (the one {@code getParts()} uses), up to
  * two parts per image allowed plus a few; an Open Inference Protocol body is JSON, or JSON and binary tensors,
  * whatever its Content-Type says (Triton reads it so), so a form Content-Type ({@code curl -d}'s default) is hidden.
+ *
+ * <p>Over 300 lines because the non-blocking read, its three limits and the dispatch with the body in memory are one
+ * state machine per request, kept in one place to be reviewed as the security boundary it is.
  */
 @Component
 @Order(SecurityFilterProperties.DEFAULT_FILTER_ORDER + 10)

@@ -20,6 +20,9 @@ import java.util.Map;
  * tensor data extension (a JSON header of {@code Inference-Header-Content-Length} bytes, then each binary tensor's
  * {@code binary_data_size} bytes in the header's order, little-endian, unpadded). Malformed requests are refused
  * with a message naming the tensor and what is wrong.
+ *
+ * <p>Over 300 lines because JSON data (flat or nested) and the binary extension, read and written, are the wire
+ * format's four paths, each bounded before it allocates.
  */
 final class V2Tensors {
 

@@ -33,7 +33,7 @@ public record Calibration(
     }
 
     /** Reads and checks the calibration of an artifact; null when it has none. */
-    public static Calibration read(ModelArtifact.Source source) {
+    public static Calibration read(ArtifactSource source) {
         String file = source.describe(FILE);
         Calibration c;
         try {

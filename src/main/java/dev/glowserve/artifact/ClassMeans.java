@@ -24,7 +24,7 @@ public final class ClassMeans {
     private ClassMeans() {}
 
     /** means[class][level][C·H·W], or null when the artifact has none. */
-    public static float[][][] read(ModelArtifact.Source source, GlowConfig config, NDManager manager, long maxBytes) {
+    public static float[][][] read(ArtifactSource source, GlowConfig config, NDManager manager, long maxBytes) {
         byte[] bytes;
         try {
             bytes = source.read(FILE, maxBytes);

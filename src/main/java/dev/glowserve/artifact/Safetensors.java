@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -162,7 +161,7 @@ public final class Safetensors {
     public static Map<String, NDArray> read(Path path, NDManager manager) {
         byte[] bytes;
         try {
-            bytes = ModelArtifact.Source.folder(path.toAbsolutePath().getParent())
+            bytes = ArtifactSource.folder(path.toAbsolutePath().getParent())
                     .read(path.getFileName().toString(), Integer.MAX_VALUE - 16);
         } catch (IOException e) {
             throw new ArtifactException(path + ": cannot read (" + ModelArtifact.reason(e) + ")", e);

@@ -3,10 +3,13 @@ package dev.glowserve.bench;
 import dev.glowserve.data.Datasets;
 import dev.glowserve.data.ImageSet;
 import dev.glowserve.data.Quantization;
+import dev.glowserve.flow.GlowConfig;
+import dev.glowserve.runtime.Workers;
 import dev.glowserve.train.TrainOptions;
 import dev.glowserve.train.Trainer;
 import dev.glowserve.train.TrainingData;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,6 +17,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * Training benchmark, side by side in one run: the step throughput of an architecture at batch
@@ -27,6 +32,42 @@ public final class TrainBench {
     public record Outcome(String schedule, long steps, double seconds, double imagesPerSecond, double testBitsPerDim) {}
 
     private TrainBench() {}
+
+    /**
+     * The benchmark as {@code bench --train} prints it: the step throughput ({@code steps} timed steps, their median)
+     * against the matMul ceiling, then with {@code minutes} above 0 the two schedules' table.
+     */
+    public static void report(int flows, int levels, int hidden, int steps, double minutes) throws IOException {
+        ImageSet trainSet = trainSet();
+        ImageSet testSet = testSet();
+        Path dir = Files.createTempDirectory("glow-train-bench");
+        int workers = Workers.slots();
+        System.out.printf(Locale.ROOT, "glow-serve bench --train: K=%d L=%d hidden=%d, batch 64, %d worker(s) × %s intra-op thread(s)%n",
+                flows, levels, hidden, workers, System.getProperty("ai.djl.pytorch.num_threads"));
+        double ceiling;
+        double rate;
+        ExecutorService pool = Executors.newFixedThreadPool(workers);
+        try {
+            ceiling = InferenceBench.ceiling(null, workers, pool);
+            rate = medianStepImagesPerSecond(flows, levels, hidden, 64, steps, trainSet, testSet, dir.resolve("throughput"));
+            ceiling = Math.max(ceiling, InferenceBench.ceiling(null, workers, pool));
+        } finally {
+            pool.shutdownNow();
+        }
+        double flops = 3 * FlopCount.perImage(GlowConfig.of(1, 28, 28, flows, levels, hidden)); // forward + backward ≈ 3 forwards
+        System.out.printf(Locale.ROOT, "training throughput: %.1f img/s (median of %d steps), ≈%.1f GFLOP/s, matMul ceiling %.1f GFLOP/s%n",
+                rate, steps, rate * flops / 1e9, ceiling);
+        if (minutes > 0) {
+            List<Outcome> outcomes = compareSchedules(flows, levels, hidden, minutes, trainSet, testSet, dir.resolve("schedules"), null);
+            System.out.println();
+            System.out.println("| schedule | minutes | steps | img/s | test bits/dim (10,000 images) |");
+            System.out.println("|---|---:|---:|---:|---:|");
+            for (Outcome o : outcomes) {
+                System.out.printf(Locale.ROOT, "| %s | %.1f | %d | %.1f | %.4f |%n", o.schedule(), o.seconds() / 60, o.steps(),
+                        o.imagesPerSecond(), o.testBitsPerDim());
+            }
+        }
+    }
 
     public static double medianStepImagesPerSecond(int flows, int levels, int hidden, int batch, int steps, ImageSet train,
             ImageSet test, Path dir) {

@@ -2,6 +2,7 @@ package dev.glowserve.cli;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import dev.glowserve.artifact.ArtifactSource;
 import dev.glowserve.artifact.Calibration;
 import dev.glowserve.artifact.ClassMeans;
 import dev.glowserve.artifact.Manifest;
@@ -49,7 +50,7 @@ public final class RepositoryCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         CliLogging.toStderr();
-        ModelArtifact.Source source = ModelArtifact.Source.parse(model);
+        ArtifactSource source = ArtifactSource.parse(model);
         Manifest manifest = ModelArtifact.readManifest(source);
         String modelName = name != null ? name : manifest.name();
         if (!ModelRepository.isValidName(modelName)) {

@@ -2,6 +2,7 @@ package dev.glowserve.cli;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import dev.glowserve.artifact.ArtifactSource;
 import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.data.Datasets;
 import dev.glowserve.data.ImageSet;
@@ -163,7 +164,7 @@ public final class TrainCommand implements Callable<Integer> {
                 trainer.resume();
             } else if (init != null) {
                 try (NDManager scratch = NDManager.newBaseManager()) {
-                    ModelArtifact.Loaded from = ModelArtifact.load(ModelArtifact.Source.parse(init), scratch, DataType.FLOAT32);
+                    ModelArtifact.Loaded from = ModelArtifact.load(ArtifactSource.parse(init), scratch, DataType.FLOAT32);
                     trainer.initializeFrom(from.glow().parameters().entries().entrySet().stream().collect(
                             java.util.stream.Collectors.toMap(Map.Entry::getKey, e -> e.getValue().array())), init);
                     from.glow().close();

@@ -22,6 +22,9 @@ import java.util.List;
  * PNG ↔ C×H×W unsigned bytes. The header is read before any pixel is decoded, so a file claiming
  * huge dimensions is refused without allocating them. 16-bit samples keep their high byte;
  * transparency is refused rather than guessed away.
+ *
+ * <p>Over 300 lines because reading (the header checked first, ImageIO's rasters and palettes to bytes), fitting a
+ * picture to a model's shape (luma, area resampling) and writing are one format's handling, sharing its checks.
  */
 public final class Png {
 

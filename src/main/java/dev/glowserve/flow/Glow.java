@@ -21,6 +21,9 @@ import java.util.Random;
  *
  * <p>All methods take and return tensors; intermediates are freed as each layer finishes. Callers
  * run them inside an {@link ai.djl.ndarray.NDScope} (or a manager they close) so results are freed.
+ *
+ * <p>Over 300 lines because the forward and reverse passes are written side by side, level by level, as the paper and
+ * rosinality's model.py lay them out; each layer is its own class.
  */
 public final class Glow implements AutoCloseable {
 

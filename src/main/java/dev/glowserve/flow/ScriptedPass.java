@@ -31,6 +31,9 @@ import static dev.glowserve.flow.GlowScript.key;
  * the eager layers' ATen ops on their own cached tensors, run by libtorch's interpreter instead of one JNI call and
  * a few Java objects per op, the top prior included. The weights are bound by name, one dictionary per step and per
  * level, in {@link #bind}; the kernel choices come from {@link InferenceRoutes}. Equal to the eager pass to rounding.
+ *
+ * <p>Over 300 lines because binding every weight under its script name, route by route, is one long mapping kept
+ * beside the calls that read it.
  */
 final class ScriptedPass implements InferencePass {
 

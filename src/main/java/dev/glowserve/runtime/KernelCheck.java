@@ -34,6 +34,9 @@ import java.util.concurrent.TimeUnit;
  * cached per CPU model, CPU flags and libtorch version in the engine's cache folder, so only the first start on a
  * kind of host pays for it (about 2 s). {@code ONEDNN_MAX_CPU_ISA} set by the operator, or
  * {@code -Dglow.kernel-check=false}, skips it.
+ *
+ * <p>Over 300 lines because the measurement, the child JVM that runs it before the engine starts, and its cache are
+ * one decision taken once per kind of host.
  */
 public final class KernelCheck {
 

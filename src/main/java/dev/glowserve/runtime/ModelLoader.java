@@ -3,6 +3,7 @@ package dev.glowserve.runtime;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import dev.glowserve.artifact.ArtifactSource;
 import dev.glowserve.artifact.Manifest;
 import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.flow.GlowConfig;
@@ -25,7 +26,7 @@ public final class ModelLoader {
 
     /** The model on the inference pass {@code settings} choose, under its manifest's name. */
     public static ModelRunner open(String spec, Device device, int chunkSize, InferenceSettings settings) {
-        return open(ModelArtifact.Source.parse(spec), device, chunkSize, settings, ModelArtifact.DEFAULT_MAX_MODEL_BYTES);
+        return open(ArtifactSource.parse(spec), device, chunkSize, settings, ModelArtifact.DEFAULT_MAX_MODEL_BYTES);
     }
 
     /**
@@ -35,7 +36,7 @@ public final class ModelLoader {
      */
     public static ModelRunner open(String spec, String deviceSetting, InferenceSettings settings,
             UnaryOperator<ModelRunner.Builder> more) {
-        ModelArtifact.Source source = ModelArtifact.Source.parse(spec);
+        ArtifactSource source = ArtifactSource.parse(spec);
         long maxBytes = ModelArtifact.DEFAULT_MAX_MODEL_BYTES;
         Manifest manifest = ModelArtifact.readManifest(source, maxBytes);
         GlowConfig config = manifest.architecture().toConfig();
@@ -58,13 +59,13 @@ public final class ModelLoader {
      * The model in {@code source}, refused before it is built if it would take more than {@code maxBytes}. Where its
      * routes are to be tuned, the tuning child starts before the weights are read, so its start-up overlaps the load.
      */
-    public static ModelRunner open(ModelArtifact.Source source, Device device, int chunkSize, InferenceSettings settings,
+    public static ModelRunner open(ArtifactSource source, Device device, int chunkSize, InferenceSettings settings,
             long maxBytes) {
         return open(source, device, settings, maxBytes, b -> b.chunkSize(chunkSize));
     }
 
     /** As above, the runner made as {@code more} sets it (name, version, chunk size, lanes) from the loaded model's. */
-    public static ModelRunner open(ModelArtifact.Source source, Device device, InferenceSettings settings, long maxBytes,
+    public static ModelRunner open(ArtifactSource source, Device device, InferenceSettings settings, long maxBytes,
             UnaryOperator<ModelRunner.Builder> more) {
         Manifest manifest = ModelArtifact.readManifest(source, maxBytes);
         try (RouteTuning.Pending routes = RouteTuning.prepare(manifest.architecture().toConfig(), DataType.FLOAT32, device,
@@ -74,7 +75,7 @@ public final class ModelLoader {
     }
 
     /** The model the manifest read once describes: the routes were settled for its architecture. */
-    private static ModelRunner open(ModelArtifact.Source source, Manifest manifest, Device device, long maxBytes,
+    private static ModelRunner open(ArtifactSource source, Manifest manifest, Device device, long maxBytes,
             RouteTuning.Pending routes, UnaryOperator<ModelRunner.Builder> more) {
         ModelArtifact.Loaded loaded = ModelArtifact.load(source, manifest, NDManager.newBaseManager(device), DataType.FLOAT32,
                 maxBytes);

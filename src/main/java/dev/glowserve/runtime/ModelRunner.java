@@ -27,6 +27,9 @@ import java.util.List;
  * memory outlives it, and
  * large batches run in chunks of {@link #chunkSize} (the fastest size for the CPU caches), or, with
  * {@link Lanes} (the command line), in chunks of {@link Lanes#CHUNK} on one single-threaded lane per core.
+ *
+ * <p>Over 300 lines because it is the model's whole Java-array API (score, encode, decode, sample, each in chunks or
+ * on lanes) with its builder; the computation lives in flow/, loading in {@link ModelLoader}.
  */
 public final class ModelRunner implements AutoCloseable {
 

@@ -25,6 +25,9 @@ import java.util.Locale;
  * and script is cached (in the engine's cache folder, or read-only beside the image's natives); {@code off} keeps the
  * untuned table; anything else is a file a tuning wrote. The key holds the architecture, not the weights: kernel
  * speed depends on shapes only, so every version of a model reuses its tuning.
+ *
+ * <p>Over 300 lines because the tuning's key, its cache file and the child JVM that measures it are one life cycle
+ * (start early, finish at load, cache, reuse).
  */
 public final class RouteTuning {
 

@@ -28,6 +28,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Results do not depend on the batch: every image's computation is independent and sample
  * noise comes from each request's own seed.
+ *
+ * <p>Over 300 lines because the queue, the gathering of a batch, the all-cores lane and the drain share one lock and
+ * one set of counters; spread over classes, that lock's invariants would be too.
  */
 public final class BatchScheduler implements AutoCloseable {
 

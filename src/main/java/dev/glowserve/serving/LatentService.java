@@ -27,6 +27,9 @@ import java.util.function.Function;
  * interpolate and manipulate in latent space, with their defaults and their checks, every model job tracked for the
  * request that queued it ({@link RequestWork}), responses built off the model's threads, latencies recorded. The
  * web layer parses requests into these calls' arguments and renders what they return.
+ *
+ * <p>Over 300 lines because each operation's defaults and checks sit beside the operation; batching, OOD measurement
+ * and request tracking are their own classes.
  */
 @Service
 public class LatentService {

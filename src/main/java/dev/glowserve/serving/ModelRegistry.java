@@ -2,8 +2,7 @@ package dev.glowserve.serving;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
-import dev.glowserve.artifact.ModelArtifact;
-import dev.glowserve.runtime.ClientError;
+import dev.glowserve.artifact.ArtifactSource;
 import dev.glowserve.runtime.Devices;
 import dev.glowserve.runtime.KernelCheck;
 import dev.glowserve.runtime.ModelLoader;
@@ -139,7 +138,7 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
      */
     ServedModel open(String path, String label, String name, String version) {
         long t0 = System.nanoTime();
-        ModelRunner runner = ModelLoader.open(ModelArtifact.Source.parse(path, label), device, properties.inference().settings(),
+        ModelRunner runner = ModelLoader.open(ArtifactSource.parse(path, label), device, properties.inference().settings(),
                 properties.limits().maxModelBytes().toBytes(), b -> b.chunkSize(64).name(name).version(version));
         try {
             warmUp(runner);

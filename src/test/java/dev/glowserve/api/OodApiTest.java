@@ -1,7 +1,7 @@
 package dev.glowserve.api;
 
+import dev.glowserve.artifact.ArtifactSource;
 import dev.glowserve.artifact.Calibration;
-import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.ood.Complexity;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -25,7 +25,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class OodApiTest extends ApiTestBase {
 
     static Calibration calibration() {
-        return Calibration.read(ModelArtifact.Source.folder(Path.of(TestModels.tiny())));
+        return Calibration.read(ArtifactSource.folder(Path.of(TestModels.tiny())));
     }
 
     static List<byte[]> images() {

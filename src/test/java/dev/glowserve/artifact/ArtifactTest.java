@@ -247,15 +247,15 @@ class ArtifactTest {
     void aModelOverTheLimitIsRefusedBeforeAnythingIsRead() throws IOException {
         Path dir = savedModel();
         long weights = Files.size(dir.resolve(ModelArtifact.WEIGHTS));
-        assertThatThrownBy(() -> ModelArtifact.load(ModelArtifact.Source.folder(dir, "tiny/1"), NDManager.newBaseManager(),
+        assertThatThrownBy(() -> ModelArtifact.load(ArtifactSource.folder(dir, "tiny/1"), NDManager.newBaseManager(),
                 DataType.FLOAT32, weights - 1)).isInstanceOf(ArtifactException.class)
                 .hasMessageStartingWith("tiny/1/").hasMessageContaining("more than the limit").hasMessageNotContaining(tmp.toString());
         long estimate = CONFIG.estimatedBytes(64);
         assertThat(estimate).isGreaterThan(weights);
-        assertThatThrownBy(() -> ModelArtifact.load(ModelArtifact.Source.folder(dir, "tiny/1"), NDManager.newBaseManager(),
+        assertThatThrownBy(() -> ModelArtifact.load(ArtifactSource.folder(dir, "tiny/1"), NDManager.newBaseManager(),
                 DataType.FLOAT32, estimate - 1)).isInstanceOf(ArtifactException.class)
                 .hasMessageContaining("the architecture needs about");
-        try (ModelArtifact.Loaded ok = ModelArtifact.load(ModelArtifact.Source.folder(dir, "tiny/1"), NDManager.newBaseManager(),
+        try (ModelArtifact.Loaded ok = ModelArtifact.load(ArtifactSource.folder(dir, "tiny/1"), NDManager.newBaseManager(),
                 DataType.FLOAT32, estimate)) {
             assertThat(ok.glow().initialized()).isTrue();
         }

@@ -29,7 +29,7 @@ class CalibrationTest {
         Calibration c = sample();
         assertThat(c.sorted("complexity")).containsExactly(-2.0000000000000004, -1.5, 1e-300, 0.25);
         c.write(dir);
-        Calibration back = Calibration.read(ModelArtifact.Source.folder(dir));
+        Calibration back = Calibration.read(ArtifactSource.folder(dir));
         assertThat(back.source()).isEqualTo("test images 2..5");
         assertThat(back.images()).isEqualTo(4);
         assertThat(back.compressor()).isEqualTo("png-up");
@@ -37,7 +37,7 @@ class CalibrationTest {
         assertThat(back.scores().keySet()).containsExactly("complexity", "likelihood");
         assertThat(back.sorted("complexity")).containsExactly(c.sorted("complexity"));
         assertThat(back.sorted("likelihood")).containsExactly(2.9, 3.0, 3.1, 3.3);
-        assertThat(Calibration.read(ModelArtifact.Source.folder(dir.resolve("elsewhere")))).as("none: null").isNull();
+        assertThat(Calibration.read(ArtifactSource.folder(dir.resolve("elsewhere")))).as("none: null").isNull();
     }
 
     @Test
@@ -46,13 +46,13 @@ class CalibrationTest {
         Path file = dir.resolve(Calibration.FILE);
         String good = Files.readString(file);
         Files.writeString(file, good.replaceFirst("2\\.9", "9.9"));
-        assertThatThrownBy(() -> Calibration.read(ModelArtifact.Source.folder(dir))).isInstanceOf(ArtifactException.class)
+        assertThatThrownBy(() -> Calibration.read(ArtifactSource.folder(dir))).isInstanceOf(ArtifactException.class)
                 .hasMessageContaining("scores.likelihood must be finite and sorted ascending");
         Files.writeString(file, good.replace("\"images\" : 4", "\"images\" : 5"));
-        assertThatThrownBy(() -> Calibration.read(ModelArtifact.Source.folder(dir))).hasMessageContaining("has 4 values for 5 images");
+        assertThatThrownBy(() -> Calibration.read(ArtifactSource.folder(dir))).hasMessageContaining("has 4 values for 5 images");
         Files.writeString(file, good.replace("\"compressor\" : \"png-up\",", ""));
-        assertThatThrownBy(() -> Calibration.read(ModelArtifact.Source.folder(dir))).hasMessageContaining("'compressor' is missing");
+        assertThatThrownBy(() -> Calibration.read(ArtifactSource.folder(dir))).hasMessageContaining("'compressor' is missing");
         Files.writeString(file, "{not json");
-        assertThatThrownBy(() -> Calibration.read(ModelArtifact.Source.folder(dir))).hasMessageContaining("not a valid calibration");
+        assertThatThrownBy(() -> Calibration.read(ArtifactSource.folder(dir))).hasMessageContaining("not a valid calibration");
     }
 }

@@ -1,5 +1,6 @@
 package dev.glowserve.cli;
 
+import dev.glowserve.artifact.ArtifactSource;
 import dev.glowserve.artifact.Calibration;
 import dev.glowserve.artifact.ModelArtifact;
 import dev.glowserve.data.Png;
@@ -8,7 +9,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.JsonNode;
 
-import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.stream.Stream;
+import javax.imageio.ImageIO;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -86,7 +87,7 @@ class OodCommandsTest {
         assertThat(cal.code()).as(cal.err()).isZero();
         assertThat(cal.err()).contains("calibrate").contains("300/300");
         assertThat(cal.out()).contains("300 held-out images").contains("| complexity |");
-        Calibration c = Calibration.read(ModelArtifact.Source.folder(model));
+        Calibration c = Calibration.read(ArtifactSource.folder(model));
         assertThat(c.images()).isEqualTo(300);
         assertThat(c.source()).endsWith("images 5000..5299");
 

@@ -4,7 +4,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.glowserve.artifact.Architecture;
 import dev.glowserve.artifact.Manifest;
-import dev.glowserve.cli.BenchCommand;
+import dev.glowserve.bench.InferenceBench;
 import dev.glowserve.flow.FlowTestSupport;
 import dev.glowserve.flow.Glow;
 import dev.glowserve.flow.GlowConfig;
@@ -47,7 +47,7 @@ class LanesTest {
         int n = 2 * Lanes.CHUNK + 7; // two full chunks and a short one
         assertThat(Lanes.splits(chunked.lanes(), n)).isTrue();
         assertThat(Lanes.splits(chunked.lanes(), 2 * Lanes.CHUNK - 1)).isFalse();
-        List<byte[]> images = BenchCommand.images(onePass, n, 4);
+        List<byte[]> images = InferenceBench.images(onePass, n, 4);
         int[] labels = Latents.sampleLabels(chunked.config(), n, null, 2);
         for (int[] l : new int[][] {labels, null}) { // null: the marginal over classes, per image
             List<ModelRunner.Encoded> expected = onePass.encode(images, l);
@@ -81,7 +81,7 @@ class LanesTest {
 
     @Test
     void aChunksErrorReachesTheCaller() {
-        List<byte[]> images = new ArrayList<>(BenchCommand.images(onePass, 2 * Lanes.CHUNK, 1));
+        List<byte[]> images = new ArrayList<>(InferenceBench.images(onePass, 2 * Lanes.CHUNK, 1));
         images.set(20, new byte[5]);
         assertThatThrownBy(() -> chunked.encode(images, null))
                 .isInstanceOf(IllegalArgumentException.class)

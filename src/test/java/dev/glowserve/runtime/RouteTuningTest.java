@@ -101,7 +101,7 @@ class RouteTuningTest {
     @Test
     void aLoadRefusedAfterItsTuningChildStartedLeavesNoChildRunning() throws Exception {
         Path broken = dev.glowserve.api.TestModels.truncatedVersion(cache.resolve("repo"), "tiny", "1");
-        assertThatThrownBy(() -> ModelLoader.open(dev.glowserve.artifact.ModelArtifact.Source.parse(broken.toString()),
+        assertThatThrownBy(() -> ModelLoader.open(dev.glowserve.artifact.ArtifactSource.parse(broken.toString()),
                 ai.djl.Device.cpu(), 64, InferenceSettings.TUNED, 1L << 30))
                 .isInstanceOf(dev.glowserve.artifact.ArtifactException.class);
         // the child was started before the weights were read, and stopped when they were refused
