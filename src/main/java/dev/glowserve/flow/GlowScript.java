@@ -90,13 +90,24 @@ final class GlowScript {
         return new GlowScript(ScriptModule.compile(manager, CLASS_NAME, source), parameters);
     }
 
-    /** Calls {@code method} with every one of its parameters given by name; the caller closes the result. */
-    IValue call(Method method, Map<Parameter, IValue> arguments) {
+    /**
+     * Calls {@code method} with each parameter its {@code def} line declares, from the call's {@code own} values or
+     * else the {@code bound} ones; an own value the method does not take, or a parameter neither gives, is refused.
+     * The caller closes the result.
+     */
+    IValue call(Method method, Map<Parameter, IValue> own, Map<Parameter, IValue> bound) {
         List<Parameter> order = parameters.get(method);
-        if (!arguments.keySet().equals(Set.copyOf(order))) {
-            throw new IllegalArgumentException(key(method) + " takes " + names(order) + ", given " + names(arguments.keySet()));
+        IValue[] arguments = new IValue[order.size()];
+        for (int i = 0; i < arguments.length; i++) {
+            Parameter p = order.get(i);
+            arguments[i] = own.containsKey(p) ? own.get(p) : bound.get(p);
         }
-        return IValueUtils.runMethod(module, key(method), order.stream().map(arguments::get).toArray(IValue[]::new));
+        if (!order.containsAll(own.keySet()) || Arrays.asList(arguments).contains(null)) {
+            Set<Parameter> given = new TreeSet<>(own.keySet());
+            order.stream().filter(bound::containsKey).forEach(given::add);
+            throw new IllegalArgumentException(key(method) + " takes " + names(order) + ", given " + names(given));
+        }
+        return IValueUtils.runMethod(module, key(method), arguments);
     }
 
     private static List<String> names(java.util.Collection<? extends Enum<?>> names) {

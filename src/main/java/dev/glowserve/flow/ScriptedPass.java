@@ -39,15 +39,6 @@ final class ScriptedPass implements InferencePass {
 
     /** The script's arguments besides the images, by name, built once per parameter version. */
     private record Bindings(Map<Parameter, IValue> values) implements AutoCloseable {
-        /** {@code names}' values beside the call's own. */
-        Map<Parameter, IValue> with(Map<Parameter, IValue> own, Parameter... names) {
-            Map<Parameter, IValue> all = new EnumMap<>(own);
-            for (Parameter p : names) {
-                all.put(p, values.get(p));
-            }
-            return all;
-        }
-
         @Override
         public void close() {
             values.values().forEach(IValue::close);
@@ -144,9 +135,7 @@ final class ScriptedPass implements InferencePass {
         try (NDArray labelTensor = labels(manager, labels);
              IValue xi = IValue.from((PtNDArray) x);
              IValue li = IValue.from((PtNDArray) labelTensor);
-             IValue result = script.call(Method.ENCODE, b.with(Map.of(Parameter.X, xi, Parameter.LABELS, li),
-                     Parameter.STEPS, Parameter.LEVELS, Parameter.ROUTES, Parameter.LOG_NORM, Parameter.SETTINGS,
-                     Parameter.CONSTANT_LOG_DET, Parameter.PACKED_CONVS, Parameter.PACKED_GEMMS))) {
+             IValue result = script.call(Method.ENCODE, Map.of(Parameter.X, xi, Parameter.LABELS, li), b.values())) {
             out = GlowScript.results(result, manager);
         }
         Encoding encoding = new Encoding(out.get(Result.EPS), out.get(Result.Z), out.get(Result.LOG_DET).singletonOrThrow(),
@@ -165,9 +154,8 @@ final class ScriptedPass implements InferencePass {
              IValue l = IValue.listFrom(latents.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
              IValue li = IValue.from((PtNDArray) labelTensor);
              IValue s = IValue.from(standardised);
-             IValue result = script.call(Method.DECODE, b.with(Map.of(Parameter.LATENTS, l, Parameter.LABELS, li,
-                     Parameter.STANDARDISED, s), Parameter.STEPS, Parameter.LEVELS, Parameter.ROUTES, Parameter.SETTINGS,
-                     Parameter.BOUNDS, Parameter.PACKED_CONVS, Parameter.PACKED_GEMMS))) {
+             IValue result = script.call(Method.DECODE, Map.of(Parameter.LATENTS, l, Parameter.LABELS, li,
+                     Parameter.STANDARDISED, s), b.values())) {
             return result.toTensor(manager);
         }
     }
@@ -287,10 +275,9 @@ final class ScriptedPass implements InferencePass {
         bound.put(Parameter.CONSTANT_LOG_DET, IValue.from(a.constantLogDet()));
         bound.put(Parameter.BOUNDS, values(a.bounds(), IValue::from, temporary));
         try (IValue sizeList = IValue.listFrom(sizes.toArray(IValue[]::new))) {
-            Map<Parameter, IValue> packing = Map.of(Parameter.STEPS, bound.get(Parameter.STEPS), Parameter.ROUTES,
-                    bound.get(Parameter.ROUTES), Parameter.SIZES, sizeList, Parameter.SETTINGS, bound.get(Parameter.SETTINGS));
-            bound.put(Parameter.PACKED_CONVS, script.call(Method.PREPACK_CONVS, packing));
-            bound.put(Parameter.PACKED_GEMMS, script.call(Method.PREPACK_GEMMS, packing));
+            Map<Parameter, IValue> sized = Map.of(Parameter.SIZES, sizeList);
+            bound.put(Parameter.PACKED_CONVS, script.call(Method.PREPACK_CONVS, sized, bound));
+            bound.put(Parameter.PACKED_GEMMS, script.call(Method.PREPACK_GEMMS, sized, bound));
         }
         temporary.forEach(IValue::close);
         return new Bindings(bound);

@@ -72,7 +72,7 @@ class GlowScriptTest {
     void aCallMissingAnArgumentIsRefusedBeforeLibtorchSeesIt() {
         try (NDManager m = NDManager.newBaseManager(); IValue flag = IValue.from(true)) {
             GlowScript script = GlowScript.compile(m, GlowScript.shippedSource());
-            assertThatThrownBy(() -> script.call(GlowScript.Method.DECODE, Map.of(GlowScript.Parameter.STANDARDISED, flag)))
+            assertThatThrownBy(() -> script.call(GlowScript.Method.DECODE, Map.of(GlowScript.Parameter.STANDARDISED, flag), Map.of()))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("decode takes [latents, ");
         }
     }
