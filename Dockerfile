@@ -63,7 +63,7 @@ ENV ENGINE_CACHE_DIR=/opt/djl \
     JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=50 -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir=/tmp"
 USER 10001:10001
 # the API, and the probes and metrics (management.server.port)
-EXPOSE 8080 8082
+EXPOSE 8080 8081 8082
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 CMD ["healthcheck", "/actuator/health/readiness"]
 ENTRYPOINT ["java", "-jar", "/app/glow-serve.jar"]
 CMD ["serve"]

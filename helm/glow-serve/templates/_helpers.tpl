@@ -70,6 +70,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $_ := set $cfg "glow" $glow }}
 {{- $server := default dict $cfg.server }}
 {{- $_ := set $server "port" 8080 }}
+{{- $grpc := default dict $glow.grpc }}
+{{- $_ := set $grpc "port" 8081 }}
+{{- $_ := set $glow "grpc" $grpc }}
 {{- $_ := set $cfg "server" $server }}
 {{- toYaml $cfg }}
 {{- end }}

@@ -6,8 +6,6 @@ import dev.glowserve.runtime.ModelRunner;
 import dev.glowserve.serving.LatentService;
 import dev.glowserve.serving.ModelRegistry;
 import dev.glowserve.serving.Overload;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
@@ -23,6 +21,7 @@ import org.springframework.web.multipart.MultipartException;
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
 
 import java.net.URI;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
@@ -35,7 +34,6 @@ import java.util.concurrent.ExecutionException;
 @RestControllerAdvice
 public class ProblemHandler extends ResponseEntityExceptionHandler {
 
-    private static final Logger LOG = LoggerFactory.getLogger(ProblemHandler.class);
     static final String TYPE_PREFIX = "urn:glow-serve:problem:";
 
     static ProblemDetail problem(HttpStatusCode status, String type, String detail) {
@@ -72,110 +70,30 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
         return super.createResponseEntity(body, headers, statusCode, request);
     }
 
-    /** The one client error: its status, type and message, and the field at fault where it names one. */
-    @ExceptionHandler(ClientError.class)
-    ResponseEntity<Object> client(ClientError e) {
-        ProblemDetail p = problem(HttpStatus.valueOf(e.status()), e.type(), e.getMessage());
+    /** The service's own exceptions, through the one table all protocols share ({@link ServiceError}). */
+    @ExceptionHandler({ClientError.class, DataException.class, ModelRegistry.UnknownModel.class, LatentService.NotCalibrated.class,
+            ModelRegistry.ModelUnavailable.class, Overload.QueueFull.class, Overload.DeadlineExceeded.class,
+            Overload.ShuttingDown.class, ModelRunner.NonFiniteOutputException.class, CancellationException.class,
+            IllegalArgumentException.class, CompletionException.class, ExecutionException.class})
+    ResponseEntity<Object> service(Exception e) {
+        return respond(ServiceError.of(e));
+    }
+
+    private static ResponseEntity<Object> respond(ServiceError e) {
+        ProblemDetail p = problem(HttpStatus.valueOf(e.status()), e.type(), e.detail());
         if (e.field() != null) {
             p.setProperty("field", e.field());
         }
-        return respond(p);
-    }
-
-    @ExceptionHandler(DataException.class)
-    ResponseEntity<Object> data(DataException e) {
-        return respond(problem(HttpStatus.UNPROCESSABLE_CONTENT, "invalid-image", e.getMessage()));
-    }
-
-    @ExceptionHandler(ModelRegistry.UnknownModel.class)
-    ResponseEntity<Object> unknown(ModelRegistry.UnknownModel e) {
-        return respond(problem(HttpStatus.NOT_FOUND, "unknown-model", e.getMessage()));
-    }
-
-    @ExceptionHandler(LatentService.NotCalibrated.class)
-    ResponseEntity<Object> notCalibrated(LatentService.NotCalibrated e) {
-        return respond(problem(HttpStatus.CONFLICT, "not-calibrated", e.getMessage()));
-    }
-
-    @ExceptionHandler(ModelRegistry.ModelUnavailable.class)
-    ResponseEntity<Object> unavailable(ModelRegistry.ModelUnavailable e) {
-        return respond(problem(HttpStatus.SERVICE_UNAVAILABLE, "model-unavailable", e.getMessage()));
-    }
-
-    @ExceptionHandler(Overload.QueueFull.class)
-    ResponseEntity<Object> queueFull(Overload.QueueFull e) {
         HttpHeaders headers = new HttpHeaders();
-        headers.set(HttpHeaders.RETRY_AFTER, Long.toString(e.retryAfterSeconds()));
-        return respond(problem(HttpStatus.TOO_MANY_REQUESTS, "queue-full", e.getMessage()), headers);
-    }
-
-    @ExceptionHandler(Overload.DeadlineExceeded.class)
-    ResponseEntity<Object> deadline(Overload.DeadlineExceeded e) {
-        HttpHeaders headers = new HttpHeaders();
-        headers.set(HttpHeaders.RETRY_AFTER, "1");
-        return respond(problem(HttpStatus.SERVICE_UNAVAILABLE, "deadline-exceeded", e.getMessage()), headers);
-    }
-
-    @ExceptionHandler(Overload.ShuttingDown.class)
-    ResponseEntity<Object> shuttingDown(Overload.ShuttingDown e) {
-        return respond(problem(HttpStatus.SERVICE_UNAVAILABLE, "shutting-down", e.getMessage()));
-    }
-
-    @ExceptionHandler(ModelRunner.NonFiniteOutputException.class)
-    ResponseEntity<Object> nonFinite(ModelRunner.NonFiniteOutputException e) {
-        LOG.warn("422 from the model: {}", e.getMessage());
-        return respond(problem(HttpStatus.UNPROCESSABLE_CONTENT, "invalid-latents", e.getMessage()));
-    }
-
-    /** The request timed out (or its client left) and its queued model work was cancelled. */
-    @ExceptionHandler(java.util.concurrent.CancellationException.class)
-    ResponseEntity<Object> cancelled(java.util.concurrent.CancellationException e) {
-        return timeout();
+        if (e.retryAfterSeconds() != null) {
+            headers.set(HttpHeaders.RETRY_AFTER, Long.toString(e.retryAfterSeconds()));
+        }
+        return respond(p, headers);
     }
 
     private static ResponseEntity<Object> timeout() {
-        return respond(problem(HttpStatus.SERVICE_UNAVAILABLE, "timeout",
-                "the request took longer than the service's limit (spring.mvc.async.request-timeout); its queued work was dropped"));
-    }
-
-    @ExceptionHandler({CompletionException.class, ExecutionException.class})
-    ResponseEntity<Object> wrapped(Exception e, WebRequest request) throws Exception {
-        Throwable cause = e.getCause() == null ? e : e.getCause();
-        if (cause instanceof Exception inner && !(inner instanceof CompletionException)) {
-            return dispatch(inner, request);
-        }
-        return internal(e);
-    }
-
-    private ResponseEntity<Object> dispatch(Exception e, WebRequest request) throws Exception {
-        if (e instanceof ClientError c) {
-            return client(c);
-        } else if (e instanceof DataException d) {
-            return data(d);
-        } else if (e instanceof Overload.QueueFull q) {
-            return queueFull(q);
-        } else if (e instanceof Overload.DeadlineExceeded d) {
-            return deadline(d);
-        } else if (e instanceof Overload.ShuttingDown s) {
-            return shuttingDown(s);
-        } else if (e instanceof ModelRunner.NonFiniteOutputException n) {
-            return nonFinite(n);
-        } else if (e instanceof ModelRegistry.ModelUnavailable u) {
-            return unavailable(u);
-        } else if (e instanceof IllegalArgumentException i) {
-            return invalid(i);
-        } else if (e instanceof java.util.concurrent.CancellationException) {
-            return timeout();
-        }
-        return internal(e);
-    }
-
-    /** Argument errors raised by the model for input that passed the API's checks (labels, shapes). */
-    @ExceptionHandler(IllegalArgumentException.class)
-    ResponseEntity<Object> invalid(IllegalArgumentException e) {
-        // input that passed the API's own checks but not the model's: worth a look
-        LOG.warn("422 from the model: {}", e.getMessage());
-        return respond(problem(HttpStatus.UNPROCESSABLE_CONTENT, "invalid-input", e.getMessage()));
+        return respond(new ServiceError(503, "timeout", "the request took longer than the service's limit "
+                + "(spring.mvc.async.request-timeout); its queued work was dropped", null, null));
     }
 
     @Override
@@ -259,7 +177,7 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
     ResponseEntity<Object> multipart(MultipartException e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof ClientError c) {
-                return client(c);
+                return respond(ServiceError.of(c));
             }
             if (t.getClass().getSimpleName().contains("SizeLimitExceeded")
                     || t.getClass().getSimpleName().contains("SizeException")) {
@@ -277,7 +195,6 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
 
     @ExceptionHandler(Exception.class)
     ResponseEntity<Object> internal(Exception e) {
-        LOG.error("unexpected error", e);
-        return respond(problem(HttpStatus.INTERNAL_SERVER_ERROR, "internal", "internal error; the service logged it"));
+        return respond(ServiceError.of(e));
     }
 }

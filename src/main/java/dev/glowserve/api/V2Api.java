@@ -50,7 +50,9 @@ interface V2Api {
     @Schema(name = "V2InferenceRequest")
     record InferenceRequest(
             @Schema(description = "Echoed in the response") String id,
-            @Schema(description = "binary_data_output: true to get every output as binary data") Map<String, Object> parameters,
+            @Schema(description = "binary_data_output: true to get every output as binary data; priority: 1 is served first "
+                    + "(levels 1..glow.batching.priority-levels, 0 the default level); timeout: microseconds this request "
+                    + "may wait for its batch before it is dropped uncomputed (503)") Map<String, Object> parameters,
             @Schema(requiredMode = Schema.RequiredMode.REQUIRED) List<Tensor> inputs,
             @Schema(description = "Which outputs, in this order (default: all)") List<RequestedOutput> outputs) {}
 
@@ -92,6 +94,17 @@ interface V2Api {
 
     @Operation(summary = "Model readiness (503 while it is draining or unavailable; 404 unknown)")
     ResponseEntity<V2Controller.ModelReady> modelReady(@Parameter(example = "fashion-mnist-encode") String model,
+            @Parameter(example = ApiExamples.VERSION) String version);
+
+    @Operation(summary = "Statistics (Triton's extension): every model's, or one model version's, since it loaded",
+            description = "success and fail: requests answered and their total time (ns) from validation to response; queue: "
+                    + "time waited for a batch; compute_infer: the batched passes, also per batch size; inference_count: "
+                    + "images computed; execution_count: passes. The same figures are Prometheus histograms on the "
+                    + "management port.")
+    @ApiResponse(responseCode = "200", description = "The statistics")
+    @ApiResponse(responseCode = "404", description = "No such model or version",
+            content = @Content(schema = @Schema(implementation = ErrorBody.class)))
+    V2Controller.Statistics statistics(@Parameter(example = "fashion-mnist") String model,
             @Parameter(example = ApiExamples.VERSION) String version);
 
     @Operation(summary = "Inference", description = "An inference request as JSON, or with binary tensors: the JSON header "

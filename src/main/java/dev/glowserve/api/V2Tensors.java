@@ -131,13 +131,7 @@ final class V2Tensors {
         }
         V2Datatype type = V2Datatype.of(text(in.get("datatype"), "input '" + name + "': datatype"), name);
         long[] shape = shape(in.get("shape"), name);
-        long count = 1;
-        for (long d : shape) {
-            count = d == 0 || count <= Integer.MAX_VALUE / d ? count * d : Long.MAX_VALUE; // no overflow, however large
-        }
-        if (count > Integer.MAX_VALUE / 8) {
-            throw bad("input '" + name + "': shape " + java.util.Arrays.toString(shape) + " is too large");
-        }
+        long count = count(shape, name);
         JsonNode size = in.path("parameters").get("binary_data_size");
         if (size == null) {
             JsonNode values = in.get("data");
@@ -233,6 +227,21 @@ final class V2Tensors {
     static String brief(JsonNode n) {
         String s = n.toString();
         return s.length() <= 40 ? s : s.substring(0, 37) + "...";
+    }
+
+    /** The number of values {@code shape} holds, refused before anything is allocated if it is negative or too large. */
+    static int count(long[] shape, String name) {
+        long count = 1;
+        for (long d : shape) {
+            if (d < 0) {
+                throw bad("input '" + name + "': shape " + java.util.Arrays.toString(shape) + " has a negative size");
+            }
+            count = d == 0 || count <= Integer.MAX_VALUE / d ? count * d : Long.MAX_VALUE; // no overflow, however large
+        }
+        if (count > Integer.MAX_VALUE / 8) {
+            throw bad("input '" + name + "': shape " + java.util.Arrays.toString(shape) + " is too large");
+        }
+        return (int) count;
     }
 
     private static long[] shape(JsonNode n, String name) {

@@ -44,9 +44,39 @@ public class WebConfig implements WebMvcConfigurer {
         RequestWork work = (RequestWork) attributes.getAttribute(WORK, RequestAttributes.SCOPE_REQUEST);
         if (work == null) {
             work = new RequestWork();
+            if (attributes instanceof ServletRequestAttributes servlet) {
+                schedule(work, servlet.getRequest());
+            }
             attributes.setAttribute(WORK, work, RequestAttributes.SCOPE_REQUEST);
         }
         return work;
+    }
+
+    /** How a request asks to be scheduled over HTTP: its priority level, and its own timeout in milliseconds. */
+    static final String PRIORITY_HEADER = "X-Request-Priority";
+    static final String TIMEOUT_HEADER = "X-Request-Timeout-Ms";
+
+    private static void schedule(RequestWork work, jakarta.servlet.http.HttpServletRequest request) {
+        String priority = request.getHeader(PRIORITY_HEADER);
+        if (priority != null) {
+            work.priority((int) headerNumber(PRIORITY_HEADER, priority, 16));
+        }
+        String timeout = request.getHeader(TIMEOUT_HEADER);
+        if (timeout != null) {
+            work.timeout(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(headerNumber(TIMEOUT_HEADER, timeout, 86_400_000L)));
+        }
+    }
+
+    private static long headerNumber(String header, String value, long max) {
+        try {
+            long v = Long.parseLong(value.trim());
+            if (v >= 0 && v <= max) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // refused below, naming the header
+        }
+        throw dev.glowserve.runtime.ClientError.malformed(header + " must be an integer from 0 to " + max);
     }
 
     private static void cancelWork(NativeWebRequest request) {
@@ -107,13 +137,14 @@ public class WebConfig implements WebMvcConfigurer {
         registry.addMapping("/v1/**")
                 .allowedOrigins(origins)
                 .allowedMethods("GET", "POST")
-                .allowedHeaders("Content-Type", "Accept", "X-API-Key", "Authorization")
+                .allowedHeaders("Content-Type", "Accept", "X-API-Key", "Authorization", PRIORITY_HEADER, TIMEOUT_HEADER)
                 .exposedHeaders("X-Seed", "Retry-After")
                 .maxAge(3600);
         registry.addMapping("/v2/**")
                 .allowedOrigins(origins)
                 .allowedMethods("GET", "POST")
-                .allowedHeaders("Content-Type", "Accept", "X-API-Key", "Authorization", V2Tensors.HEADER_LENGTH)
+                .allowedHeaders("Content-Type", "Accept", "X-API-Key", "Authorization", V2Tensors.HEADER_LENGTH, PRIORITY_HEADER,
+                        TIMEOUT_HEADER)
                 .exposedHeaders("Retry-After", V2Tensors.HEADER_LENGTH)
                 .maxAge(3600);
     }

@@ -44,7 +44,8 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
     String model;
 
     @Option(names = "--op", description = "sample, log-likelihood, ood or ood-orientation (the orientation method) over /v1; v2-sample or v2-log-likelihood over the Open "
-            + "Inference Protocol, the images as binary tensors. Default: ${DEFAULT-VALUE}")
+            + "Inference Protocol, the images as binary tensors; grpc-sample or grpc-log-likelihood over its gRPC service, as raw "
+            + "tensors. Default: ${DEFAULT-VALUE}")
     String op = "sample";
 
     @Option(names = "--concurrency", split = ",", description = "Client counts, one run each. Default: ${DEFAULT-VALUE}")
@@ -68,6 +69,9 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
     @Option(names = "--honor-retry-after", description = "After a 429, wait the Retry-After seconds before the next request "
             + "(as a well-behaved client does); by default clients retry at once")
     boolean honorRetryAfter;
+
+    @Option(names = "--grpc-port", description = "The service's gRPC port, on --url's host. Default: ${DEFAULT-VALUE}")
+    int grpcPort = 8081;
 
     @Option(names = "--api-key", description = "X-API-Key to send")
     String apiKey;
@@ -111,6 +115,9 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
                         .writeValueAsString(r) + "\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
             }
         }
+        if (grpc != null) {
+            grpc.close();
+        }
         return 0;
     }
 
@@ -147,13 +154,38 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
         return b.build();
     }
 
-    /** The op's requests: the n-th one (a sample takes a fresh seed each time). */
+    /** A request's outcome: its status (HTTP's; a gRPC code as HTTP would say it), the error's text, its Retry-After. */
+    record Outcome(int status, String error, long retryAfterSeconds) {}
+
+    /** The op's requests: sends the n-th one (a sample takes a fresh seed each time). */
     @FunctionalInterface
-    private interface Requests {
-        HttpRequest next(long n);
+    interface Requests {
+        Outcome send(long n) throws IOException, InterruptedException;
+
+        /** An HTTP op's n-th request. */
+        @FunctionalInterface
+        interface Http {
+            HttpRequest request(long n);
+        }
     }
 
     private Requests requests(HttpClient http) throws Exception {
+        if (op.startsWith("grpc-")) {
+            dev.glowserve.data.Png.Image image = dev.glowserve.data.Png.decode(testImage(http), 1 << 24);
+            return grpc = GrpcLoad.requests(op, url.getHost(), grpcPort, model, apiKey, image);
+        }
+        Requests.Http next = httpRequests(http);
+        return n -> {
+            HttpResponse<byte[]> r = http.send(next.request(n), HttpResponse.BodyHandlers.ofByteArray());
+            return new Outcome(r.statusCode(), r.statusCode() == 200 ? null : new String(r.body()),
+                    r.headers().firstValueAsLong("Retry-After").orElse(1));
+        };
+    }
+
+    /** The gRPC channel of a grpc- op, closed when the runs are done. */
+    private GrpcLoad grpc;
+
+    private Requests.Http httpRequests(HttpClient http) throws Exception {
         String v2Score = "/v2/models/" + model + "/infer";
         String v2Sample = "/v2/models/" + model + "-sample/infer";
         return switch (op) {
@@ -176,8 +208,8 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
                 System.arraycopy(image.pixels(), 0, body, header.length, image.pixels().length);
                 yield n -> post(v2Score, body, "application/octet-stream", header.length);
             }
-            default -> throw new IllegalArgumentException("--op is sample, log-likelihood, ood, ood-orientation, v2-sample or "
-                    + "v2-log-likelihood, not " + op);
+            default -> throw new IllegalArgumentException("--op is sample, log-likelihood, ood, ood-orientation, v2-sample, "
+                    + "v2-log-likelihood, grpc-sample or grpc-log-likelihood, not " + op);
         };
     }
 
@@ -208,19 +240,18 @@ public final class LoadCommand implements java.util.concurrent.Callable<Integer>
                 long[] buf = new long[1 << 16];
                 int n = 0;
                 while (System.nanoTime() < end) {
-                    HttpRequest request = requests.next(seed.incrementAndGet() & 0xFFFFFFFL);
                     long t0 = System.nanoTime();
                     try {
-                        HttpResponse<byte[]> r = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-                        statuses.computeIfAbsent(r.statusCode(), k -> new LongAdder()).increment();
-                        if (r.statusCode() != 200 && firstErrors.putIfAbsent(r.statusCode(), new String(r.body())) == null) {
-                            System.err.println("first " + r.statusCode() + ": " + new String(r.body()));
+                        Outcome r = requests.send(seed.incrementAndGet() & 0xFFFFFFFL);
+                        statuses.computeIfAbsent(r.status(), k -> new LongAdder()).increment();
+                        if (r.status() != 200 && firstErrors.putIfAbsent(r.status(), r.error()) == null) {
+                            System.err.println("first " + r.status() + ": " + r.error());
                         }
-                        if (r.statusCode() == 200 && n < buf.length) {
+                        if (r.status() == 200 && n < buf.length) {
                             buf[n++] = System.nanoTime() - t0;
                         }
-                        if (r.statusCode() == 429 && honorRetryAfter) {
-                            long wait = r.headers().firstValueAsLong("Retry-After").orElse(1) * 1_000_000_000L;
+                        if (r.status() == 429 && honorRetryAfter) {
+                            long wait = r.retryAfterSeconds() * 1_000_000_000L;
                             Thread.sleep(Math.max(0, Math.min(wait, end - System.nanoTime())) / 1_000_000);
                         }
                     } catch (IOException e) {

@@ -10,7 +10,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -26,6 +25,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * and splits the results back. Several workers run batches side by side, each pass on its own
  * thread: one pass alone leaves the other cores to the web layer, which does not fill them.
  *
+ * <p>Requests wait by priority level ({@link JobQueue}: level 1 first, oldest first within a level), each until its
+ * deadline: its own ({@link RequestWork#timeout}) or the service's request timeout, whichever is earlier; past it,
+ * a job is dropped uncomputed. A job whose request ends first (its client left, cancelled, timed out) is taken out
+ * of the queue at once and never computed.
+ *
  * <p>Results do not depend on the batch: every image's computation is independent and sample
  * noise comes from each request's own seed.
  *
@@ -36,15 +40,30 @@ public final class BatchScheduler implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(BatchScheduler.class);
 
-    /** {@code workers}: batches run side by side (each on its own thread), at least 1. */
-    public record Settings(int maxBatchSize, Duration maxQueueDelay, int queueCapacity, Duration requestTimeout, int workers) {}
+    /**
+     * {@code workers}: batches run side by side (each on its own thread), at least 1; {@code priorityLevels} the
+     * levels a request may ask for (1 the highest), {@code defaultPriority} the level of one that asks for none.
+     */
+    public record Settings(int maxBatchSize, Duration maxQueueDelay, int queueCapacity, Duration requestTimeout, int workers,
+                           int priorityLevels, int defaultPriority) {
+        public Settings {
+            if (priorityLevels < 1 || defaultPriority < 1 || defaultPriority > priorityLevels) {
+                throw new IllegalArgumentException("default priority " + defaultPriority + " is not one of the levels 1.." + priorityLevels);
+            }
+        }
+
+        /** Two levels, requests that name none on the lower one: a level-1 request overtakes them. */
+        public Settings(int maxBatchSize, Duration maxQueueDelay, int queueCapacity, Duration requestTimeout, int workers) {
+            this(maxBatchSize, maxQueueDelay, queueCapacity, requestTimeout, workers, 2, 2);
+        }
+    }
 
     /** An operation's meters, registered once with the scheduler. */
     private record Meters(Timer queueWait, DistributionSummary batchSize, Timer pass, Counter images) {}
 
     private final ModelRunner runner;
     private final Settings settings;
-    private final ArrayDeque<BatchJob<?, ?>> queue = new ArrayDeque<>();
+    private final JobQueue queue;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final List<Thread> workers = new ArrayList<>();
@@ -68,11 +87,14 @@ public final class BatchScheduler implements AutoCloseable {
     private final Counter rejectedFull;
     private final Counter rejectedShutdown;
     private final Counter expired;
+    private final Counter cancelled;
     private final java.util.Map<BatchOperation<?, ?>, Meters> meters;
+    private final InferenceStatistics statistics = new InferenceStatistics();
 
     public BatchScheduler(ModelRunner runner, Settings settings, MeterRegistry meters) {
         this.runner = runner;
         this.settings = settings;
+        this.queue = new JobQueue(settings.priorityLevels());
         String model = runner.name();
         String version = runner.version();
         java.util.Map<BatchOperation<?, ?>, Meters> byOp = new java.util.HashMap<>();
@@ -95,6 +117,9 @@ public final class BatchScheduler implements AutoCloseable {
                 .description("Requests refused during shutdown (HTTP 503)").register(meters);
         this.expired = Counter.builder("glow.requests.deadline.expired").tag("model", model).tag("version", version)
                 .description("Requests dropped uncomputed after waiting past their deadline (HTTP 503)").register(meters);
+        this.cancelled = Counter.builder("glow.requests.cancelled").tag("model", model).tag("version", version)
+                .description("Queued work taken out uncomputed because its request ended first (client gone, cancelled, timed out)")
+                .register(meters);
         this.widePasses = Counter.builder("glow.batches.all.cores").tag("model", model).tag("version", version)
                 .description("Batches that found the other workers idle and ran on all cores").register(meters);
         this.wide = wideLane(runner, settings.workers());
@@ -134,6 +159,11 @@ public final class BatchScheduler implements AutoCloseable {
         return runner;
     }
 
+    /** Triton-style cumulative statistics of this model version. */
+    public InferenceStatistics statistics() {
+        return statistics;
+    }
+
     public Settings settings() {
         return settings;
     }
@@ -148,15 +178,58 @@ public final class BatchScheduler implements AutoCloseable {
     }
 
     public CompletableFuture<List<ModelRunner.Encoded>> encode(List<byte[]> images, int[] labels) {
-        return submit(new BatchJob<>(BatchOperation.ENCODE, images, labels, settings.requestTimeout()));
+        return encode(images, labels, RequestWork.detached());
     }
 
     public CompletableFuture<List<byte[]>> decode(List<float[][]> eps, int[] labels) {
-        return submit(new BatchJob<>(BatchOperation.DECODE, eps, labels, settings.requestTimeout()));
+        return decode(eps, labels, RequestWork.detached());
     }
 
-    public CompletableFuture<List<byte[]>> decodeZ(List<float[][]> z) {
-        return submit(new BatchJob<>(BatchOperation.DECODE_Z, z, null, settings.requestTimeout()));
+    /** Scores and latents of {@code images}, queued as {@code work}'s (its priority, deadline and cancellation). */
+    public CompletableFuture<List<ModelRunner.Encoded>> encode(List<byte[]> images, int[] labels, RequestWork work) {
+        return submit(BatchOperation.ENCODE, images, labels, work);
+    }
+
+    public CompletableFuture<List<byte[]>> decode(List<float[][]> eps, int[] labels, RequestWork work) {
+        return submit(BatchOperation.DECODE, eps, labels, work);
+    }
+
+    public CompletableFuture<List<byte[]>> decodeZ(List<float[][]> z, RequestWork work) {
+        return submit(BatchOperation.DECODE_Z, z, null, work);
+    }
+
+    private <I, O> CompletableFuture<List<O>> submit(BatchOperation<I, O> op, List<I> items, int[] labels, RequestWork work) {
+        int asked = work.priority();
+        if (asked != RequestWork.DEFAULT_PRIORITY && (asked < 1 || asked > settings.priorityLevels())) {
+            throw dev.glowserve.runtime.ClientError.malformed("priority " + asked + " is not a level of model '" + runner.name()
+                    + "': 1 (the highest) to " + settings.priorityLevels() + ", or 0 for the default (" + settings.defaultPriority() + ")");
+        }
+        int priority = asked == RequestWork.DEFAULT_PRIORITY ? settings.defaultPriority() : asked;
+        long serviceDeadline = System.nanoTime() + settings.requestTimeout().toNanos();
+        java.util.OptionalLong own = work.deadline();
+        boolean ownFirst = own.isPresent() && own.getAsLong() - serviceDeadline < 0;
+        BatchJob<I, O> job = new BatchJob<>(op, items, labels, priority, ownFirst ? own.getAsLong() : serviceDeadline, ownFirst);
+        submit(job);
+        // a request that ends while its job waits takes the job out of the queue, so it holds no place there
+        job.result.whenComplete((r, e) -> {
+            if (e instanceof java.util.concurrent.CancellationException) {
+                withdraw(job);
+            }
+        });
+        return work.track(job.result);
+    }
+
+    private void withdraw(BatchJob<?, ?> job) {
+        lock.lock();
+        try {
+            if (queue.remove(job)) {
+                cancelled.increment();
+                depth = queue.size();
+                changed.signalAll();
+            }
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
@@ -179,7 +252,7 @@ public final class BatchScheduler implements AutoCloseable {
         return Math.max(1, (long) Math.ceil(depth * meanBatchSeconds / Math.max(1, settings.maxBatchSize() / 4.0)));
     }
 
-    private <I, O> CompletableFuture<List<O>> submit(BatchJob<I, O> job) {
+    private void submit(BatchJob<?, ?> job) {
         if (!accepting) {
             rejectedShutdown.increment();
             throw new Overload.ShuttingDown(runner.name());
@@ -190,13 +263,12 @@ public final class BatchScheduler implements AutoCloseable {
                 rejectedFull.increment();
                 throw new Overload.QueueFull(runner.name(), settings.queueCapacity(), retryAfter(queue.size()));
             }
-            queue.addLast(job);
+            queue.add(job);
             depth = queue.size();
             changed.signalAll();
         } finally {
             lock.unlock();
         }
-        return job.result;
     }
 
     /** Set by {@link #nextBatch} for the batch it returns: nothing else queued, no other worker busy. */
@@ -252,8 +324,9 @@ public final class BatchScheduler implements AutoCloseable {
             while (size < settings.maxBatchSize()) {
                 for (Iterator<BatchJob<?, ?>> it = queue.iterator(); it.hasNext() && size < settings.maxBatchSize(); ) {
                     BatchJob<?, ?> j = it.next();
-                    if (j.result.isDone()) { // cancelled by a client that left
+                    if (j.result.isDone()) { // its request ended: withdraw() counts it
                         it.remove();
+                        countIfCancelled(j);
                         continue;
                     }
                     if (j.batchesWith(first) && size + j.items.size() <= settings.maxBatchSize()) {
@@ -284,8 +357,12 @@ public final class BatchScheduler implements AutoCloseable {
     /** The oldest job still worth running (expired ones fail with 503, abandoned ones are dropped). */
     private BatchJob<?, ?> takeLive() {
         BatchJob<?, ?> j;
-        while ((j = queue.pollFirst()) != null) {
-            if (j.result.isDone() || expire(j)) {
+        while ((j = queue.poll()) != null) {
+            if (j.result.isDone()) {
+                countIfCancelled(j);
+                continue;
+            }
+            if (expire(j)) {
                 continue;
             }
             return j;
@@ -293,11 +370,18 @@ public final class BatchScheduler implements AutoCloseable {
         return null;
     }
 
+    /** A job whose request ended, found in the queue before withdraw() could take it out. */
+    private void countIfCancelled(BatchJob<?, ?> j) {
+        if (j.result.isCancelled()) {
+            cancelled.increment();
+        }
+    }
+
     private boolean expire(BatchJob<?, ?> j) {
         long now = System.nanoTime();
         if (now > j.deadline) {
             expired.increment();
-            j.result.completeExceptionally(new Overload.DeadlineExceeded(runner.name(), (now - j.enqueued) / 1_000_000));
+            j.result.completeExceptionally(new Overload.DeadlineExceeded(runner.name(), (now - j.enqueued) / 1_000_000, j.ownDeadline));
             return true;
         }
         return false;
@@ -335,6 +419,7 @@ public final class BatchScheduler implements AutoCloseable {
 
     private <I, O> void run(BatchOperation<I, O> op, List<BatchJob<?, ?>> gathered) {
         // a client may leave while its job waits in a batch for company: its job is not computed
+        gathered.stream().filter(j -> j.result.isDone()).forEach(this::countIfCancelled);
         List<BatchJob<I, O>> batch = gathered.stream().filter(j -> !j.result.isDone()).map(op::own).toList();
         if (batch.isEmpty()) {
             return;
@@ -343,6 +428,7 @@ public final class BatchScheduler implements AutoCloseable {
         long start = System.nanoTime();
         for (BatchJob<I, O> j : batch) {
             m.queueWait().record(start - j.enqueued, TimeUnit.NANOSECONDS);
+            statistics.queued(start - j.enqueued);
         }
         try {
             List<O> results = execute(op, batch);
@@ -373,6 +459,7 @@ public final class BatchScheduler implements AutoCloseable {
         int images = batch.stream().mapToInt(j -> j.items.size()).sum();
         m.batchSize().record(images);
         m.pass().record(took, TimeUnit.NANOSECONDS);
+        statistics.pass(images, took);
         m.images().increment(images);
     }
 
@@ -417,7 +504,7 @@ public final class BatchScheduler implements AutoCloseable {
         lock.lock();
         try {
             BatchJob<?, ?> j;
-            while ((j = queue.pollFirst()) != null) {
+            while ((j = queue.poll()) != null) {
                 j.result.completeExceptionally(new Overload.ShuttingDown(runner.name()));
             }
             depth = 0;

@@ -102,7 +102,16 @@ public record GlowProperties(
             @Min(1) int queueCapacity,
             @NotNull Duration requestTimeout,
             @NotNull Duration shutdownGrace,
-            @Min(0) @Max(64) int workers) {
+            @Min(0) @Max(64) int workers,
+            @Min(1) @Max(16) int priorityLevels,
+            @Min(1) @Max(16) int defaultPriority) {
+
+        public Batching {
+            if (defaultPriority > priorityLevels) {
+                throw new IllegalArgumentException("glow.batching.default-priority " + defaultPriority
+                        + " is not one of the levels 1.." + priorityLevels + " (glow.batching.priority-levels)");
+            }
+        }
 
         /**
          * Workers for a model: as configured, or for 0 (auto) one on a GPU and, on a CPU, as many

@@ -78,6 +78,11 @@ public class LatentService {
             return lease.model().runner();
         }
 
+        /** Triton-style statistics of the version the request holds. */
+        public InferenceStatistics statistics() {
+            return scheduler().statistics();
+        }
+
         /** What the API may know of the version the request holds. */
         public ServedModel.View view() {
             return lease.model().view();
@@ -149,19 +154,19 @@ public class LatentService {
 
     private Samples draw(Target t, double[] temperatures, long seed, int[] labels, RequestWork work) {
         List<float[][]> eps = Latents.sample(t.runner().config(), temperatures, seed);
-        return new Samples(temperatures.length, temperatures, seed, labels, eps, work.track(t.scheduler().decode(eps, labels)));
+        return new Samples(temperatures.length, temperatures, seed, labels, eps, t.scheduler().decode(eps, labels, work));
     }
 
     // ------------------------------------------------------------------ encode, decode
 
     /** Latents and scores; {@code labels} null on a class-conditional model: the most probable class. */
     public CompletableFuture<List<ModelRunner.Encoded>> encode(Target t, List<byte[]> images, int[] labels, RequestWork work) {
-        return work.track(t.scheduler().encode(images, labels));
+        return t.scheduler().encode(images, labels, work);
     }
 
     /** Standardised latents back to images, exactly: decode(encode(x)) = x. */
     public CompletableFuture<List<byte[]>> decode(Target t, List<float[][]> eps, int[] labels, RequestWork work) {
-        return work.track(t.scheduler().decode(eps, labels));
+        return t.scheduler().decode(eps, labels, work);
     }
 
     // ------------------------------------------------------------------ out of distribution
@@ -239,7 +244,7 @@ public class LatentService {
         }
         // the path's class: given, or the most probable class of the 'from' image
         CompletableFuture<Integer> inClass = !conditional || pathClass != null ? CompletableFuture.completedFuture(pathClass)
-                : work.track(s.encode(List.of(from.image()), null)).thenApply(enc -> enc.get(0).score().label());
+                : s.encode(List.of(from.image()), null, work).thenApply(enc -> enc.get(0).score().label());
         return inClass.thenCompose(k -> {
             for (PathEnd end : new PathEnd[] {from, to}) {
                 if (k != null && end.latents() != null && end.cls() != null && !end.cls().equals(k)) {
@@ -255,7 +260,7 @@ public class LatentService {
                     labels = new int[n];
                     Arrays.fill(labels, k);
                 }
-                return work.track(s.decode(path, labels));
+                return s.decode(path, labels, work);
             });
         });
     }
@@ -265,7 +270,7 @@ public class LatentService {
             return CompletableFuture.completedFuture(end.latents());
         }
         int[] one = cls == null ? null : new int[] {cls};
-        return work.track(s.encode(List.of(end.image()), one)).thenApply(enc -> enc.get(0).eps());
+        return s.encode(List.of(end.image()), one, work).thenApply(enc -> enc.get(0).eps());
     }
 
     private static List<float[][]> path(float[][] from, float[][] to, int steps, boolean spherical) {
@@ -299,10 +304,10 @@ public class LatentService {
             ClientError.range("scales[" + i + "]", by.get(i), -MAX_SCALE, MAX_SCALE);
         }
         BatchScheduler s = t.scheduler();
-        CompletableFuture<List<byte[]>> images = work.track(s.encode(List.of(image), fromClass == null ? null : new int[] {fromClass}))
+        CompletableFuture<List<byte[]>> images = s.encode(List.of(image), fromClass == null ? null : new int[] {fromClass}, work)
                 .thenCompose(enc -> {
                     int start = fromClass != null ? fromClass : enc.get(0).score().label();
-                    return work.track(s.decodeZ(moved(enc.get(0).z(), Latents.classDirection(r.glow(), r.classMeans(), start, toClass), by)));
+                    return s.decodeZ(moved(enc.get(0).z(), Latents.classDirection(r.glow(), r.classMeans(), start, toClass), by), work);
                 });
         return new Manipulation(images, r.hasMeasuredClassMeans() ? "class_means" : "top_prior");
     }
@@ -339,10 +344,13 @@ public class LatentService {
      */
     public <T, R> CompletableFuture<R> respond(String endpoint, Target t, CompletableFuture<T> results, Function<T, R> render) {
         long start = System.nanoTime();
-        return results.thenApplyAsync(render, responses).whenComplete((v, e) -> Timer.builder("glow.requests")
-                .tag("endpoint", endpoint).tag("model", t.model()).tag("version", t.version())
-                .tag("outcome", e == null ? "success" : "error")
-                .description("Latency of model requests from validation to response").register(meters)
-                .record(System.nanoTime() - start, TimeUnit.NANOSECONDS));
+        return results.thenApplyAsync(render, responses).whenComplete((v, e) -> {
+            long took = System.nanoTime() - start;
+            Timer.builder("glow.requests").tag("endpoint", endpoint).tag("model", t.model()).tag("version", t.version())
+                    .tag("outcome", e == null ? "success" : "error")
+                    .description("Latency of model requests from validation to response").register(meters)
+                    .record(took, TimeUnit.NANOSECONDS);
+            t.scheduler().statistics().request(e == null, took);
+        });
     }
 }

@@ -87,7 +87,8 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
                 Engine.getInstance().getGpuCount());
         GlowProperties.Batching b = properties.batching();
         int workers = b.workersFor(device.isGpu());
-        this.settings = new BatchScheduler.Settings(b.maxBatchSize(), b.maxQueueDelay(), b.queueCapacity(), b.requestTimeout(), workers);
+        this.settings = new BatchScheduler.Settings(b.maxBatchSize(), b.maxQueueDelay(), b.queueCapacity(), b.requestTimeout(), workers,
+                b.priorityLevels(), b.defaultPriority());
         LOG.info("batching: up to {} images per pass, {} ms queue delay, {} worker(s) per model (glow.batching.workers={})",
                 b.maxBatchSize(), b.maxQueueDelay().toMillis(), workers, b.workers());
         Map<String, ServedModel> loaded = new LinkedHashMap<>();

@@ -23,9 +23,10 @@ public final class Overload {
 
     /** The request waited in the queue past its deadline and was dropped uncomputed (HTTP 503). */
     public static final class DeadlineExceeded extends RuntimeException {
-        public DeadlineExceeded(String model, long waitedMillis) {
-            super("request waited " + waitedMillis + " ms for model '" + model + "', past its deadline; it was not computed",
-                    null, false, false);
+        public DeadlineExceeded(String model, long waitedMillis, boolean own) {
+            super("request waited " + waitedMillis + " ms for model '" + model + "', past "
+                    + (own ? "the deadline it set (its timeout, or its gRPC deadline)" : "the service's request timeout (glow.batching.request-timeout)")
+                    + "; it was not computed", null, false, false);
         }
     }
 

@@ -134,6 +134,11 @@ public final class ServedModel {
         return scheduler;
     }
 
+    /** Triton-style statistics since this version loaded; null when it is unavailable. */
+    public InferenceStatistics statistics() {
+        return scheduler == null ? null : scheduler.statistics();
+    }
+
     ModelRunner runner() {
         return runner;
     }

@@ -44,7 +44,15 @@ abstract class HttpTestBase {
         return URI.create("http://localhost:" + port + path);
     }
 
+    /** The API key every request of this test presents, or null (none). */
+    String apiKey() {
+        return null;
+    }
+
     Reply send(HttpRequest request) {
+        if (apiKey() != null && request.headers().firstValue("X-API-Key").isEmpty()) {
+            request = HttpRequest.newBuilder(request, (name, value) -> true).header("X-API-Key", apiKey()).build();
+        }
         try {
             HttpResponse<byte[]> r = HTTP.send(request, HttpResponse.BodyHandlers.ofByteArray());
             return new Reply(r.statusCode(), r.headers().firstValue("Content-Type").orElse(""), r.body(), r.headers());

@@ -324,4 +324,61 @@ class V2ProtocolTest extends ApiTestBase {
         assertThat(post("/v1/models/tiny/log-likelihood", Map.of("images", images, "classes", List.of(1.0))).status())
                 .as("1.0 is a fractional number too").isEqualTo(400);
     }
+
+    @Test
+    void statisticsCountWhatWasComputedAsTritonReportsThem() {
+        int[] px = pixels(TestModels.blob(3));
+        for (int i = 0; i < 3; i++) {
+            assertThat(infer("tiny-encode", request(tensor("IMAGES", "UINT8", new long[] {1, 1, 28, 28}, px))).status()).isEqualTo(200);
+        }
+        JsonNode one = get("/v2/models/tiny-encode/stats").json().get("model_stats").get(0);
+        assertThat(one.get("name").asString()).isEqualTo("tiny-encode");
+        assertThat(one.get("version").asString()).isEqualTo("3");
+        JsonNode s = one.get("inference_stats");
+        assertThat(s.get("success").get("count").asLong()).isGreaterThanOrEqualTo(3);
+        assertThat(s.get("success").get("ns").asLong()).isPositive();
+        assertThat(s.get("queue").get("count").asLong()).isGreaterThanOrEqualTo(3);
+        assertThat(s.get("compute_infer").get("ns").asLong()).isPositive();
+        assertThat(one.get("inference_count").asLong()).isGreaterThanOrEqualTo(3);
+        assertThat(one.get("execution_count").asLong()).isPositive().isLessThanOrEqualTo(one.get("inference_count").asLong());
+        long perSize = 0;
+        for (JsonNode b : one.get("batch_stats")) {
+            perSize += b.get("compute_infer").get("count").asLong();
+        }
+        assertThat(perSize).isEqualTo(one.get("execution_count").asLong());
+        assertThat(one.get("last_inference").asLong()).isGreaterThan(System.currentTimeMillis() - 600_000);
+        assertThat(get("/v2/models/tiny/versions/3/stats").status()).isEqualTo(200);
+
+        JsonNode all = get("/v2/models/stats").json().get("model_stats");
+        assertThat(all.findValuesAsString("name")).contains("tiny", "peer").doesNotContain("broken");
+        error(get("/v2/models/nope/stats"), 404, "nope");
+        error(get("/v2/models/tiny/versions/9/stats"), 404, "no version '9'");
+        error(get("/v2/models/broken/stats"), 503, "broken");
+    }
+
+    @Test
+    void priorityAndTimeoutAreCheckedOnBothApis() {
+        int[] px = pixels(TestModels.blob(4));
+        ObjectNode r = request(tensor("IMAGES", "UINT8", new long[] {1, 1, 28, 28}, px));
+        r.putObject("parameters").put("priority", 1).put("timeout", 30_000_000);
+        assertThat(infer("tiny", r).status()).isEqualTo(200);
+        ((ObjectNode) r.get("parameters")).put("priority", 3);
+        error(infer("tiny", r), 400, "priority 3", "1 (the highest) to 2");
+        ((ObjectNode) r.get("parameters")).put("priority", 1).put("timeout", -5);
+        error(infer("tiny", r), 400, "parameters.timeout");
+        ((ObjectNode) r.get("parameters")).put("timeout", 0);
+        error(infer("tiny", r), 503, "the deadline it set");
+
+        String body = JSON.writeValueAsString(Map.of("images", List.of(pngBase64(TestModels.blob(4)))));
+        for (String[] header : new String[][] {{"X-Request-Priority", "1", "200"}, {"X-Request-Priority", "7", "400"},
+                {"X-Request-Priority", "x", "400"}, {"X-Request-Timeout-Ms", "60000", "200"}, {"X-Request-Timeout-Ms", "-1", "400"},
+                {"X-Request-Timeout-Ms", "0", "503"}}) {
+            Reply v1 = send(HttpRequest.newBuilder(uri("/v1/models/tiny/log-likelihood")).header("Content-Type", "application/json")
+                    .header(header[0], header[1]).POST(HttpRequest.BodyPublishers.ofString(body)).build());
+            assertThat(v1.status()).as(header[0] + ": " + header[1] + " " + v1.text()).isEqualTo(Integer.parseInt(header[2]));
+            if (v1.status() != 200) {
+                assertThat(v1.contentType()).startsWith("application/problem+json");
+            }
+        }
+    }
 }

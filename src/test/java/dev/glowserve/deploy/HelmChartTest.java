@@ -96,9 +96,14 @@ class HelmChartTest {
         assertThat((Integer) at(appYaml, "server", "port")).isEqualTo(containerPort);
         assertThat((String) at(container, "ports", 1, "name")).isEqualTo("management");
         assertThat((Integer) at(appYaml, "management", "server", "port")).isEqualTo((Integer) at(container, "ports", 1, "containerPort"));
+        // gRPC: the container's port is the application's, and the Service carries it as cleartext HTTP/2
+        assertThat((String) at(container, "ports", 2, "name")).isEqualTo("grpc");
+        assertThat((Integer) at(appYaml, "glow", "grpc", "port")).isEqualTo((Integer) at(container, "ports", 2, "containerPort"));
         Map<String, Object> svc = kind(docs, "Service");
         assertThat((Object) at(svc, "spec", "ports", 0, "targetPort")).isEqualTo("http");
-        assertThat((Object) at(svc, "spec", "ports", 1, "targetPort")).isEqualTo("management");
+        assertThat((Object) at(svc, "spec", "ports", 1, "targetPort")).isEqualTo("grpc");
+        assertThat((String) at(svc, "spec", "ports", 1, "appProtocol")).isEqualTo("kubernetes.io/h2c");
+        assertThat((Object) at(svc, "spec", "ports", 2, "targetPort")).isEqualTo("management");
 
         Map<String, Object> pod = at(dep, "spec", "template", "spec");
         assertThat((Boolean) at(pod, "securityContext", "runAsNonRoot")).isTrue();
@@ -115,6 +120,7 @@ class HelmChartTest {
         Map<String, Object> config = new Yaml().load((String) at(cm, "data", "application.yaml"));
         assertThat((String) at(config, "glow", "device")).isEqualTo("auto");
         assertThat((Integer) at(config, "server", "port")).isEqualTo(containerPort);
+        assertThat((Integer) at(config, "glow", "grpc", "port")).isEqualTo((Integer) at(container, "ports", 2, "containerPort"));
         assertThat(kind(docs, "PodDisruptionBudget")).isNotNull();
         assertThat(kind(docs, "HorizontalPodAutoscaler")).isNull();
         assertThat(kind(docs, "Ingress")).isNull();
@@ -166,6 +172,9 @@ class HelmChartTest {
         assertThat(volumes).extracting(v -> v.get("name")).contains("models", "api-key");
         assertThatThrownBy(() -> render(Map.of("models.source", "volume"))).hasMessageContaining("models.volume");
         assertThatThrownBy(() -> render(Map.of("apiKey.enabled", "true"))).hasMessageContaining("apiKey.value");
+        assertThatThrownBy(() -> render(Map.of("autoscaling.enabled", "true", "autoscaling.metric", "memory")))
+                .hasMessageContaining("use queue or cpu");
+        assertThatThrownBy(() -> render(Map.of("kserve.enabled", "true", "kserve.protocol", "tcp"))).hasMessageContaining("use http or grpc");
     }
 
     /** Every variant a user can switch on, rendered: each document must be a valid Kubernetes object. */
@@ -174,6 +183,8 @@ class HelmChartTest {
                 Arguments.of("defaults", Map.of()),
                 Arguments.of("GPU", Map.of("gpu.enabled", "true", "gpu.nodeSelector.accelerator", "nvidia-h100")),
                 Arguments.of("autoscaling", Map.of("autoscaling.enabled", "true")),
+                Arguments.of("autoscaling on queue depth", Map.of("autoscaling.enabled", "true", "autoscaling.metric", "queue",
+                        "autoscaling.targetQueueDepth", "24")),
                 Arguments.of("ingress with TLS", Map.of("ingress.enabled", "true", "ingress.className", "nginx",
                         "ingress.tls[0].secretName", "glow-tls", "ingress.tls[0].hosts[0]", "glow.example.com")),
                 Arguments.of("no PDB", Map.of("podDisruptionBudget.enabled", "false")),
@@ -213,6 +224,16 @@ class HelmChartTest {
             HorizontalPodAutoscaler hpa = only(resources, HorizontalPodAutoscaler.class);
             assertThat(hpa.getSpec().getScaleTargetRef().getName()).isEqualTo(deployment.getMetadata().getName());
             assertThat(deployment.getSpec().getReplicas()).isNull();
+            var metric = hpa.getSpec().getMetrics().get(0);
+            if ("queue".equals(sets.get("autoscaling.metric"))) {
+                assertThat(metric.getType()).isEqualTo("Pods");
+                assertThat(metric.getPods().getMetric().getName()).isEqualTo("glow_queue_depth");
+                assertThat(metric.getPods().getTarget().getType()).isEqualTo("AverageValue");
+                assertThat(metric.getPods().getTarget().getAverageValue()).hasToString("24");
+            } else {
+                assertThat(metric.getType()).isEqualTo("Resource");
+                assertThat(metric.getResource().getName()).isEqualTo("cpu");
+            }
         }
         if (sets.containsKey("ingress.enabled")) {
             Ingress ingress = only(resources, Ingress.class);
@@ -267,6 +288,18 @@ class HelmChartTest {
         assertThat(c.getResources()).isEqualTo(want.getResources());
         assertThat(c.getResources().getLimits()).containsKey("nvidia.com/gpu");
         assertThat(c.getPorts()).singleElement().satisfies(p -> assertThat(p.getContainerPort()).isEqualTo(8080));
+        // KServe's gRPC: the one port is h2c on the application's gRPC port; the probes stay on HTTP
+        sets.put("kserve.protocol", "grpc");
+        GenericKubernetesResource grpcRuntime = (GenericKubernetesResource) KubernetesManifests.parse(renderText(sets)).stream()
+                .filter(r -> r.getKind().equals("ServingRuntime")).findFirst().orElseThrow();
+        Container g = KubernetesManifests.strictly(((List<Object>) at(grpcRuntime.get("spec"), "containers")).get(0), Container.class,
+                "ServingRuntime.spec.containers[0]");
+        assertThat(g.getPorts()).singleElement().satisfies(p -> {
+            assertThat(p.getName()).isEqualTo("h2c");
+            assertThat(p.getContainerPort()).isEqualTo(8081);
+        });
+        assertThat(g.getReadinessProbe()).isEqualTo(c.getReadinessProbe());
+        sets.remove("kserve.protocol");
         assertThat(c.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/v2/health/ready");
         assertThat(c.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/v2/health/live");
         assertThat(c.getArgs()).containsExactly("serve", "--glow.models[0].path=" + (storageUri.isEmpty() ? "classpath:models/fashion-mnist"
@@ -359,7 +392,10 @@ class HelmChartTest {
         int port = container.getPorts().get(0).getContainerPort();
         int managementPort = container.getPorts().get(1).getContainerPort();
         assertThat(container.getReadinessProbe().getHttpGet().getPort().getStrVal()).isEqualTo(container.getPorts().get(1).getName());
-        assertThat(dockerfile).contains("EXPOSE " + port + " " + managementPort);
+        int grpcPort = container.getPorts().get(2).getContainerPort();
+        String expose = dockerfile.lines().filter(l -> l.startsWith("EXPOSE ")).findFirst().orElseThrow();
+        assertThat(expose.substring(7).split(" ")).containsExactlyInAnyOrder(Integer.toString(port), Integer.toString(grpcPort),
+                Integer.toString(managementPort));
         assertThat(Files.readString(Path.of("docker/healthcheck.sh"))).contains("port=${2:-" + managementPort + "}");
         assertThat(smoke.get("CONTAINER_PORT")).isEqualTo(Integer.toString(port));
         assertThat(smoke.get("MANAGEMENT_PORT")).isEqualTo(Integer.toString(managementPort));

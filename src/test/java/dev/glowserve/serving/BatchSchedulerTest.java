@@ -122,6 +122,81 @@ class BatchSchedulerTest {
         s.close();
     }
 
+    @Test
+    void cancelledRequestsLeaveTheQueueAndAreNeverComputed() throws Exception {
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        // the worker holds the first decode while it waits 1 s for company; the 32 encodes queue behind it
+        BatchScheduler s = scheduler(1000, Duration.ofMillis(1000), 64, Duration.ofSeconds(30), meters);
+        CompletableFuture<List<byte[]>> first = s.decode(Latents.sample(CONFIG, 1, 0.7, 1), null);
+        Thread.sleep(100);
+        List<RequestWork> requests = new ArrayList<>();
+        List<CompletableFuture<List<ModelRunner.Encoded>>> encodes = new ArrayList<>();
+        for (int i = 0; i < 32; i++) {
+            RequestWork work = new RequestWork();
+            requests.add(work);
+            encodes.add(s.encode(List.of(image(i)), null, work));
+        }
+        assertThat(s.queued()).isEqualTo(32);
+        for (int i = 0; i < 32; i += 2) {
+            requests.get(i).cancel(); // the client left, or cancelled its gRPC call
+        }
+        assertThat(s.queued()).as("cancelled work leaves the queue at once").isEqualTo(16);
+        assertThat(first.get(10, TimeUnit.SECONDS)).hasSize(1);
+        for (int i = 0; i < 32; i++) {
+            if (i % 2 == 0) {
+                assertThat(encodes.get(i)).isCancelled();
+            } else {
+                assertThat(encodes.get(i).get(10, TimeUnit.SECONDS)).hasSize(1);
+            }
+        }
+        assertThat(meters.find("glow.images.processed").tag("operation", "encode").counter().count()).as("computed").isEqualTo(16);
+        assertThat(meters.find("glow.requests.cancelled").counter().count()).isEqualTo(16);
+        s.close();
+    }
+
+    @Test
+    void aPriorityOneRequestOvertakesAFullQueueOfPriorityTwoWork() throws Exception {
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        // batches of one request (two images each), so the order the queue gives is the order they are computed in
+        BatchScheduler s = scheduler(2, Duration.ofMillis(600), 9, Duration.ofSeconds(30), meters);
+        CompletableFuture<List<byte[]>> first = s.decode(Latents.sample(CONFIG, 1, 0.7, 1), null);
+        Thread.sleep(100);
+        List<String> order = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<CompletableFuture<?>> all = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            String name = "low-" + i;
+            all.add(s.encode(List.of(image(i), image(i + 100)), null, new RequestWork().priority(2)).thenRun(() -> order.add(name)));
+        }
+        assertThat(s.queued()).isEqualTo(8);
+        all.add(s.encode(List.of(image(50), image(51)), null, new RequestWork().priority(1)).thenRun(() -> order.add("high")));
+        assertThat(s.queued()).as("the queue is full").isEqualTo(9);
+        assertThatThrownBy(() -> s.encode(List.of(image(7)), null, new RequestWork().priority(1))).isInstanceOf(Overload.QueueFull.class);
+        first.get(10, TimeUnit.SECONDS);
+        CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+        assertThat(order.get(0)).isEqualTo("high");
+        assertThat(order.subList(1, 9)).containsExactly("low-0", "low-1", "low-2", "low-3", "low-4", "low-5", "low-6", "low-7");
+        assertThatThrownBy(() -> s.encode(List.of(image(7)), null, new RequestWork().priority(3)))
+                .isInstanceOf(dev.glowserve.runtime.ClientError.class).hasMessageContaining("1 (the highest) to 2");
+        s.close();
+    }
+
+    @Test
+    void aRequestsOwnDeadlineDropsItUncomputedBeforeTheServices() throws Exception {
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        BatchScheduler s = scheduler(1000, Duration.ofMillis(400), 100, Duration.ofSeconds(30), meters);
+        CompletableFuture<List<byte[]>> first = s.decode(Latents.sample(CONFIG, 1, 0.7, 1), null);
+        Thread.sleep(20);
+        CompletableFuture<List<ModelRunner.Encoded>> hurried = s.encode(List.of(image(1)), null,
+                new RequestWork().timeout(TimeUnit.MILLISECONDS.toNanos(100)));
+        CompletableFuture<List<ModelRunner.Encoded>> patient = s.encode(List.of(image(2)), null, new RequestWork());
+        assertThat(first.get(10, TimeUnit.SECONDS)).hasSize(1);
+        assertThatThrownBy(() -> hurried.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                .hasCauseInstanceOf(Overload.DeadlineExceeded.class).hasMessageContaining("the deadline it set");
+        assertThat(patient.get(10, TimeUnit.SECONDS)).hasSize(1);
+        assertThat(meters.find("glow.images.processed").tag("operation", "encode").counter().count()).isEqualTo(1);
+        s.close();
+    }
+
     @org.junit.jupiter.params.ParameterizedTest(name = "{0} worker(s)")
     @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2})
     void drainFinishesInFlightWorkThenRefusesNewWork(int workers) throws Exception {

@@ -37,7 +37,7 @@ class ModelRegistryTest {
         return new GlowProperties("cpu", models, repo == null ? null : repo.toString(), control, loadModels,
                 new GlowProperties.Limits(64, 64, 2.0, 64, DataSize.ofMegabytes(8), 1 << 20, 1000,
                         java.time.Duration.ofSeconds(10), DataSize.ofMegabytes(256), DataSize.ofGigabytes(2)),
-                new GlowProperties.Batching(64, Duration.ofMillis(1000), 64, Duration.ofSeconds(30), Duration.ofSeconds(5), 1),
+                new GlowProperties.Batching(64, Duration.ofMillis(1000), 64, Duration.ofSeconds(30), Duration.ofSeconds(5), 1, 2, 2),
                 new GlowProperties.Inference(true, true, false, "off"));
     }
 
