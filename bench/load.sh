@@ -6,6 +6,9 @@
 #   bench/load.sh overload   256 clients against a queue of 16 for 30 s (429s, health latency), then 4 clients (recovery)
 #   bench/load.sh v2         /v1 and the Open Inference Protocol (binary tensors) side by side at 32 clients: score and
 #                            sample, ROUNDS rounds (default 3) alternating the two, then the medians and their ratio
+#   bench/load.sh grpc       the Open Inference Protocol over gRPC (raw tensors) against REST V2 (binary tensors) at 32
+#                            clients: score and sample after a warm-up, ROUNDS rounds (default 4) with the two taking
+#                            turns going first, then the medians and their ratio
 #   bench/load.sh ood        /ood against /log-likelihood of the same image, side by side at 1 and 32 clients, ROUNDS rounds
 #   A=DIR B=DIR bench/load.sh models
 #                            two model folders served in turn (ROUNDS rounds, alternating servers): log-likelihood and
@@ -16,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-sweep}
 PORT=${PORT:-18080}
+GRPC_PORT=${GRPC_PORT:-18081}
 MANAGEMENT_PORT=${MANAGEMENT_PORT:-18082}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-30}
 JAR=target/glow-serve.jar
@@ -28,7 +32,8 @@ mkdir -p "$OUT"
 SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:--Xmx768m}
 
 start_server() {
-  java $SERVER_JAVA_OPTS -jar "$JAR" --server.port="$PORT" --management.server.port="$MANAGEMENT_PORT" "$@" \
+  java $SERVER_JAVA_OPTS -jar "$JAR" --server.port="$PORT" --management.server.port="$MANAGEMENT_PORT" \
+    --glow.grpc.port="$GRPC_PORT" "$@" \
     > "$OUT/server-$MODE.log" 2>&1 &
   SERVER=$!
   trap 'kill $SERVER 2>/dev/null || true' EXIT
@@ -41,7 +46,7 @@ start_server() {
 
 load() {
   java -jar "$JAR" load --url "http://127.0.0.1:$PORT" --management-url "http://127.0.0.1:$MANAGEMENT_PORT" \
-    --json "$OUT/$MODE.jsonl" "$@"
+    --grpc-port "$GRPC_PORT" --json "$OUT/$MODE.jsonl" "$@"
 }
 
 case "$MODE" in
@@ -112,6 +117,33 @@ table("served images/s at 32 clients, /v1 against V2 with binary tensors (median
       "/v1", "V2", "V2 / v1", "paired ratios", [([op], r[op], r["v2-" + op]) for op in ("log-likelihood", "sample")])
 PY
     ;;
+  grpc)
+    rm -f "$OUT/grpc.jsonl"
+    start_server
+    echo "## warm-up (not counted)"
+    for op in v2-log-likelihood grpc-log-likelihood v2-sample grpc-sample; do
+      MODE=grpc-warmup load --op "$op" --concurrency 32 --seconds 5 > /dev/null
+    done
+    for round in $(seq 1 "${ROUNDS:-4}"); do
+      echo "## round $round"
+      # the two transports take turns going first (A B, then B A), so that neither gains from the order
+      first=v2; second=grpc
+      [ $((round % 2)) = 0 ] && { first=grpc; second=v2; }
+      for op in log-likelihood sample; do
+        load --op "$first-$op" --concurrency 32 --seconds "$SECONDS_PER_RUN"
+        load --op "$second-$op" --concurrency 32 --seconds "$SECONDS_PER_RUN"
+      done
+    done
+    python3 - "$OUT" <<'PY'
+import sys
+sys.path.insert(0, "bench")
+from side_by_side import runs, table
+r = runs(f"{sys.argv[1]}/grpc.jsonl")
+table("served images/s at 32 clients, REST V2 (binary tensors) against gRPC (raw tensors), medians of the rounds",
+      [("op", "---")], "REST V2", "gRPC", "gRPC / REST", "paired ratios",
+      [([op], r["v2-" + op], r["grpc-" + op]) for op in ("log-likelihood", "sample")])
+PY
+    ;;
   ood)
     rm -f "$OUT/ood.jsonl"
     start_server
@@ -159,5 +191,5 @@ table(f"served images/s at 32 clients, A = {a_dir} against B = {b_dir} (medians 
       "A", "B", "B / A", "paired ratios", [([op], a[op], b[op]) for op in ("log-likelihood", "sample")])
 PY
     ;;
-  *) echo "usage: bench/load.sh [sweep|soak|overload|v2|ood|models]" >&2; exit 2 ;;
+  *) echo "usage: bench/load.sh [sweep|soak|overload|v2|grpc|ood|models]" >&2; exit 2 ;;
 esac

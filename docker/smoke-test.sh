@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the image the way helm/glow-serve runs the pod and checks what a deployment relies on: readiness, a sample
-# as PNG, encode -> decode gives the identical image, /actuator/prometheus on the management port, the image's HEALTHCHECK turning
-# healthy, and docker stop draining in-flight work and exiting within the chart's grace period.
+# as PNG, encode -> decode gives the identical image, the same over gRPC (docs/examples/grpc_client.py), /actuator/prometheus
+# on the management port, the image's HEALTHCHECK turning healthy, and docker stop draining in-flight work and exiting within the chart's grace period.
 # Usage: docker/smoke-test.sh [IMAGE]      (default glow-serve:ci; DOCKER=/usr/bin/docker picks the client)
-# Needs a JDK 17 (java) and curl on this machine. A failure prints the container's log tail.
+# Needs a JDK 17 (java), curl, and python3 with grpcio, protobuf and protoc on this machine. A failure prints the container's log tail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE=${1:-glow-serve:ci}
@@ -19,6 +19,7 @@ GRACE_SECONDS=45
 EMPTY_DIRS="/tmp /var/cache/djl"
 CONTAINER_PORT=8080
 MANAGEMENT_PORT=8082
+GRPC_PORT=8081
 READINESS_PATH=/actuator/health/readiness
 JAVA_OPTS="-XX:MaxRAMPercentage=50 -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir=/tmp"
 
@@ -43,7 +44,7 @@ $DOCKER run -d --name "$name" \
   --cap-drop ALL --security-opt no-new-privileges \
   --memory "${MEMORY_LIMIT%Gi}g" --memory-swap "${MEMORY_LIMIT%Gi}g" \
   -e JAVA_TOOL_OPTIONS="$JAVA_OPTS" -e DJL_CACHE_DIR=/var/cache/djl \
-  -p "127.0.0.1::$CONTAINER_PORT" -p "127.0.0.1::$MANAGEMENT_PORT" "$IMAGE" serve >/dev/null
+  -p "127.0.0.1::$CONTAINER_PORT" -p "127.0.0.1::$MANAGEMENT_PORT" -p "127.0.0.1::$GRPC_PORT" "$IMAGE" serve >/dev/null
 base="http://$($DOCKER port "$name" "$CONTAINER_PORT/tcp" | head -n 1)"
 management="http://$($DOCKER port "$name" "$MANAGEMENT_PORT/tcp" | head -n 1)"
 
@@ -60,6 +61,10 @@ done
 printf 'ready in %.1f s (docker run to %s answering 200)\n' "$(echo "$ready - $start" | bc)" "$READINESS_PATH"
 
 java docker/SmokeClient.java check "$base" "$MODEL" docs/examples/sneaker.png "$management" || fail "HTTP checks"
+grpc=$($DOCKER port "$name" "$GRPC_PORT/tcp" | head -n 1)
+grpc_out=$(/usr/bin/python3 docs/examples/grpc_client.py --target "$grpc" --model "$MODEL" --n 2) || fail "gRPC client: $grpc_out"
+grep -q 'decode(encode(x)) == x: True' <<< "$grpc_out" || fail "gRPC round trip: $grpc_out"
+echo "gRPC: $(grep bits/dim <<< "$grpc_out"), decode(encode(x)) == x over port $GRPC_PORT"
 
 health=
 for _ in $(seq 1 90); do

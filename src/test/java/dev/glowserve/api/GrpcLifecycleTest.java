@@ -48,9 +48,10 @@ class GrpcLifecycleTest {
     @Test
     void aFullQueueIsResourceExhaustedAndAClientsDeadlineDropsItsWork() throws Exception {
         int grpcPort = GrpcTestBase.freePort();
-        // the worker holds a sample for 1 s waiting for company; scores queue behind it (capacity 1)
+        // the one worker holds a sample for 1 s waiting for company; scores queue behind it (capacity 1)
         try (ConfigurableApplicationContext ctx = ServiceLifecycleTest.start("--glow.grpc.port=" + grpcPort,
-                "--glow.batching.max-queue-delay=1s", "--glow.batching.queue-capacity=1", "--glow.batching.max-batch-size=1000")) {
+                "--glow.batching.max-queue-delay=1s", "--glow.batching.queue-capacity=1", "--glow.batching.max-batch-size=1000",
+                "--glow.batching.workers=1")) {
             ManagedChannel channel = NettyChannelBuilder.forAddress("localhost", grpcPort).usePlaintext().build();
             try {
                 var stub = GRPCInferenceServiceGrpc.newFutureStub(channel);
@@ -83,7 +84,7 @@ class GrpcLifecycleTest {
     void shutdownLetsACallInFlightFinishAndRefusesNewOnes() throws Exception {
         int grpcPort = GrpcTestBase.freePort();
         ConfigurableApplicationContext ctx = ServiceLifecycleTest.start("--glow.grpc.port=" + grpcPort,
-                "--glow.batching.max-queue-delay=1s", "--glow.batching.max-batch-size=1000");
+                "--glow.batching.max-queue-delay=1s", "--glow.batching.max-batch-size=1000", "--glow.batching.workers=1");
         ManagedChannel channel = NettyChannelBuilder.forAddress("localhost", grpcPort).usePlaintext().build();
         try {
             var inFlight = GRPCInferenceServiceGrpc.newFutureStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS).modelInfer(sample(2));

@@ -399,6 +399,7 @@ class HelmChartTest {
         assertThat(Files.readString(Path.of("docker/healthcheck.sh"))).contains("port=${2:-" + managementPort + "}");
         assertThat(smoke.get("CONTAINER_PORT")).isEqualTo(Integer.toString(port));
         assertThat(smoke.get("MANAGEMENT_PORT")).isEqualTo(Integer.toString(managementPort));
+        assertThat(smoke.get("GRPC_PORT")).isEqualTo(Integer.toString(grpcPort));
 
         // resources and the shutdown the smoke test reproduces
         assertThat(container.getResources().getLimits().get("memory")).hasToString(smoke.get("MEMORY_LIMIT"));
