@@ -10,6 +10,9 @@
 #                            clients: score and sample after a warm-up, ROUNDS rounds (default 4) with the two taking
 #                            turns going first, then the medians and their ratio
 #   bench/load.sh ood        /ood against /log-likelihood of the same image, side by side at 1 and 32 clients, ROUNDS rounds
+#   A_JAR=FILE B_JAR=FILE bench/load.sh jars
+#                            two builds of the service in turn (ROUNDS rounds, default 3, the builds alternating which goes
+#                            first): log-likelihood over /v1 and V2 at 32 clients, then the medians and the ratio B / A
 #   A=DIR B=DIR bench/load.sh models
 #                            two model folders served in turn (ROUNDS rounds, alternating servers): log-likelihood and
 #                            sample at 32 clients, then the medians and the ratio B / A
@@ -32,7 +35,7 @@ mkdir -p "$OUT"
 SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:--Xmx768m}
 
 start_server() {
-  java $SERVER_JAVA_OPTS -jar "$JAR" --server.port="$PORT" --management.server.port="$MANAGEMENT_PORT" \
+  java $SERVER_JAVA_OPTS -jar "${SERVER_JAR:-$JAR}" --server.port="$PORT" --management.server.port="$MANAGEMENT_PORT" \
     --glow.grpc.port="$GRPC_PORT" "$@" \
     > "$OUT/server-$MODE.log" 2>&1 &
   SERVER=$!
@@ -166,6 +169,32 @@ table("/ood against /log-likelihood of the same image (medians of the rounds; co
        for op, method in (("ood", "complexity (default)"), ("ood-orientation", "orientation"))], cost=True, latency="p50")
 PY
     ;;
+  jars)
+    : "${A_JAR:?A_JAR=the first build}" "${B_JAR:?B_JAR=the second build}"
+    rm -f "$OUT/jars-a.jsonl" "$OUT/jars-b.jsonl"
+    for round in $(seq 1 "${ROUNDS:-3}"); do
+      sides="a b"; [ $((round % 2)) = 0 ] && sides="b a"
+      for side in $sides; do
+        jar=$A_JAR; [ "$side" = b ] && jar=$B_JAR
+        echo "## round $round, $side: $jar"
+        SERVER_JAR=$jar start_server
+        MODE=jars-warmup load --op log-likelihood --concurrency 32 --seconds 5 > /dev/null
+        for op in log-likelihood v2-log-likelihood; do
+          MODE=jars-$side load --op "$op" --concurrency 32 --seconds "$SECONDS_PER_RUN"
+        done
+        kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+      done
+    done
+    python3 - "$OUT" "$A_JAR" "$B_JAR" <<'PY'
+import sys
+sys.path.insert(0, "bench")
+from side_by_side import runs, table
+out, a_jar, b_jar = sys.argv[1:4]
+a, b = runs(f"{out}/jars-a.jsonl"), runs(f"{out}/jars-b.jsonl")
+table(f"served images/s at 32 clients, A = {a_jar} against B = {b_jar} (medians of the rounds)", [("op", "---")],
+      "A", "B", "B / A", "paired ratios", [([op], a[op], b[op]) for op in ("log-likelihood", "v2-log-likelihood")])
+PY
+    ;;
   models)
     : "${A:?A=the first model folder}" "${B:?B=the second model folder}"
     rm -f "$OUT/models-a.jsonl" "$OUT/models-b.jsonl"
@@ -191,5 +220,5 @@ table(f"served images/s at 32 clients, A = {a_dir} against B = {b_dir} (medians 
       "A", "B", "B / A", "paired ratios", [([op], a[op], b[op]) for op in ("log-likelihood", "sample")])
 PY
     ;;
-  *) echo "usage: bench/load.sh [sweep|soak|overload|v2|grpc|ood|models]" >&2; exit 2 ;;
+  *) echo "usage: bench/load.sh [sweep|soak|overload|v2|grpc|ood|jars|models]" >&2; exit 2 ;;
 esac

@@ -317,6 +317,58 @@ function showOod(out, verdict, cal) {
   out.append(box);
 }
 
+/** The drift window beside the calibration, on the same bins: calibration bars, the window as outlined bars. */
+function driftHistogram(d) {
+  const w = 480, ht = 110;
+  const h = d.histogram;
+  const plot = svg("svg", { id: "drift-histogram", viewBox: `0 0 ${w} ${ht}`, width: w, height: ht, role: "img",
+    "aria-label": `the last ${d.inputs} inputs' ${d.method} scores beside the calibration's` });
+  const max = Math.max(...h.calibration, ...h.window, 1e-9);
+  const bw = w / h.calibration.length;
+  h.calibration.forEach((f, i) => {
+    const bh = f / max * (ht - 8);
+    plot.append(svg("rect", { class: "calibration", x: i * bw, y: ht - bh, width: Math.max(1, bw - 1), height: bh, fill: "#8fb3e8" }));
+  });
+  h.window.forEach((f, i) => {
+    const bh = f / max * (ht - 8);
+    plot.append(svg("rect", { class: "window", x: i * bw + 1, y: ht - bh, width: Math.max(1, bw - 3), height: bh, fill: "none",
+      stroke: "#1d2330", "stroke-width": 1.5 }));
+  });
+  return plot;
+}
+
+async function drift() {
+  const out = $("drift-result");
+  await busy(out, async () => {
+    out.innerHTML = "";
+    let d;
+    try {
+      d = await api(modelPath("drift"));
+    } catch (e) {
+      if (e.status !== 409) throw e;
+      out.innerHTML = '<span class="muted">This model has no calibration (glow-serve calibrate makes one).</span>';
+      return;
+    }
+    const words = document.createElement("div");
+    words.id = "drift-verdict";
+    words.dataset.inputs = String(d.inputs);
+    words.dataset.pValue = String(d.p_value);
+    const p = d.p_value < 0.001 ? "p < 0.001" : `p = ${d.p_value.toFixed(3)}`;
+    const alarm = d.p_value < 0.001;
+    words.className = alarm ? "verdict outlier" : "verdict";
+    words.innerHTML = d.inputs < 20
+      ? `<strong>${d.inputs} input${d.inputs === 1 ? "" : "s"} so far</strong> <span class="muted">(the tests start at 20)</span>`
+      : `<strong>${alarm ? "Drifted from the training data" : "Like the training data"}</strong> <span class="muted">(${p}; ` +
+        `${d.flagged} of the last ${d.inputs} inputs flagged at alpha ${d.alpha}, expected about ${Math.round(d.alpha * d.inputs)})</span>`;
+    out.append(words, driftHistogram(d));
+    const legend = document.createElement("div");
+    legend.className = "muted";
+    legend.textContent = `Held-out test images' ${d.method} scores (filled) and the last ${d.inputs} inputs' (outlined), ` +
+      `the window at most ${d.window_size} inputs and ${Math.round(d.max_age_seconds / 60)} minutes old.`;
+    out.append(legend);
+  });
+}
+
 /** An image of another size or a colour photo: offer to fit it rather than stop at the error. */
 function offerFit(out) {
   out.innerHTML = "";
@@ -396,6 +448,7 @@ async function score(fit = false) {
     out.append(hint);
     showOod(out, verdict, cal);
   });
+  await drift();
 }
 
 function wireDrop() {
@@ -480,6 +533,7 @@ function init() {
     sample();
   });
   $("model").addEventListener("change", () => selectModel($("model").value));
+  $("drift-refresh").addEventListener("click", drift);
   fillExamples($("from-pick"), "sneaker");
   fillExamples($("to-pick"), "boot");
   fillExamples($("score-pick"), "bag", true);

@@ -94,7 +94,18 @@ public final class Dtos {
             @JsonProperty("classes") List<Integer> classes,
             @Schema(description = "true: an image of another size or colour is fitted to the model's shape (colour to gray by "
                     + "luma, scaled to fit, centred on black) and the answer says so in 'fitted', instead of a 422")
-            @JsonProperty("fit") Boolean fit) {}
+            @JsonProperty("fit") Boolean fit,
+            @Schema(description = "off, flag (each result gets 'ood': its score, p-value and verdict against the model's "
+                    + "calibration) or reject (a request with an image below alpha is refused, 422). The model's own "
+                    + "glow.models[i].ood-policy applies when it is stricter", allowableValues = {"off", "flag", "reject"})
+            @JsonProperty("ood_policy") String oodPolicy) {}
+
+    /** An input judged against the model's calibration by the default OOD method (ood-policy flag or reject). */
+    @Schema(name = "InputVerdict")
+    public record InputVerdict(
+            @Schema(description = "The default method's OOD score: higher is less like the training data") @JsonProperty("score") double score,
+            @Schema(description = "Fraction of the calibration images scoring at least as high") @JsonProperty("p_value") double pValue,
+            @Schema(description = "p_value below glow.drift.alpha") @JsonProperty("outlier") boolean outlier) {}
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record ScoreResult(
@@ -102,11 +113,36 @@ public final class Dtos {
             @Schema(description = "-log p / (D ln 2)", example = "3.25") @JsonProperty("bits_per_dim") double bitsPerDim,
             @Schema(description = "Class given, or the most probable class (class-conditional models)") @JsonProperty("class") Integer cls,
             @Schema(description = "p(class | image) per class, when the class was not given")
-            @JsonProperty("class_probabilities") double[] classProbabilities) {}
+            @JsonProperty("class_probabilities") double[] classProbabilities,
+            @Schema(description = "Against the model's calibration, with ood-policy flag or reject") @JsonProperty("ood") InputVerdict ood) {}
 
     public record ScoreResponse(@JsonProperty("model") String model, @JsonProperty("results") List<ScoreResult> results,
             @Schema(description = "What was fitted, per image (requests with fit: true); absent when nothing was")
             @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("fitted") List<String> fitted) {}
+
+    /** The drift window of a model version and its tests (GET /v1/models/{model}/drift). */
+    public record DriftResponse(
+            @JsonProperty("model") String model,
+            @JsonProperty("version") String version,
+            @Schema(description = "The OOD method the window's scores are made by") @JsonProperty("method") String method,
+            @Schema(description = "Inputs the window holds at most (glow.drift.window-size)") @JsonProperty("window_size") int windowSize,
+            @Schema(description = "Older inputs leave the window (glow.drift.max-age)") @JsonProperty("max_age_seconds") long maxAgeSeconds,
+            @Schema(description = "An input is flagged below this p-value (glow.drift.alpha)") @JsonProperty("alpha") double alpha,
+            @Schema(description = "Inputs in the window now") @JsonProperty("inputs") int inputs,
+            @Schema(description = "Seconds since the window's oldest input") @JsonProperty("age_seconds") double ageSeconds,
+            @Schema(description = "Inputs of the window flagged at alpha") @JsonProperty("flagged") int flagged,
+            @Schema(description = "One-sided binomial test of the flag count against alpha") @JsonProperty("binomial_p") double binomialP,
+            @Schema(description = "Kolmogorov-Smirnov distance of the window's scores from the calibration's") @JsonProperty("ks_statistic")
+            double ksStatistic,
+            @Schema(description = "Its p-value") @JsonProperty("ks_p") double ksP,
+            @Schema(description = "The alarm's p-value: min(1, 2 min(binomial_p, ks_p)); 1 while the window has too few inputs")
+            @JsonProperty("p_value") double pValue,
+            @JsonProperty("histogram") DriftHistogram histogram,
+            @Schema(description = "The model's ood-policy: off, flag or reject") @JsonProperty("ood_policy") String oodPolicy) {}
+
+    /** The window's scores beside the calibration's, as fractions on shared bins. */
+    public record DriftHistogram(@JsonProperty("edges") double[] edges, @JsonProperty("window") double[] window,
+            @JsonProperty("calibration") double[] calibration) {}
 
     @Schema(description = "Out-of-distribution request")
     public record OodRequest(
@@ -174,7 +210,8 @@ public final class Dtos {
             @JsonProperty("log_p_nats") double logPNats,
             @JsonProperty("bits_per_dim") double bitsPerDim,
             @JsonProperty("class") Integer cls,
-            @JsonProperty("class_probabilities") double[] classProbabilities) {}
+            @JsonProperty("class_probabilities") double[] classProbabilities,
+            @Schema(description = "Against the model's calibration, with ood-policy flag or reject") @JsonProperty("ood") InputVerdict ood) {}
 
     public record EncodeResponse(@JsonProperty("model") String model, @JsonProperty("results") List<EncodeResult> results,
             @Schema(description = "What was fitted, per image (requests with fit: true); absent when nothing was")
@@ -182,7 +219,7 @@ public final class Dtos {
 
     @Schema(description = "Latents of one image; an encode result can be sent back as it is")
     // the scores of an encode result are known, and ignored; any other field is a mistake (400)
-    @com.fasterxml.jackson.annotation.JsonIgnoreProperties({"log_p_nats", "bits_per_dim", "class_probabilities"})
+    @com.fasterxml.jackson.annotation.JsonIgnoreProperties({"log_p_nats", "bits_per_dim", "class_probabilities", "ood"})
     public record DecodeItem(
             @ArraySchema(arraySchema = @Schema(description = "One entry per level, in order", requiredMode = Schema.RequiredMode.REQUIRED))
             @JsonProperty("latents") List<Latent> latents,

@@ -101,6 +101,20 @@ final class Inputs {
     }
 
     /** The response's {@code fitted}: absent when nothing was. */
+    /** A request's ood_policy: off, flag or reject; null when absent (the model's applies). */
+    static GlowProperties.OodPolicy oodPolicy(String value) {
+        if (value == null) {
+            return null;
+        }
+        for (GlowProperties.OodPolicy p : GlowProperties.OodPolicy.values()) {
+            if (p.name().equalsIgnoreCase(value)) {
+                return p;
+            }
+        }
+        throw ClientError.malformed("ood_policy is '" + (value.length() > 20 ? value.substring(0, 20) + "..." : value)
+                + "'; use off, flag or reject");
+    }
+
     static List<String> orNone(List<String> fitted) {
         return fitted == null || fitted.isEmpty() ? null : List.copyOf(fitted);
     }

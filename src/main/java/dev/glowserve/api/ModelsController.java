@@ -17,6 +17,8 @@ import dev.glowserve.api.Dtos.ScoreResult;
 import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.runtime.ClientError;
 import dev.glowserve.runtime.ModelRunner;
+import dev.glowserve.serving.GlowProperties;
+import dev.glowserve.serving.InputMonitor;
 import dev.glowserve.serving.LatentService.Target;
 import dev.glowserve.serving.LatentService;
 import dev.glowserve.serving.ServedModel;
@@ -109,7 +111,7 @@ public class ModelsController implements ModelsApi {
         return latents.serve(model, t -> {
             List<String> fitted = Inputs.fitted(body.fit());
             List<byte[]> images = Inputs.images(body.images(), t.view(), latents.limits(), fitted);
-            return encodeImages(t, images, Inputs.classes(body.classes(), images.size(), t.view()), fitted);
+            return encodeImages(t, images, Inputs.classes(body.classes(), images.size(), t.view()), fitted, Inputs.oodPolicy(body.oodPolicy()));
         });
     }
 
@@ -119,15 +121,30 @@ public class ModelsController implements ModelsApi {
             @RequestPart(value = "classes", required = false) List<Integer> classes) {
         return latents.serve(model, t -> {
             List<byte[]> images = Inputs.uploads(files, t.view(), latents.limits());
-            return encodeImages(t, images, Inputs.classes(classes, images.size(), t.view()), null);
+            return encodeImages(t, images, Inputs.classes(classes, images.size(), t.view()), null, null);
         });
     }
 
-    private CompletableFuture<EncodeResponse> encodeImages(Target t, List<byte[]> images, int[] labels, List<String> fitted) {
+    private CompletableFuture<EncodeResponse> encodeImages(Target t, List<byte[]> images, int[] labels, List<String> fitted,
+            GlowProperties.OodPolicy policy) {
         GlowConfig c = t.view().config();
-        return latents.respond("encode", t, latents.encode(t, images, labels, WebConfig.work()), enc -> new EncodeResponse(t.model(),
-                enc.stream().map(e -> new EncodeResult(Inputs.nested(e.eps(), c), e.score().logPNats(), e.score().bitsPerDim(),
-                        e.score().label(), e.score().classProbabilities())).toList(), Inputs.orNone(fitted)));
+        return latents.respond("encode", t, latents.encode(t, images, labels, policy, WebConfig.work()), s -> {
+            List<EncodeResult> results = new java.util.ArrayList<>();
+            for (int i = 0; i < s.encoded().size(); i++) {
+                ModelRunner.Encoded e = s.encoded().get(i);
+                results.add(new EncodeResult(Inputs.nested(e.eps(), c), e.score().logPNats(), e.score().bitsPerDim(), e.score().label(),
+                        e.score().classProbabilities(), verdict(s, i)));
+            }
+            return new EncodeResponse(t.model(), results, Inputs.orNone(fitted));
+        });
+    }
+
+    private static Dtos.InputVerdict verdict(LatentService.Screened s, int i) {
+        if (s.checks() == null) {
+            return null;
+        }
+        InputMonitor.InputCheck check = s.checks().get(i);
+        return new Dtos.InputVerdict(check.score(), check.pValue(), check.outlier());
     }
 
     @Override
@@ -136,7 +153,7 @@ public class ModelsController implements ModelsApi {
         return latents.serve(model, t -> {
             List<String> fitted = Inputs.fitted(body.fit());
             List<byte[]> images = Inputs.images(body.images(), t.view(), latents.limits(), fitted);
-            return scoreImages(t, images, Inputs.classes(body.classes(), images.size(), t.view()), fitted);
+            return scoreImages(t, images, Inputs.classes(body.classes(), images.size(), t.view()), fitted, Inputs.oodPolicy(body.oodPolicy()));
         });
     }
 
@@ -146,14 +163,20 @@ public class ModelsController implements ModelsApi {
             @RequestPart("images") List<MultipartFile> files, @RequestPart(value = "classes", required = false) List<Integer> classes) {
         return latents.serve(model, t -> {
             List<byte[]> images = Inputs.uploads(files, t.view(), latents.limits());
-            return scoreImages(t, images, Inputs.classes(classes, images.size(), t.view()), null);
+            return scoreImages(t, images, Inputs.classes(classes, images.size(), t.view()), null, null);
         });
     }
 
-    private CompletableFuture<ScoreResponse> scoreImages(Target t, List<byte[]> images, int[] labels, List<String> fitted) {
-        return latents.respond("log-likelihood", t, latents.encode(t, images, labels, WebConfig.work()), enc -> new ScoreResponse(t.model(),
-                enc.stream().map(e -> new ScoreResult(e.score().logPNats(), e.score().bitsPerDim(), e.score().label(),
-                        e.score().classProbabilities())).toList(), Inputs.orNone(fitted)));
+    private CompletableFuture<ScoreResponse> scoreImages(Target t, List<byte[]> images, int[] labels, List<String> fitted,
+            GlowProperties.OodPolicy policy) {
+        return latents.respond("log-likelihood", t, latents.encode(t, images, labels, policy, WebConfig.work()), s -> {
+            List<ScoreResult> results = new java.util.ArrayList<>();
+            for (int i = 0; i < s.encoded().size(); i++) {
+                ModelRunner.Score e = s.encoded().get(i).score();
+                results.add(new ScoreResult(e.logPNats(), e.bitsPerDim(), e.label(), e.classProbabilities(), verdict(s, i)));
+            }
+            return new ScoreResponse(t.model(), results, Inputs.orNone(fitted));
+        });
     }
 
     // ---------------------------------------------------------------- decode

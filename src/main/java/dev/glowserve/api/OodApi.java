@@ -1,5 +1,6 @@
 package dev.glowserve.api;
 
+import dev.glowserve.api.Dtos.DriftResponse;
 import dev.glowserve.api.Dtos.OodCalibrationInfo;
 import dev.glowserve.api.Dtos.OodRequest;
 import dev.glowserve.api.Dtos.OodResponse;
@@ -40,6 +41,17 @@ interface OodApi {
     @ApiResponse(responseCode = "409", description = "The model has no out-of-distribution calibration (glow-serve calibrate makes one)",
             content = @Content(mediaType = "application/problem+json"))
     CompletableFuture<OodResponse> ood(@Parameter(description = "Model name", example = ApiExamples.MODEL) String model, OodRequest body);
+
+    @Operation(summary = "Drift: does the recent traffic still look like the training data?", description = "The model "
+            + "version's window of recent inputs (every image encoded, scored or judged by /ood, on any API: the last window_size, "
+            + "none older than max_age_seconds), each scored by the default OOD method, tested against the calibration: a "
+            + "binomial test of how many were flagged at alpha, and a two-sample Kolmogorov-Smirnov test of their scores. "
+            + "p_value, the smaller of the two doubled, is the alarm's (glow_drift_p_value): for traffic exchangeable with the "
+            + "calibration images it falls below a in at most a fraction a of windows. The histogram shows the window beside "
+            + "the calibration on the same bins. A model without a calibration answers 409.")
+    @ApiResponse(responseCode = "200", description = "The window and its tests")
+    @ApiResponse(responseCode = "409", description = "The model has no calibration", content = @Content(mediaType = "application/problem+json"))
+    CompletableFuture<DriftResponse> drift(@Parameter(description = "Model name", example = ApiExamples.MODEL) String model);
 
     @Operation(summary = "The model's out-of-distribution calibration", description = "Where the held-out images came from, the "
             + "compressor, the default method, and each method's held-out scores as a histogram with the score above which an "

@@ -1,5 +1,7 @@
 package dev.glowserve.api;
 
+import dev.glowserve.api.Dtos.DriftHistogram;
+import dev.glowserve.api.Dtos.DriftResponse;
 import dev.glowserve.api.Dtos.OodBatch;
 import dev.glowserve.api.Dtos.OodCalibrationInfo;
 import dev.glowserve.api.Dtos.OodHistogram;
@@ -7,6 +9,7 @@ import dev.glowserve.api.Dtos.OodRequest;
 import dev.glowserve.api.Dtos.OodResponse;
 import dev.glowserve.api.Dtos.OodResult;
 import dev.glowserve.artifact.Calibration;
+import dev.glowserve.ood.Drift;
 import dev.glowserve.ood.OutOfDistribution;
 import dev.glowserve.serving.LatentService.Target;
 import dev.glowserve.serving.LatentService;
@@ -91,6 +94,19 @@ public class OodController implements OodApi {
         }
         return new OodCalibrationInfo(model, c.source(), c.images(), c.compressor(), OutOfDistribution.DEFAULT_METHOD.id(),
                 c.meanBitsPerDim(), histograms);
+    }
+
+    @Override
+    @GetMapping(value = "/{model}/drift", produces = JSON)
+    public CompletableFuture<DriftResponse> drift(@PathVariable String model) {
+        return latents.serve(model, t -> {
+            Drift.Report r = latents.drift(t);
+            Drift.Settings s = latents.driftSettings();
+            return CompletableFuture.completedFuture(new DriftResponse(t.model(), t.version(), OutOfDistribution.DEFAULT_METHOD.id(),
+                    s.size(), s.maxAge().toSeconds(), s.alpha(), r.inputs(), r.ageSeconds(), r.flagged(), r.binomialP(), r.ksStatistic(),
+                    r.ksP(), r.pValue(), new DriftHistogram(r.window().edges(), r.window().fractions(), r.calibration().fractions()),
+                    latents.oodPolicy(t.model()).name().toLowerCase(java.util.Locale.ROOT)));
+        });
     }
 
     /** Equal-width bins over the middle 99.8% of the held-out scores (the rest in the edge bins). */

@@ -72,6 +72,7 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
 
     /** The service's own exceptions, through the one table all protocols share ({@link ServiceError}). */
     @ExceptionHandler({ClientError.class, DataException.class, ModelRegistry.UnknownModel.class, LatentService.NotCalibrated.class,
+            LatentService.OutOfDistributionRejected.class,
             ModelRegistry.ModelUnavailable.class, Overload.QueueFull.class, Overload.DeadlineExceeded.class,
             Overload.ShuttingDown.class, ModelRunner.NonFiniteOutputException.class, CancellationException.class,
             IllegalArgumentException.class, CompletionException.class, ExecutionException.class})

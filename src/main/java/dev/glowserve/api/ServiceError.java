@@ -36,6 +36,8 @@ public record ServiceError(int status, String type, String detail, String field,
             return of(422, "invalid-image", t);
         } else if (t instanceof ModelRegistry.UnknownModel) {
             return of(404, "unknown-model", t);
+        } else if (t instanceof LatentService.OutOfDistributionRejected) {
+            return of(422, "out-of-distribution", t);
         } else if (t instanceof LatentService.NotCalibrated) {
             return of(409, "not-calibrated", t);
         } else if (t instanceof ModelRegistry.ModelUnavailable) {

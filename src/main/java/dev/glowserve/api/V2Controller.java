@@ -5,6 +5,7 @@ import dev.glowserve.flow.GlowConfig;
 import dev.glowserve.runtime.ClientError;
 import dev.glowserve.serving.LatentService.Target;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.glowserve.serving.GlowProperties;
 import dev.glowserve.serving.InferenceStatistics;
 import dev.glowserve.serving.LatentService;
 import dev.glowserve.serving.ModelRegistry;
@@ -87,7 +88,7 @@ public class V2Controller implements V2Api {
         }
         GlowConfig c = v.config();
         return new ModelMetadata(model, List.of(v.version()), PLATFORM, specs(V2Models.inputs(name.kind(), c)),
-                specs(V2Models.outputs(name.kind(), c)));
+                specs(V2Models.outputs(name.kind(), c, latents.oodPolicy(name.served()) != GlowProperties.OodPolicy.OFF)));
     }
 
     @GetMapping(value = {"/v2/models/{model}/ready", "/v2/models/{model}/versions/{version}/ready"},

@@ -100,6 +100,16 @@ final class V2Models {
         return in;
     }
 
+    /** The outputs of {@code kind}; {@code screened}: the model's ood-policy adds each input's verdict to score and encode. */
+    static List<Spec> outputs(Kind kind, GlowConfig c, boolean screened) {
+        List<Spec> out = outputs(kind, c);
+        if (screened && (kind == Kind.SCORE || kind == Kind.ENCODE)) {
+            out.add(new Spec("OOD_P_VALUE", V2Datatype.FP64, new long[] {-1}));
+            out.add(new Spec("OOD_OUTLIER", V2Datatype.BOOL, new long[] {-1}));
+        }
+        return out;
+    }
+
     static List<Spec> outputs(Kind kind, GlowConfig c) {
         List<Spec> out = new ArrayList<>();
         switch (kind) {
@@ -154,7 +164,12 @@ final class V2Models {
             case SCORE, ENCODE -> {
                 List<byte[]> images = images(inputs.get("IMAGES"), c, limits.maxImages());
                 int[] labels = kind == Kind.ENCODE ? classes(inputs.get("CLASS"), images.size(), r) : null;
-                yield latents.encode(t, images, labels, work).thenApply(enc -> encoded(kind, c, enc));
+                JsonNode policy = request.parameters().get("ood_policy");
+                if (policy != null && !policy.isString()) {
+                    throw ClientError.malformed("parameters.ood_policy must be off, flag or reject");
+                }
+                yield latents.encode(t, images, labels, Inputs.oodPolicy(policy == null ? null : policy.asString()), work)
+                        .thenApply(screened -> encoded(kind, c, screened));
             }
             case DECODE -> {
                 List<float[][]> eps = eps(inputs, c, limits);
@@ -284,7 +299,8 @@ final class V2Models {
         return out;
     }
 
-    private static Map<String, Output> encoded(Kind kind, GlowConfig c, List<ModelRunner.Encoded> enc) {
+    private static Map<String, Output> encoded(Kind kind, GlowConfig c, LatentService.Screened screened) {
+        List<ModelRunner.Encoded> enc = screened.encoded();
         int n = enc.size();
         double[] logP = new double[n];
         double[] bpd = new double[n];
@@ -321,6 +337,16 @@ final class V2Models {
                 System.arraycopy(enc.get(i).score().classProbabilities(), 0, p, i * k, k);
             }
             out.put("CLASS_PROBABILITIES", new Output("CLASS_PROBABILITIES", new long[] {n, k}, new V2Values.Doubles(p)));
+        }
+        if (screened.checks() != null) { // ood-policy flag or reject: each input against the calibration
+            double[] p = new double[n];
+            boolean[] outlier = new boolean[n];
+            for (int i = 0; i < n; i++) {
+                p[i] = screened.checks().get(i).pValue();
+                outlier[i] = screened.checks().get(i).outlier();
+            }
+            out.put("OOD_P_VALUE", new Output("OOD_P_VALUE", new long[] {n}, new V2Values.Doubles(p)));
+            out.put("OOD_OUTLIER", new Output("OOD_OUTLIER", new long[] {n}, new V2Values.Bools(outlier)));
         }
         return out;
     }

@@ -30,7 +30,23 @@ public record GlowProperties(
         List<String> loadModels,
         @NotNull @Valid Limits limits,
         @NotNull @Valid Batching batching,
-        @NotNull @Valid Inference inference) {
+        @NotNull @Valid Inference inference,
+        @NotNull @Valid DriftSettings drift) {
+
+    /**
+     * The drift window of every screened model version ({@code glow.drift.*}): its last {@code window-size} inputs,
+     * none older than {@code max-age}; an input is flagged below {@code alpha}; the tests run from {@code min-inputs}.
+     */
+    public record DriftSettings(@Min(2) @Max(100_000) int windowSize, @NotNull Duration maxAge,
+            @DecimalMin(value = "0.0", inclusive = false) @DecimalMax(value = "1.0", inclusive = false) double alpha,
+            @Min(2) int minInputs) {}
+
+    /**
+     * What a model does with an input that does not look like its calibration ({@code glow.models[i].ood-policy}):
+     * {@code off} nothing, {@code flag} answers each input's p-value and verdict, {@code reject} refuses a request with
+     * an input below {@code glow.drift.alpha}. A request may ask for more, never for less.
+     */
+    public enum OodPolicy { OFF, FLAG, REJECT }
 
     /**
      * How models run, chosen once at model load: each pass as one TorchScript call ({@code script}, else the eager
@@ -76,7 +92,13 @@ public record GlowProperties(
     }
 
     /** A model to serve: its artifact ("classpath:dir" or a folder) and an optional name overriding the manifest's. */
-    public record ModelSpec(@NotBlank String path, String name) {}
+    public record ModelSpec(@NotBlank String path, String name, OodPolicy oodPolicy) {
+        public ModelSpec {
+            if (oodPolicy == null) {
+                oodPolicy = OodPolicy.OFF;
+            }
+        }
+    }
 
     /**
      * Request limits (HTTP 413 / 422 beyond them), how long a request body may take to arrive (408 after), and the

@@ -46,6 +46,7 @@ public class LatentService {
     private final ModelRegistry registry;
     private final GlowProperties.Limits limits;
     private final MeterRegistry meters;
+    private final InputMonitor monitor;
     /** PNG encoding and response building, off the model's worker threads. */
     private final ExecutorService responses = Executors.newFixedThreadPool(
             Math.max(2, Runtime.getRuntime().availableProcessors()), r -> {
@@ -54,10 +55,11 @@ public class LatentService {
                 return t;
             });
 
-    public LatentService(ModelRegistry registry, GlowProperties properties, MeterRegistry meters) {
+    public LatentService(ModelRegistry registry, GlowProperties properties, MeterRegistry meters, InputMonitor monitor) {
         this.registry = registry;
         this.limits = properties.limits();
         this.meters = meters;
+        this.monitor = monitor;
     }
 
     @PreDestroy
@@ -159,9 +161,71 @@ public class LatentService {
 
     // ------------------------------------------------------------------ encode, decode
 
-    /** Latents and scores; {@code labels} null on a class-conditional model: the most probable class. */
-    public CompletableFuture<List<ModelRunner.Encoded>> encode(Target t, List<byte[]> images, int[] labels, RequestWork work) {
-        return t.scheduler().encode(images, labels, work);
+    /** An encode or log-likelihood answer: latents and scores, and each input's check (null: not asked for, or not screened). */
+    public record Screened(List<ModelRunner.Encoded> encoded, List<InputMonitor.InputCheck> checks) {}
+
+    /**
+     * Latents and scores ({@code labels} null on a class-conditional model: the most probable class), every input
+     * screened on the way ({@link InputMonitor}: histograms, the drift window) and judged by the stricter of the
+     * model's ood-policy and {@code asked} (null: the model's): {@code flag} answers each input's check, {@code reject}
+     * refuses the request if any input is below alpha. Inputs given with a class are scored in it, not by the marginal
+     * likelihood the calibration is made of: they are not screened, and refused under {@code reject}.
+     */
+    public CompletableFuture<Screened> encode(Target t, List<byte[]> images, int[] labels, GlowProperties.OodPolicy asked,
+            RequestWork work) {
+        GlowProperties.OodPolicy policy = stricter(registry.oodPolicy(t.model()), asked);
+        if (policy != GlowProperties.OodPolicy.OFF && !monitor.screens(t)) {
+            throw new NotCalibrated(t.model());
+        }
+        if (policy == GlowProperties.OodPolicy.REJECT && labels != null) {
+            throw ClientError.unprocessable("ood-policy", "model '" + t.model() + "' screens its inputs (ood-policy=reject) by "
+                    + "their likelihood over all classes: send the images without classes");
+        }
+        CompletableFuture<List<ModelRunner.Encoded>> encoded = t.scheduler().encode(images, labels, work);
+        double[] complexity = labels == null ? monitor.complexity(t, images) : null; // while the model works
+        return encoded.thenApply(enc -> {
+            List<InputMonitor.InputCheck> checks = monitor.observe(t, enc.stream().mapToDouble(e -> e.score().bitsPerDim()).toArray(),
+                    complexity);
+            if (policy == GlowProperties.OodPolicy.REJECT) {
+                for (int i = 0; i < checks.size(); i++) {
+                    if (checks.get(i).outlier()) {
+                        monitor.rejected(t);
+                        throw new OutOfDistributionRejected(t.model(), i, checks.get(i).pValue(), monitor.settings().alpha());
+                    }
+                }
+            }
+            return new Screened(enc, policy == GlowProperties.OodPolicy.OFF ? null : checks);
+        });
+    }
+
+    private static GlowProperties.OodPolicy stricter(GlowProperties.OodPolicy model, GlowProperties.OodPolicy asked) {
+        return asked == null || asked.compareTo(model) < 0 ? model : asked;
+    }
+
+    /** What model {@code name} does with inputs unlike its calibration. */
+    public GlowProperties.OodPolicy oodPolicy(String name) {
+        return registry.oodPolicy(name);
+    }
+
+    /** The drift window of the version {@code t} holds (409 without a calibration). */
+    public dev.glowserve.ood.Drift.Report drift(Target t) {
+        dev.glowserve.ood.Drift.Report r = monitor.report(t);
+        if (r == null) {
+            throw new NotCalibrated(t.model());
+        }
+        return r;
+    }
+
+    public dev.glowserve.ood.Drift.Settings driftSettings() {
+        return monitor.settings();
+    }
+
+    /** An input below the calibration's alpha, refused by the model's ood-policy=reject (HTTP 422; V2 400). */
+    public static final class OutOfDistributionRejected extends RuntimeException {
+        public OutOfDistributionRejected(String model, int index, double pValue, double alpha) {
+            super(String.format(java.util.Locale.ROOT, "image %d does not look like model '%s''s training data: its OOD p-value is "
+                    + "%.4g, below alpha %.3g (ood-policy=reject)", index, model, pValue, alpha), null, false, false);
+        }
     }
 
     /** Standardised latents back to images, exactly: decode(encode(x)) = x. */
@@ -193,8 +257,11 @@ public class LatentService {
         }
         GlowConfig g = t.runner().config();
         return OutOfDistribution.measure(images, g.inChannels(), g.height(), g.width(), Complexity.of(c.compressor()),
-                m.needsUpsideDown(), batch -> bitsPerDim(encode(t, batch, null, work)))
-                .thenApply(measures -> OutOfDistribution.judge(m, a, measures, c));
+                m.needsUpsideDown(), batch -> bitsPerDim(t.scheduler().encode(batch, null, work)))
+                .thenApply(measures -> {
+                    monitor.observe(t, measures.bitsPerDim(), measures.complexity());
+                    return OutOfDistribution.judge(m, a, measures, c);
+                });
     }
 
     private static CompletableFuture<double[]> bitsPerDim(CompletableFuture<List<ModelRunner.Encoded>> encoded) {

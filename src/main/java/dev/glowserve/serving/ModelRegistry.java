@@ -103,6 +103,7 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
                     throw new IllegalArgumentException("two models are named '" + m.name() + "'; set glow.models[" + i + "].name");
                 }
                 loaded.put(m.name(), m);
+                policies.put(m.name(), spec.oodPolicy());
             } catch (RuntimeException e) {
                 if (specs.size() == 1 && !repository) {
                     throw new ModelLoadException("model at " + spec.path() + " failed to load: " + e.getMessage(), e);
@@ -169,6 +170,21 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
     /** Every served model, in the order they were first loaded. */
     public List<ServedModel> models() {
         return List.copyOf(served.values());
+    }
+
+    private final List<java.util.function.BiConsumer<String, String>> retireListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** {@code listener} hears the name and version of each version retired (and not served again), to free what it kept. */
+    public void onRetire(java.util.function.BiConsumer<String, String> listener) {
+        retireListeners.add(listener);
+    }
+
+    /** Each configured model's ood-policy by served name (glow.models[i].ood-policy); others are off. */
+    private final Map<String, GlowProperties.OodPolicy> policies = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** What model {@code name} does with inputs unlike its calibration. */
+    public GlowProperties.OodPolicy oodPolicy(String name) {
+        return policies.getOrDefault(name, GlowProperties.OodPolicy.OFF);
     }
 
     /** What the API shows of every served model. */
@@ -252,6 +268,7 @@ public class ModelRegistry implements SmartLifecycle, DisposableBean {
             if (gauge != null) {
                 meters.remove(gauge);
             }
+            retireListeners.forEach(l -> l.accept(old.name(), old.version()));
         }
         if (held > 0) {
             LOG.warn("model '{}' v{} retired with {} request(s) still holding it at the deadline", old.name(), old.version(), held);

@@ -154,6 +154,19 @@ class WebPageTest extends ApiTestBase {
                 .isEqualTo(blobDirect.get("results").get(0).get("p_value").asDouble());
         shot("4b-ood");
 
+        // the traffic panel: the model's drift window (every scored image, this page's included) beside its calibration
+        wait.until(d -> js("const v = document.getElementById('drift-verdict'); return v ? v.dataset.inputs : null") != null);
+        idle("drift-result");
+        JsonNode window = get("/v1/models/tiny/drift").json();
+        int shown = Integer.parseInt((String) js("return document.getElementById('drift-verdict').dataset.inputs"));
+        assertThat(shown).isPositive().isLessThanOrEqualTo(window.get("inputs").asInt());
+        assertThat(driver.findElements(By.cssSelector("#drift-histogram rect.calibration"))).hasSize(24);
+        assertThat(driver.findElements(By.cssSelector("#drift-histogram rect.window"))).hasSize(24);
+        driver.findElement(By.id("drift-refresh")).click();
+        idle("drift-result");
+        assertThat(driver.findElement(By.id("drift-verdict")).getText()).containsAnyOf("Like the training data", "Drifted", "so far");
+        shot("4c-drift");
+
         // a colour photo of another size: the page offers to fit it, and says what it did
         Path photo = Files.createTempFile("photo", ".png");
         byte[] colour = new byte[3 * 40 * 56];

@@ -116,6 +116,21 @@ class OodCommandsTest {
         BufferedImage plot = ImageIO.read(tmp.resolve("eval.png").toFile());
         assertThat(plot.getHeight()).as("a panel per method").isEqualTo(4 * 330);
 
+        // the drift alarm replayed on a few hundred images: quiet on clothes, fast on digits
+        Run drift = run("drift-eval", "--model", model.toString(), "--in", FASHION_TEST.toString(), "--in-limit", "400",
+                "--out", "mnist=" + DIGITS, "--out-limit", "200", "--passes", "2", "--runs", "3", "--limit", "600",
+                "--json", tmp.resolve("drift.json").toString());
+        assertThat(drift.code()).as(drift.err()).isZero();
+        assertThat(drift.out()).contains("disjoint windows").contains("| mnist | 1.00 | 3 |");
+        JsonNode driftJson = ModelArtifact.JSON.readTree(tmp.resolve("drift.json").toFile());
+        assertThat(driftJson.get("falseAlarms").get("windows").asInt()).isEqualTo(4);
+        for (JsonNode row : driftJson.get("detection")) {
+            assertThat(row.get("missed").asInt()).as(row.toString()).isZero();
+            if (row.get("fraction").asDouble() == 1.0) {
+                assertThat(row.get("maxInputs").asInt()).as("100% digits").isBetween(1, 100);
+            }
+        }
+
         // a model folder is needed to write into
         Run classpath = run("calibrate", "--idx", FASHION_TEST.toString());
         assertThat(classpath.code()).isNotZero();

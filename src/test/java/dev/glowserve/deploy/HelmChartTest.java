@@ -3,6 +3,7 @@ package dev.glowserve.deploy;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -16,12 +17,15 @@ import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.api.model.networking.v1.Ingress;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import io.fabric8.openshift.api.model.monitoring.v1.PrometheusRule;
 import io.fabric8.openshift.api.model.monitoring.v1.ServiceMonitor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.yaml.snakeyaml.Yaml;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.ObjectMapper;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -189,6 +193,8 @@ class HelmChartTest {
                         "ingress.tls[0].secretName", "glow-tls", "ingress.tls[0].hosts[0]", "glow.example.com")),
                 Arguments.of("no PDB", Map.of("podDisruptionBudget.enabled", "false")),
                 Arguments.of("ServiceMonitor", Map.of("metrics.serviceMonitor.enabled", "true")),
+                Arguments.of("PrometheusRule and dashboard", Map.of("metrics.prometheusRule.enabled", "true",
+                        "metrics.dashboard.enabled", "true")),
                 Arguments.of("API key secret", Map.of("apiKey.enabled", "true", "apiKey.value", "k3y")),
                 Arguments.of("existing API key secret", Map.of("apiKey.enabled", "true", "apiKey.existingSecret", "mine")),
                 Arguments.of("model volume", Map.of("models.source", "volume",
@@ -201,7 +207,7 @@ class HelmChartTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("variants")
-    void everyRenderedManifestIsAValidKubernetesObject(String variant, Map<String, Object> sets) {
+    void everyRenderedManifestIsAValidKubernetesObject(String variant, Map<String, Object> sets) throws Exception {
         List<HasMetadata> resources = KubernetesManifests.parse(renderText(sets));
         assertThat(resources).extracting(HasMetadata::getKind).contains("Deployment", "Service", "ConfigMap", "ServiceAccount");
         for (HasMetadata r : resources) {
@@ -234,6 +240,31 @@ class HelmChartTest {
                 assertThat(metric.getType()).isEqualTo("Resource");
                 assertThat(metric.getResource().getName()).isEqualTo("cpu");
             }
+        }
+        if (sets.containsKey("metrics.prometheusRule.enabled")) {
+            PrometheusRule rule = only(resources, PrometheusRule.class);
+            assertThat(rule.getApiVersion()).isEqualTo("monitoring.coreos.com/v1");
+            Map<String, String> alerts = new java.util.HashMap<>();
+            rule.getSpec().getGroups().forEach(g -> g.getRules().forEach(r -> alerts.put(r.getAlert(), r.getExpr().getStrVal())));
+            assertThat(alerts.keySet()).containsExactlyInAnyOrder("GlowServeInputDrift", "GlowServeOutlierRate", "GlowServeSlowRequests");
+            assertThat(alerts.get("GlowServeInputDrift")).contains("glow_drift_p_value{test=\"combined\"}").contains("< 0.001")
+                    .contains("glow_drift_window_inputs");
+            assertThat(alerts.get("GlowServeOutlierRate")).contains("glow_input_flagged_total").contains("glow_input_ood_p_value_count");
+            assertThat(alerts.get("GlowServeSlowRequests")).contains("glow_requests_seconds_bucket");
+        }
+        if (sets.containsKey("metrics.dashboard.enabled")) {
+            ConfigMap dashboard = resources.stream().filter(ConfigMap.class::isInstance).map(ConfigMap.class::cast)
+                    .filter(c -> c.getMetadata().getName().endsWith("-dashboard")).findFirst().orElseThrow();
+            assertThat(dashboard.getMetadata().getLabels()).containsEntry("grafana_dashboard", "1");
+            JsonNode json = new ObjectMapper().readTree(dashboard.getData().get("glow-serve.json"));
+            List<String> exprs = json.findValuesAsString("expr");
+            String all = String.join("\n", exprs);
+            for (String metric : new String[] {"glow_requests_seconds_bucket", "grpc_server_requests_seconds_bucket",
+                    "glow_queue_wait_seconds_bucket", "glow_model_forward_seconds_bucket", "glow_queue_depth", "glow_batch_size_sum",
+                    "glow_input_bits_per_dim", "glow_input_ood_p_value", "glow_drift_p_value"}) {
+                assertThat(all).as("the dashboard shows %s", metric).contains(metric);
+            }
+            assertThat(json.get("panels").size()).isEqualTo(8);
         }
         if (sets.containsKey("ingress.enabled")) {
             Ingress ingress = only(resources, Ingress.class);

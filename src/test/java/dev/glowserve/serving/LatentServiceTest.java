@@ -21,11 +21,12 @@ class LatentServiceTest {
 
     /** Jobs wait for company for 1.5 s, so they are still queued when the client leaves. */
     static GlowProperties properties() {
-        return new GlowProperties("cpu", List.of(new GlowProperties.ModelSpec(TestModels.tiny(), "m")), null, null, null,
+        return new GlowProperties("cpu", List.of(new GlowProperties.ModelSpec(TestModels.tiny(), "m", null)), null, null, null,
                 new GlowProperties.Limits(64, 64, 2.0, 64, DataSize.ofMegabytes(8), 1 << 20, 1000,
                         java.time.Duration.ofSeconds(10), DataSize.ofMegabytes(256), DataSize.ofGigabytes(2)),
                 new GlowProperties.Batching(64, Duration.ofMillis(1500), 16, Duration.ofSeconds(30), Duration.ofSeconds(5), 1, 2, 2),
-                new GlowProperties.Inference(true, true, false, "off"));
+                new GlowProperties.Inference(true, true, false, "off"),
+                new GlowProperties.DriftSettings(200, Duration.ofMinutes(10), 0.05, 20));
     }
 
     static byte[] image(long seed) {
@@ -48,7 +49,7 @@ class LatentServiceTest {
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
         ModelRegistry registry = new ModelRegistry(properties(), meters);
         registry.start();
-        LatentService service = new LatentService(registry, properties(), meters);
+        LatentService service = new LatentService(registry, properties(), meters, new InputMonitor(meters, properties(), registry));
         try {
             RequestWork work = new RequestWork();
             CompletableFuture<List<byte[]>> path = service.serve("m", t -> service.interpolate(t, new LatentService.PathEnd(image(1), null, null),

@@ -38,7 +38,8 @@ class ModelRegistryTest {
                 new GlowProperties.Limits(64, 64, 2.0, 64, DataSize.ofMegabytes(8), 1 << 20, 1000,
                         java.time.Duration.ofSeconds(10), DataSize.ofMegabytes(256), DataSize.ofGigabytes(2)),
                 new GlowProperties.Batching(64, Duration.ofMillis(1000), 64, Duration.ofSeconds(30), Duration.ofSeconds(5), 1, 2, 2),
-                new GlowProperties.Inference(true, true, false, "off"));
+                new GlowProperties.Inference(true, true, false, "off"),
+                new GlowProperties.DriftSettings(200, Duration.ofMinutes(10), 0.05, 20));
     }
 
     static byte[] image(long seed) {
@@ -115,7 +116,7 @@ class ModelRegistryTest {
 
     @Test
     void configuredModelsCannotBeChangedWithoutARepository() {
-        GlowProperties props = properties(List.of(new GlowProperties.ModelSpec(TestModels.tiny(), "m")), null,
+        GlowProperties props = properties(List.of(new GlowProperties.ModelSpec(TestModels.tiny(), "m", null)), null,
                 GlowProperties.ModelControl.EXPLICIT);
         ModelRegistry registry = new ModelRegistry(props, new SimpleMeterRegistry());
         RepositoryControl control = new RepositoryControl(registry, props);
