@@ -44,6 +44,10 @@ public final class Dtos {
             @JsonProperty("test_bits_per_dim") Double testBitsPerDim,
             @Schema(description = "Quantiles of the test-set bits/dim per image (p1 … p99)")
             @JsonProperty("test_bits_per_dim_quantiles") Map<String, Double> testBitsPerDimQuantiles,
+            @Schema(description = "The test-set bits/dim as papers report it (uniform dequantisation, mean over draws, with its "
+                    + "standard error); test_bits_per_dim is the mid-bin score the service answers with")
+            @JsonInclude(JsonInclude.Include.NON_NULL)
+            @JsonProperty("test_bits_per_dim_dequantized") dev.glowserve.artifact.Manifest.Dequantized testBitsPerDimDequantized,
             @Schema(example = "876880") @JsonProperty("parameters") Long parameters,
             @Schema(example = "fashion-mnist") @JsonProperty("dataset") String dataset) {}
 

@@ -39,7 +39,7 @@ class ModelViews {
     private ModelInfo info(ServedModel.View v) {
         if (!v.available()) {
             return new ModelInfo(v.name(), null, v.state(), v.error(), null, null, null, null, null,
-                    Devices.describe(registry.device()), null, null, null, null);
+                    Devices.describe(registry.device()), null, null, null, null, null);
         }
         GlowConfig c = v.config();
         var m = v.manifest();
@@ -49,7 +49,8 @@ class ModelViews {
                         c.hiddenChannels(), c.affine(), c.lu(), c.numClasses()),
                 List.of(c.inChannels(), c.height(), c.width()), latentShapes, m.bits(),
                 c.conditional() ? (m.classNames() != null ? m.classNames() : defaultClassNames(c)) : null,
-                Devices.describe(registry.device()), m.testBitsPerDim(), m.testBitsPerDimQuantiles(), v.parameters(),
+                Devices.describe(registry.device()), m.testBitsPerDim(), m.testBitsPerDimQuantiles(), m.testBitsPerDimDequantized(),
+                v.parameters(),
                 m.dataset());
     }
 

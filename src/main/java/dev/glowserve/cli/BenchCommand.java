@@ -107,6 +107,13 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--train-steps", description = "With --train: steps timed for the throughput. Default: ${DEFAULT-VALUE}")
     int trainSteps = 15;
 
+    @Option(names = "--logdet", description = "Benchmark the 1x1 convolution's linear algebra instead: log|det W| and W⁻¹ from "
+            + "the LU factors against libtorch's general slogdet and inverse, for 4 to 512 channels (--plot FILE: as PNG)")
+    boolean logdet;
+
+    @Option(names = "--plot", paramLabel = "FILE", description = "With --logdet: the times against channels as PNG")
+    java.nio.file.Path plot;
+
     /** This benchmark again in a child JVM whose environment sets the kernels ({@code --isa}); its exit code. */
     private int runWithIsa() throws java.io.IOException {
         Map<String, String> environment = switch (isa.toLowerCase(Locale.ROOT)) {
@@ -152,6 +159,18 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (workersOption != null && workersOption < 1) {
             throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--workers must be at least 1");
+        }
+        if (logdet) {
+            List<dev.glowserve.bench.LogDetCost.Row> rows = dev.glowserve.bench.LogDetCost.measure(
+                    new int[] {4, 8, 16, 32, 64, 128, 256, 512}, seconds);
+            dev.glowserve.bench.LogDetCost.print(rows);
+            if (plot != null) {
+                dev.glowserve.bench.LogDetCost.plot(rows, plot);
+            }
+            if (json != null) {
+                java.nio.file.Files.write(json, dev.glowserve.artifact.ModelArtifact.JSON.writeValueAsBytes(rows));
+            }
+            return 0;
         }
         if (train) {
             Workers.configureForWorkers(workersOption == null ? 0 : workersOption); // before the engine starts

@@ -240,7 +240,22 @@ public final class ModelRunner implements AutoCloseable {
 
     /** Latents and score per image; {@code labels} null on a conditional model means "unknown class". */
     public List<Encoded> encode(List<byte[]> images, int[] labels) {
-        return inChunks(images.size(), (from, to) -> encodeChunk(images.subList(from, to), slice(labels, from, to)));
+        return inChunks(images.size(), (from, to) -> encodeChunk(images.subList(from, to), slice(labels, from, to), null, from));
+    }
+
+    /**
+     * The score of each image with its bins filled with uniform noise instead of their midpoints: one draw of the
+     * dequantised bound the literature reports, averaged over draws by the caller. Image i's noise comes from
+     * {@code seed}, {@code draw} and i alone, so a draw is the same however the images are batched.
+     */
+    public List<Score> scoreDequantized(List<byte[]> images, int[] labels, long seed, int draw) {
+        long drawSeed = seed * 0x9E3779B97F4A7C15L + draw;
+        List<Score> out = new ArrayList<>(images.size());
+        for (Encoded e : inChunks(images.size(), (from, to) -> encodeChunk(images.subList(from, to), slice(labels, from, to),
+                drawSeed, from))) {
+            out.add(e.score());
+        }
+        return out;
     }
 
     /** {@code part(from, to)} over {@code [0, n)}: on the lanes when they split n, else in chunks of {@link #chunkSize} here. */
@@ -255,7 +270,8 @@ public final class ModelRunner implements AutoCloseable {
         return out;
     }
 
-    private List<Encoded> encodeChunk(List<byte[]> images, int[] labels) {
+    /** {@code noiseSeed} null: mid-bin; else uniform noise, image {@code first + i}'s from the seed and its index. */
+    private List<Encoded> encodeChunk(List<byte[]> images, int[] labels, Long noiseSeed, int first) {
         GlowConfig c = config();
         int d = c.dimensions();
         try (NDScope scope = new NDScope(); NDManager m = glow.manager().newSubManager()) {
@@ -266,7 +282,11 @@ public final class ModelRunner implements AutoCloseable {
                 if (img.length != d) {
                     throw new IllegalArgumentException("image " + i + " has " + img.length + " values, expected " + d);
                 }
-                quantization.midBin(img, x, i * d);
+                if (noiseSeed == null) {
+                    quantization.midBin(img, x, i * d);
+                } else {
+                    quantization.dequantize(img, x, i * d, new java.util.Random(noiseSeed ^ (0xBF58476D1CE4E5B9L * (first + i + 1))));
+                }
             }
             NDArray input = toModelType(m.create(x, new Shape(images.size(), c.inChannels(), c.height(), c.width())));
             Encoding enc;

@@ -193,6 +193,51 @@ class CommandLineTest {
     }
 
     @Test
+    void scoreDequantizedIsSeededBoundsTheMidBinAndIsRecorded() throws Exception {
+        Path idx = Path.of("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+        Path model = tmp.resolve("deq-model");
+        Files.createDirectories(model);
+        for (String f : new String[] {"manifest.json", "weights.safetensors"}) {
+            Files.copy(Path.of(PEER, f), model.resolve(f));
+        }
+        Run a = run("score", "--model", model.toString(), "--idx", idx.toString(), "--limit", "6", "--dequantize", "3", "--seed", "7");
+        assertThat(a.code()).as(a.err()).isZero();
+        JsonNode ja = ModelArtifact.JSON.readTree(a.out());
+        JsonNode d = ja.get("dequantized");
+        assertThat(d.get("draws").asInt()).isEqualTo(3);
+        double mean = 0;
+        for (JsonNode image : ja.get("images")) {
+            // uniform noise in each bin instead of its midpoint: a different, nearby figure for every image
+            assertThat(image.get("bits_per_dim_dequantized").asDouble()).isNotEqualTo(image.get("bits_per_dim").asDouble())
+                    .isCloseTo(image.get("bits_per_dim").asDouble(), within(1.0));
+            mean += image.get("bits_per_dim_dequantized").asDouble() / 6;
+        }
+        assertThat(d.get("mean_bits_per_dim").asDouble()).isCloseTo(mean, within(1e-9));
+        assertThat(d.get("standard_error").asDouble()).isPositive();
+        Run again = run("score", "--model", model.toString(), "--idx", idx.toString(), "--limit", "6", "--dequantize", "3", "--seed",
+                "7", "--record");
+        assertThat(ModelArtifact.JSON.readTree(again.out()).get("dequantized").get("mean_bits_per_dim").asDouble())
+                .as("the same seed, the same noise").isEqualTo(d.get("mean_bits_per_dim").asDouble());
+        Run other = run("score", "--model", model.toString(), "--idx", idx.toString(), "--limit", "6", "--dequantize", "3", "--seed", "8");
+        assertThat(ModelArtifact.JSON.readTree(other.out()).get("dequantized").get("mean_bits_per_dim").asDouble())
+                .isNotEqualTo(d.get("mean_bits_per_dim").asDouble());
+        JsonNode recorded = ModelArtifact.JSON.readTree(model.resolve("manifest.json").toFile()).get("test_bits_per_dim_dequantized");
+        assertThat(recorded.get("mean").asDouble()).isEqualTo(d.get("mean_bits_per_dim").asDouble());
+        assertThat(recorded.get("images").asInt()).isEqualTo(6);
+        assertThat(recorded.get("command").asString()).contains("--dequantize 3 --seed 7");
+        assertThat(run("score", "--model", PEER, "--idx", idx.toString(), "--limit", "2", "--record").code()).isNotZero();
+    }
+
+    @Test
+    void benchLogdetPrintsTheTableAndPlotsIt() throws Exception {
+        Path plot = tmp.resolve("logdet.png");
+        Run r = run("bench", "--logdet", "--seconds", "0.02", "--plot", plot.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("| channels | log|det| from s").contains("| 4 |").contains("| 512 |");
+        assertThat(dev.glowserve.data.Png.looksLikePng(Files.readAllBytes(plot))).isTrue();
+    }
+
+    @Test
     void sampleWritesAGridAndIsRepeatable() throws Exception {
         Path out1 = tmp.resolve("g1.png");
         Path out2 = tmp.resolve("g2.png");
