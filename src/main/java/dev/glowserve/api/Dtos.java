@@ -23,7 +23,10 @@ public final class Dtos {
             @JsonProperty("hidden_channels") int hiddenChannels,
             @JsonProperty("affine") boolean affine,
             @JsonProperty("lu") boolean lu,
-            @JsonProperty("num_classes") int numClasses) {}
+            @JsonProperty("num_classes") int numClasses,
+            @Schema(description = "How a step mixes its channels: conv-lu (the LU-parametrised 1x1 convolution), conv (a plain "
+                    + "matrix), reverse or shuffle (fixed permutations)", example = "conv-lu")
+            @JsonProperty("permutation") String permutation) {}
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @Schema(description = "A served model")

@@ -46,7 +46,7 @@ class ModelViews {
         List<List<Integer>> latentShapes = c.latentShapes().stream().map(s -> List.of(s[0], s[1], s[2])).toList();
         return new ModelInfo(v.name(), v.version(), v.state(), null,
                 new Dtos.ArchitectureInfo(c.inChannels(), c.height(), c.width(), c.flowsPerLevel(), c.levels(),
-                        c.hiddenChannels(), c.affine(), c.lu(), c.numClasses()),
+                        c.hiddenChannels(), c.affine(), c.lu(), c.numClasses(), c.permutation().id()),
                 List.of(c.inChannels(), c.height(), c.width()), latentShapes, m.bits(),
                 c.conditional() ? (m.classNames() != null ? m.classNames() : defaultClassNames(c)) : null,
                 Devices.describe(registry.device()), m.testBitsPerDim(), m.testBitsPerDimQuantiles(), m.testBitsPerDimDequantized(),

@@ -67,8 +67,11 @@ final class WeightCheck {
         }
         boolean lu = t.containsKey(first + "invconv.w_l");
         boolean plain = t.containsKey(first + "invconv.weight");
-        if (lu || plain) {
-            mismatch(manifestFile, file, "lu", m.lu(), lu, lu ? first + "invconv.w_l" : first + "invconv.weight");
+        boolean fixed = t.containsKey(first + "invconv.order");
+        if (lu || plain || fixed) {
+            String found = lu ? "conv-lu" : plain ? "conv" : "a fixed permutation";
+            String declared = m.permutation().learnt() ? m.permutation().id() : "a fixed permutation";
+            mismatch(manifestFile, file, "permutation", declared, found, first + "invconv." + (lu ? "w_l" : plain ? "weight" : "order"));
         }
         String shiftName = "blocks." + (m.levels() - 1) + ".prior.class_shift";
         long[] shift = t.get(shiftName);

@@ -71,7 +71,7 @@ public final class TrainBench {
 
     public static double medianStepImagesPerSecond(int flows, int levels, int hidden, int batch, int steps, ImageSet train,
             ImageSet test, Path dir) {
-        TrainOptions o = new TrainOptions(flows, levels, hidden, true, true, 8, false, batch, 1e-3, 0, "constant", 1, 0,
+        TrainOptions o = new TrainOptions(flows, levels, hidden, true, "conv-lu", 8, false, batch, 1e-3, 0, "constant", 1, 0,
                 50, 1, 0, 0, 0, 10, 0, 0);
         try (Trainer t = new Trainer(o, new TrainingData(train, new Quantization(8), batch, 1), test, dir, null)) {
             t.run(); // ActNorm init and one warm-up step
@@ -91,10 +91,10 @@ public final class TrainBench {
         List<Outcome> out = new ArrayList<>();
         Map<String, TrainOptions> schedules = new java.util.LinkedHashMap<>();
         // the reference's schedule: Adam 1e-3 from the first step, no warmup, no decay, no clipping
-        schedules.put("reference (Adam 1e-3, no warmup)", new TrainOptions(flows, levels, hidden, true, true, 8, false, 64, 1e-3,
+        schedules.put("reference (Adam 1e-3, no warmup)", new TrainOptions(flows, levels, hidden, true, "conv-lu", 8, false, 64, 1e-3,
                 0, "constant", 0, minutes * 60, 0, 1, 0, 0, 0, 10, 0, 0));
         // this project's default schedule (the train command's defaults)
-        schedules.put("glow-serve default (auto warmup, cosine, clip 50)", new TrainOptions(flows, levels, hidden, true, true, 8,
+        schedules.put("glow-serve default (auto warmup, cosine, clip 50)", new TrainOptions(flows, levels, hidden, true, "conv-lu", 8,
                 false, 64, 1e-3, TrainOptions.AUTO_WARMUP, "cosine", 0, minutes * 60, 50, 1, 0, 0, 0, 10, 0, 0));
         int i = 0;
         for (Map.Entry<String, TrainOptions> e : schedules.entrySet()) {

@@ -10,7 +10,7 @@ import java.util.Set;
 @Command(name = "glow-serve", mixinStandardHelpOptions = true, versionProvider = GlowServe.Version.class,
         description = "Serve, score, sample, benchmark and train Glow normalizing-flow models.",
         subcommands = {ServeCommand.class, ScoreCommand.class, SampleCommand.class, BenchCommand.class,
-                TrainCommand.class, CalibrateCommand.class, OodEvalCommand.class, DriftEvalCommand.class, RepositoryCommand.class, EngineCommand.class,
+                TrainCommand.class, CalibrateCommand.class, OodEvalCommand.class, DriftEvalCommand.class, AblationCommand.class, RepositoryCommand.class, EngineCommand.class,
                 LoadCommand.class, ExportScriptCommand.class,
                 CommandLine.HelpCommand.class})
 public final class GlowServe implements Runnable {

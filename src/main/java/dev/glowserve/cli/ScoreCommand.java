@@ -133,15 +133,9 @@ public final class ScoreCommand implements Callable<Integer> {
      * images (the draws' own noise is far smaller at K ≥ 4: each image's draws differ by a few thousandths).
      */
     private Manifest.Dequantized dequantized(ModelRunner runner, List<byte[]> pixels, int[] labels, List<Map<String, Object>> rows) {
-        double[] perImage = new double[pixels.size()];
+        double[] perImage;
         try (ProgressBar bar = ProgressBars.images("dequantize", (long) dequantize * pixels.size())) {
-            for (int k = 0; k < dequantize; k++) {
-                List<ModelRunner.Score> draw = runner.scoreDequantized(pixels, labels, seed, k);
-                for (int i = 0; i < perImage.length; i++) {
-                    perImage[i] += draw.get(i).bitsPerDim() / dequantize;
-                }
-                bar.stepBy(pixels.size());
-            }
+            perImage = runner.dequantizedBitsPerDim(pixels, labels, seed, dequantize, () -> bar.stepBy(pixels.size()));
         }
         double mean = java.util.Arrays.stream(perImage).average().orElse(Double.NaN);
         double var = 0;

@@ -57,7 +57,12 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--additive", description = "Additive instead of affine coupling")
     boolean additive;
 
-    @Option(names = "--plain-w", description = "Unconstrained 1x1 conv weights (slogdet) instead of LU")
+    @Option(names = "--permutation", description = "How a step mixes its channels: conv-lu (the invertible 1x1 convolution, "
+            + "LU-parametrised), conv (a plain matrix, slogdet), reverse or shuffle (fixed; shuffle from --seed, stored with the "
+            + "weights). Default: ${DEFAULT-VALUE}")
+    String permutation = "conv-lu";
+
+    @Option(names = "--plain-w", description = "Same as --permutation conv")
     boolean plain;
 
     @Option(names = "--n-bits", description = "Bits per pixel the model sees (1..8). Default: ${DEFAULT-VALUE}")
@@ -132,7 +137,7 @@ public final class TrainCommand implements Callable<Integer> {
         }
         dev.glowserve.runtime.Workers.configureForWorkers(workers); // before the engine starts
         Path dir = out != null ? out : Path.of("runs", Instant.now().toString().replace(':', '-'));
-        TrainOptions o = new TrainOptions(architecture.flows, architecture.levels, architecture.hidden, !additive, !plain, nBits, conditional, batch, lr, warmup,
+        TrainOptions o = new TrainOptions(architecture.flows, architecture.levels, architecture.hidden, !additive, plain ? "conv" : permutation, nBits, conditional, batch, lr, warmup,
                 schedule, steps, minutes * 60, gradClip, seed, evalEvery, evalImages, checkpointEvery, maxBadSteps, trainLimit, ema);
         if (resume && init != null) {
             throw new IllegalArgumentException("--init starts a run and --resume continues one: give one of them");

@@ -34,9 +34,14 @@ public final class FlowStep implements FlowLayer {
         this.params = params;
         this.channels = channels;
         this.actNorm = new ActNorm(params, prefix + "actnorm.", channels);
-        this.invConv = config.lu()
-                ? new InvConv1x1(params, prefix + "invconv.", channels, random)
-                : new InvConv1x1Plain(params, prefix + "invconv.", channels, random);
+        // the mix draws from its own stream, one number from the model's: whatever it is, every other layer of a seed
+        // starts the same (the permutation ablation compares variants from the same initialisation)
+        Random mixRandom = new Random(random.nextLong());
+        this.invConv = switch (config.permutation()) {
+            case CONV_LU -> new InvConv1x1(params, prefix + "invconv.", channels, mixRandom);
+            case CONV -> new InvConv1x1Plain(params, prefix + "invconv.", channels, mixRandom);
+            case REVERSE, SHUFFLE -> new FixedPermutation(params, prefix + "invconv.", channels, config.permutation(), mixRandom);
+        };
         this.coupling = new Coupling(params, prefix + "coupling.", channels, config.hiddenChannels(), config.affine(), random);
         this.folded = new VersionedCache<>(params);
     }

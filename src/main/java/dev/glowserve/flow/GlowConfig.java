@@ -17,10 +17,23 @@ public record GlowConfig(
         int levels,
         int hiddenChannels,
         boolean affine,
-        boolean lu,
+        Permutation permutation,
         int numClasses) {
 
+    /** With the 1×1 convolution LU-parametrised ({@code lu}) or a plain matrix. */
+    public GlowConfig(int inChannels, int height, int width, int flowsPerLevel, int levels, int hiddenChannels, boolean affine,
+            boolean lu, int numClasses) {
+        this(inChannels, height, width, flowsPerLevel, levels, hiddenChannels, affine, lu ? Permutation.CONV_LU : Permutation.CONV,
+                numClasses);
+    }
+
+    /** Whether the channels are mixed by the LU-parametrised 1×1 convolution. */
+    public boolean lu() {
+        return permutation == Permutation.CONV_LU;
+    }
+
     public GlowConfig {
+        require(permutation != null, "permutation must be one of conv-lu, conv, reverse, shuffle");
         require(inChannels >= 1 && inChannels <= 4, "in_channels must be 1..4, got " + inChannels);
         require(levels >= 1 && levels <= 6, "levels must be 1..6, got " + levels);
         require(flowsPerLevel >= 1 && flowsPerLevel <= 64, "flows_per_level must be 1..64, got " + flowsPerLevel);
@@ -43,7 +56,7 @@ public record GlowConfig(
     }
 
     public GlowConfig withClasses(int classes) {
-        return new GlowConfig(inChannels, height, width, flowsPerLevel, levels, hiddenChannels, affine, lu, classes);
+        return new GlowConfig(inChannels, height, width, flowsPerLevel, levels, hiddenChannels, affine, permutation, classes);
     }
 
     public boolean conditional() {
@@ -65,7 +78,11 @@ public record GlowConfig(
         for (int l = 0; l <= last; l++) {
             long c = flowChannels(l), half = c / 2, out = affine ? c : half, h = hiddenChannels;
             long actNorm = 2 * c;
-            long mix = lu ? 6 * c * c + 2 * c : c * c;
+            long mix = switch (permutation) {
+                case CONV_LU -> 6 * c * c + 2 * c;
+                case CONV -> c * c;
+                case REVERSE, SHUFFLE -> c; // the order, stored, not trained
+            };
             long coupling = h * half * 9 + h + h * h + h + out * h * 9 + 2 * out;
             total += flowsPerLevel * (actNorm + mix + coupling);
             long priorIn = l < last ? c / 2 : c, priorOut = l < last ? c : 2 * c;

@@ -270,6 +270,22 @@ public final class ModelRunner implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Each image's dequantised bits/dim averaged over {@code draws} draws from {@code seed} (draw k is
+     * {@link #scoreDequantized}'s k); {@code afterDraw} hears each draw done.
+     */
+    public double[] dequantizedBitsPerDim(List<byte[]> images, int[] labels, long seed, int draws, Runnable afterDraw) {
+        double[] perImage = new double[images.size()];
+        for (int k = 0; k < draws; k++) {
+            List<Score> draw = scoreDequantized(images, labels, seed, k);
+            for (int i = 0; i < perImage.length; i++) {
+                perImage[i] += draw.get(i).bitsPerDim() / draws;
+            }
+            afterDraw.run();
+        }
+        return perImage;
+    }
+
     /** {@code noiseSeed} null: mid-bin; else uniform noise, image {@code first + i}'s from the seed and its index. */
     private List<Encoded> encodeChunk(List<byte[]> images, int[] labels, Long noiseSeed, int first) {
         GlowConfig c = config();

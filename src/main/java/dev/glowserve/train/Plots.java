@@ -77,6 +77,42 @@ public final class Plots {
     }
 
     /**
+     * Test bits/dim curves, one line per variant: at each eval point the mean over the variant's runs (seeds), against
+     * {@code x}: 0 the step, 1 the training seconds (each run's eval points are (step, seconds, bits/dim)).
+     */
+    public static void curves(java.util.Map<String, List<List<double[]>>> runsByVariant, int x, String title, Path out)
+            throws IOException {
+        XYSeriesCollection data = new XYSeriesCollection();
+        for (java.util.Map.Entry<String, List<List<double[]>>> e : runsByVariant.entrySet()) {
+            XYSeries series = new XYSeries(e.getKey());
+            List<List<double[]>> runs = e.getValue();
+            int points = runs.stream().mapToInt(List::size).min().orElse(0);
+            for (int i = 0; i < points; i++) {
+                double sx = 0, sy = 0;
+                for (List<double[]> run : runs) {
+                    sx += run.get(i)[x];
+                    sy += run.get(i)[2];
+                }
+                series.add(sx / runs.size(), sy / runs.size());
+            }
+            data.addSeries(series);
+        }
+        JFreeChart chart = ChartFactory.createXYLineChart(title, x == 0 ? "step" : "training seconds", "test bits/dim (eval images, mid-bin)",
+                data, PlotOrientation.VERTICAL, true, false, false);
+        XYPlot plot = chart.getXYPlot();
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
+        plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+        XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, true);
+        for (int i = 0; i < data.getSeriesCount(); i++) {
+            r.setSeriesStroke(i, new BasicStroke(1.8f));
+        }
+        plot.setRenderer(r);
+        ((org.jfree.chart.axis.NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
+        ChartUtils.saveChartAsPNG(out.toFile(), chart, 900, 520);
+    }
+
+    /**
      * Score histograms, one panel per method (as given), each set's a line of its density over the panel's bins, a
      * dashed line where the method's flag starts ({@code flagAbove}, when it has the method); the panels stacked in one PNG.
      */

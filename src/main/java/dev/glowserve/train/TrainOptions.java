@@ -2,6 +2,7 @@ package dev.glowserve.train;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.glowserve.flow.GlowConfig;
+import dev.glowserve.flow.Permutation;
 
 /**
  * Everything that decides a training run. Stored in each checkpoint so that {@code --resume}
@@ -13,7 +14,7 @@ public record TrainOptions(
         @JsonProperty("levels") int levels,
         @JsonProperty("hidden_channels") int hiddenChannels,
         @JsonProperty("affine") boolean affine,
-        @JsonProperty("lu") boolean lu,
+        @JsonProperty("permutation") String permutation,
         @JsonProperty("n_bits") int nBits,
         @JsonProperty("conditional") boolean conditional,
         @JsonProperty("batch_size") int batchSize,
@@ -32,6 +33,7 @@ public record TrainOptions(
         @JsonProperty("ema_decay") double emaDecay) {
 
     public TrainOptions {
+        Permutation.of(permutation); // conv-lu, conv, reverse or shuffle
         if (maxSteps <= 0 && maxSeconds <= 0) {
             throw new IllegalArgumentException("give a step budget (--steps) or a time budget (--minutes)");
         }
@@ -53,7 +55,7 @@ public record TrainOptions(
     }
 
     public GlowConfig architecture(int channels, int height, int width, int numClasses) {
-        return new GlowConfig(channels, height, width, flowsPerLevel, levels, hiddenChannels, affine, lu,
+        return new GlowConfig(channels, height, width, flowsPerLevel, levels, hiddenChannels, affine, Permutation.of(permutation),
                 conditional ? numClasses : 0);
     }
 

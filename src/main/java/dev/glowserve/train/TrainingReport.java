@@ -86,7 +86,7 @@ public final class TrainingReport {
 
     public static String describe(GlowConfig c) {
         return String.format(Locale.ROOT, "Glow K=%d L=%d hidden=%d %s %s%s", c.flowsPerLevel(), c.levels(),
-                c.hiddenChannels(), c.affine() ? "affine" : "additive", c.lu() ? "LU" : "plain-W",
+                c.hiddenChannels(), c.affine() ? "affine" : "additive", c.permutation().id(),
                 c.conditional() ? ", " + c.numClasses() + " classes" : "");
     }
 

@@ -214,6 +214,36 @@ class ArtifactTest {
         assertLoadFails(dir, "architecture.num_classes is 0", "has 3");
     }
 
+    /** A fixed shuffle is stored with the weights: the loaded model permutes as the saved one, bit for bit. */
+    @Test
+    void aShuffledModelLoadsWithItsOrderAndTheManifestSaysWhichPermutation() throws IOException {
+        GlowConfig shuffled = new GlowConfig(1, 8, 8, 2, 2, 8, true, dev.glowserve.flow.Permutation.SHUFFLE, 0);
+        Path dir = tmp.resolve("shuffled");
+        try (Glow glow = FlowTestSupport.perturbedModel(shuffled, DataType.FLOAT32, 9, 0.1)) {
+            ModelArtifact.save(dir, manifest(shuffled), glow);
+            String json = Files.readString(dir.resolve(ModelArtifact.MANIFEST));
+            assertThat(json).contains("\"permutation\" : \"shuffle\"").contains("\"lu\" : false");
+            try (ModelArtifact.Loaded loaded = ModelArtifact.load(dir, NDManager.newBaseManager(), DataType.FLOAT32);
+                 ai.djl.ndarray.NDManager m = NDManager.newBaseManager()) {
+                assertThat(loaded.glow().config().permutation()).isEqualTo(dev.glowserve.flow.Permutation.SHUFFLE);
+                ai.djl.ndarray.NDArray x = m.create(FlowTestSupport.randomInput(2 * 64, new java.util.Random(1)),
+                        new ai.djl.ndarray.types.Shape(2, 1, 8, 8));
+                float[] a = glow.encode(x, null, dev.glowserve.flow.Pass.INFERENCE).logPx().toFloatArray();
+                float[] b = loaded.glow().encode(x, null, dev.glowserve.flow.Pass.INFERENCE).logPx().toFloatArray();
+                assertThat(b).containsExactly(a);
+            }
+        }
+        // a manifest that says reverse over weights with the LU convolution's tensors is refused, naming both
+        Path lu = savedModel();
+        GlowConfig reverse = new GlowConfig(1, 8, 8, 2, 2, 8, true, dev.glowserve.flow.Permutation.REVERSE, 3);
+        Files.write(lu.resolve(ModelArtifact.MANIFEST), ModelArtifact.JSON.writeValueAsBytes(manifest(reverse)));
+        assertLoadFails(lu, "architecture.permutation is a fixed permutation", "has conv-lu");
+        // and one whose lu and permutation disagree
+        Files.writeString(lu.resolve(ModelArtifact.MANIFEST), Files.readString(lu.resolve(ModelArtifact.MANIFEST))
+                .replace("\"lu\" : false", "\"lu\" : true"));
+        assertLoadFails(lu, "lu is true but permutation is reverse");
+    }
+
     @Test
     void badManifestsAreNamed() throws IOException {
         Path dir = savedModel();
@@ -233,7 +263,9 @@ class ArtifactTest {
     @Test
     void weightCountIsTheBuiltModelsBeforeItIsBuilt() {
         for (GlowConfig c : new GlowConfig[] {CONFIG, GlowConfig.of(1, 8, 8, 3, 2, 16),
-                new GlowConfig(3, 16, 16, 2, 3, 12, false, false, 0), new GlowConfig(2, 8, 8, 1, 1, 5, false, true, 4)}) {
+                new GlowConfig(3, 16, 16, 2, 3, 12, false, false, 0), new GlowConfig(2, 8, 8, 1, 1, 5, false, true, 4),
+                new GlowConfig(1, 8, 8, 2, 2, 6, true, dev.glowserve.flow.Permutation.SHUFFLE, 0),
+                new GlowConfig(1, 8, 8, 2, 2, 6, true, dev.glowserve.flow.Permutation.REVERSE, 2)}) {
             try (Glow glow = Glow.create(c, NDManager.newBaseManager(), DataType.FLOAT32, 1)) {
                 long built = glow.parameters().entries().entrySet().stream().filter(e -> !e.getKey().endsWith(".initialized"))
                         .mapToLong(e -> e.getValue().array().size()).sum();

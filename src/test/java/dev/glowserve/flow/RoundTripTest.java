@@ -20,20 +20,20 @@ class RoundTripTest {
     static Stream<Arguments> variants() {
         Stream.Builder<Arguments> b = Stream.builder();
         for (boolean affine : new boolean[] {true, false}) {
-            for (boolean lu : new boolean[] {true, false}) {
+            for (Permutation permutation : Permutation.values()) {
                 for (int levels = 1; levels <= 3; levels++) {
-                    b.add(Arguments.of(affine, lu, levels, true));
-                    b.add(Arguments.of(affine, lu, levels, false));
+                    b.add(Arguments.of(affine, permutation, levels, true));
+                    b.add(Arguments.of(affine, permutation, levels, false));
                 }
             }
         }
         return b.build();
     }
 
-    @ParameterizedTest(name = "affine={0} lu={1} L={2} scripted={3}")
+    @ParameterizedTest(name = "affine={0} permutation={1} L={2} scripted={3}")
     @MethodSource("variants")
-    void decodeInvertsEncode(boolean affine, boolean lu, int levels, boolean scripted) {
-        GlowConfig config = new GlowConfig(2, 16, 16, 3, levels, 24, affine, lu, 0);
+    void decodeInvertsEncode(boolean affine, Permutation permutation, int levels, boolean scripted) {
+        GlowConfig config = new GlowConfig(2, 16, 16, 3, levels, 24, affine, permutation, 0);
         try (Glow glow = FlowTestSupport.perturbedModel(config, DataType.FLOAT32, 11 + levels, 0.05);
                 NDScope scope = new NDScope();
                 NDManager m = glow.manager().newSubManager()) {

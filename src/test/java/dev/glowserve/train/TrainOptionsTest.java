@@ -9,7 +9,7 @@ import static org.assertj.core.api.Assertions.within;
 class TrainOptionsTest {
 
     static TrainOptions opts(int warmup, String schedule, long steps, double seconds) {
-        return new TrainOptions(2, 2, 8, true, true, 8, false, 16, 1e-3, warmup, schedule, steps, seconds, 50, 1, 0, 0, 0, 3, 0, 0);
+        return new TrainOptions(2, 2, 8, true, "conv-lu", 8, false, 16, 1e-3, warmup, schedule, steps, seconds, 50, 1, 0, 0, 0, 3, 0, 0);
     }
 
     @Test
@@ -35,7 +35,7 @@ class TrainOptionsTest {
         assertThatThrownBy(() -> opts(0, "constant", 0, 0)).hasMessageContaining("budget");
         assertThatThrownBy(() -> opts(0, "linear", 10, 0)).hasMessageContaining("schedule");
         assertThatThrownBy(() -> opts(-5, "constant", 10, 0)).hasMessageContaining("warmup");
-        assertThatThrownBy(() -> new TrainOptions(2, 2, 8, true, true, 8, false, 16, 1e-3, 0, "constant", 10, 0, 50, 1, 0, 0, 0,
+        assertThatThrownBy(() -> new TrainOptions(2, 2, 8, true, "conv-lu", 8, false, 16, 1e-3, 0, "constant", 10, 0, 50, 1, 0, 0, 0,
                 3, 0, 1.0)).hasMessageContaining("EMA decay");
     }
 }

@@ -38,7 +38,7 @@ class TrainerTest {
     }
 
     static TrainOptions options(long steps, boolean conditional, double ema) {
-        return new TrainOptions(2, 2, 32, true, true, 8, conditional, 32, 2e-3, 5, "constant", steps, 0,
+        return new TrainOptions(2, 2, 32, true, "conv-lu", 8, conditional, 32, 2e-3, 5, "constant", steps, 0,
                 50, 7, 0, 256, 0, 3, 0, ema);
     }
 
