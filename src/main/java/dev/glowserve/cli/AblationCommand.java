@@ -104,14 +104,16 @@ public final class AblationCommand implements Callable<Integer> {
                 batch, lr, steps, evalEvery, evalImages, Math.min(testImages, test.count()), draws);
         Files.createDirectories(out);
         List<Ablation.Result> results = Ablation.run(plan, train, test, out, p -> { }, System.err::println);
-        String table = Ablation.table(results);
-        System.out.print(table);
-        Files.writeString(out.resolve("table.md"), table);
+        Map<Ablation.Result, List<double[]>> curveOf = new java.util.IdentityHashMap<>();
         Map<String, List<List<double[]>>> curves = new LinkedHashMap<>();
         for (Ablation.Result r : results) {
-            curves.computeIfAbsent(r.permutation() + " / " + r.coupling(), k -> new ArrayList<>())
-                    .add(Ablation.curve(out.resolve(Ablation.name(Permutation.of(r.permutation()), r.coupling().equals("affine"), r.seed()))));
+            List<double[]> curve = Ablation.curve(out.resolve(Ablation.name(Permutation.of(r.permutation()), r.coupling().equals("affine"), r.seed())));
+            curveOf.put(r, curve);
+            curves.computeIfAbsent(r.permutation() + " / " + r.coupling(), k -> new ArrayList<>()).add(curve);
         }
+        String table = Ablation.table(results, curveOf::get);
+        System.out.print(table);
+        Files.writeString(out.resolve("table.md"), table);
         String title = String.format(java.util.Locale.ROOT, "K=%d L=%d hidden %d, %d steps, mean of %s seeds", flows,
                 levels, hidden, steps, Arrays.toString(seeds.toArray()));
         Plots.curves(curves, 0, title, out.resolve("curves-steps.png"));

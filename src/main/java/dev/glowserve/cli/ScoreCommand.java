@@ -128,25 +128,18 @@ public final class ScoreCommand implements Callable<Integer> {
         return 0;
     }
 
-    /**
-     * Each image's bits/dim averaged over the draws (added to its row); their mean, and its standard error over the
-     * images (the draws' own noise is far smaller at K ≥ 4: each image's draws differ by a few thousandths).
-     */
+    /** Each image's bits/dim averaged over the draws (added to its row); their mean and its standard error. */
     private Manifest.Dequantized dequantized(ModelRunner runner, List<byte[]> pixels, int[] labels, List<Map<String, Object>> rows) {
-        double[] perImage;
+        ModelRunner.DequantizedScores scores;
         try (ProgressBar bar = ProgressBars.images("dequantize", (long) dequantize * pixels.size())) {
-            perImage = runner.dequantizedBitsPerDim(pixels, labels, seed, dequantize, () -> bar.stepBy(pixels.size()));
+            scores = runner.dequantizedBitsPerDim(pixels, labels, seed, dequantize, () -> bar.stepBy(pixels.size()));
         }
-        double mean = java.util.Arrays.stream(perImage).average().orElse(Double.NaN);
-        double var = 0;
-        for (int i = 0; i < perImage.length; i++) {
-            rows.get(i).put("bits_per_dim_dequantized", perImage[i]);
-            var += (perImage[i] - mean) * (perImage[i] - mean);
+        for (int i = 0; i < scores.perImage().length; i++) {
+            rows.get(i).put("bits_per_dim_dequantized", scores.perImage()[i]);
         }
-        double se = perImage.length < 2 ? Double.NaN : Math.sqrt(var / (perImage.length - 1) / perImage.length);
         String command = "glow-serve score --model " + model.model + (idx != null ? " --idx " + idx : " ...")
                 + (limit != Integer.MAX_VALUE ? " --limit " + limit : "") + " --dequantize " + dequantize + " --seed " + seed;
-        return new Manifest.Dequantized(mean, se, dequantize, pixels.size(), seed, command);
+        return new Manifest.Dequantized(scores.mean(), scores.standardError(), dequantize, pixels.size(), seed, command);
     }
 
     private void record(Manifest.Dequantized d) throws java.io.IOException {

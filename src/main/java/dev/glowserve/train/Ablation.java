@@ -84,12 +84,10 @@ public final class Ablation {
                     images.add(scored.image(i));
                 }
                 double mid = runner.score(images, null).stream().mapToDouble(ModelRunner.Score::bitsPerDim).average().orElse(Double.NaN);
-                double[] perImage = runner.dequantizedBitsPerDim(images, null, seed, plan.draws(), () -> { });
-                double mean = java.util.Arrays.stream(perImage).average().orElse(Double.NaN);
-                double var = java.util.Arrays.stream(perImage).map(x -> (x - mean) * (x - mean)).sum() / Math.max(1, perImage.length - 1);
+                ModelRunner.DequantizedScores dequantized = runner.dequantizedBitsPerDim(images, null, seed, plan.draws(), () -> { });
                 Result r = new Result(p.id(), affine ? "affine" : "additive", seed, trainer.step(), trainer.seconds(),
-                        trainer.seconds() / Math.max(1, trainer.step()), mid, mean, Math.sqrt(var / perImage.length), images.size(),
-                        plan.draws());
+                        trainer.seconds() / Math.max(1, trainer.step()), mid, dequantized.mean(), dequantized.standardError(),
+                        images.size(), plan.draws());
                 Files.write(dir.resolve("result.json"), ModelArtifact.JSON.writeValueAsBytes(r));
                 return r;
             }
@@ -118,32 +116,82 @@ public final class Ablation {
     }
 
     /**
-     * The table: per permutation and coupling, mean ± sd over seeds of the dequantised and mid-bin test bits/dim and
-     * of the step time, and each seed's difference from the LU 1×1 convolution with the same coupling and seed.
+     * The tables, in markdown. Per permutation and coupling: mean ± sd over seeds of the dequantised and mid-bin test
+     * bits/dim, of the curve's bits/dim a third of the way (how fast it converges) and of the step time; each seed's
+     * difference from the LU 1×1 convolution with the same coupling and seed, and their mean ± sd. Per permutation:
+     * affine's difference from additive, per seed. Then every run. {@code curve} gives a run's eval points.
      */
-    public static String table(List<Result> results) {
+    public static String table(List<Result> results, java.util.function.Function<Result, List<double[]>> curve) {
         Map<String, List<Result>> byVariant = new LinkedHashMap<>();
         for (Result r : results) {
             byVariant.computeIfAbsent(r.permutation() + " / " + r.coupling(), k -> new ArrayList<>()).add(r);
         }
-        StringBuilder out = new StringBuilder("| permutation / coupling | seeds | dequantised test bits/dim | mid-bin | step ms | "
-                + "dequantised − conv-lu's, per seed |\n|---|---:|---:|---:|---:|---|\n");
+        long early = earlyStep(results, curve);
+        StringBuilder out = new StringBuilder("| permutation / coupling | seeds | dequantised test bits/dim | mid-bin | "
+                + "at step " + early + " (eval images) | step ms | dequantised − conv-lu's, per seed | mean ± sd |\n"
+                + "|---|---:|---:|---:|---:|---:|---|---:|\n");
         for (Map.Entry<String, List<Result>> e : byVariant.entrySet()) {
             List<Result> rs = e.getValue();
-            StringBuilder paired = new StringBuilder();
+            List<Double> paired = new ArrayList<>();
             for (Result r : rs) {
-                Result base = results.stream().filter(b -> b.permutation().equals("conv-lu") && b.coupling().equals(r.coupling())
-                        && b.seed() == r.seed()).findFirst().orElse(null);
-                if (base != null && !r.permutation().equals("conv-lu")) {
-                    paired.append(String.format(Locale.ROOT, "%+.4f ", r.dequantizedBitsPerDim() - base.dequantizedBitsPerDim()));
+                find(results, "conv-lu", r.coupling(), r.seed()).filter(b -> !r.permutation().equals("conv-lu"))
+                        .ifPresent(b -> paired.add(r.dequantizedBitsPerDim() - b.dequantizedBitsPerDim()));
+            }
+            double[] atEarly = rs.stream().mapToDouble(r -> curve.apply(r).stream().filter(p -> p[0] == early)
+                    .mapToDouble(p -> p[2]).findFirst().orElse(Double.NaN)).toArray();
+            out.append(String.format(Locale.ROOT, "| %s | %d | %s | %s | %s | %s | %s | %s |%n", e.getKey(), rs.size(),
+                    meanSd(rs.stream().mapToDouble(Result::dequantizedBitsPerDim).toArray(), "%.4f"),
+                    meanSd(rs.stream().mapToDouble(Result::testBitsPerDim).toArray(), "%.4f"), meanSd(atEarly, "%.4f"),
+                    meanSd(rs.stream().mapToDouble(r -> 1000 * r.stepSeconds()).toArray(), "%.0f"), signed(paired),
+                    paired.isEmpty() ? "" : meanSd(paired.stream().mapToDouble(Double::doubleValue).toArray(), "%+.4f")));
+        }
+        out.append("\n| permutation | dequantised affine − additive, per seed | mean ± sd |\n|---|---|---:|\n");
+        for (String permutation : results.stream().map(Result::permutation).distinct().toList()) {
+            List<Double> gain = new ArrayList<>();
+            for (Result r : results) {
+                if (r.permutation().equals(permutation) && r.coupling().equals("affine")) {
+                    find(results, permutation, "additive", r.seed()).ifPresent(a -> gain.add(r.dequantizedBitsPerDim() - a.dequantizedBitsPerDim()));
                 }
             }
-            out.append(String.format(Locale.ROOT, "| %s | %d | %s | %s | %s | %s |%n", e.getKey(), rs.size(),
-                    meanSd(rs.stream().mapToDouble(Result::dequantizedBitsPerDim).toArray(), "%.4f"),
-                    meanSd(rs.stream().mapToDouble(Result::testBitsPerDim).toArray(), "%.4f"),
-                    meanSd(rs.stream().mapToDouble(r -> 1000 * r.stepSeconds()).toArray(), "%.0f"), paired.toString().trim()));
+            if (!gain.isEmpty()) {
+                out.append(String.format(Locale.ROOT, "| %s | %s | %s |%n", permutation, signed(gain),
+                        meanSd(gain.stream().mapToDouble(Double::doubleValue).toArray(), "%+.4f")));
+            }
+        }
+        out.append("\n| run | steps | dequantised test bits/dim ± standard error | mid-bin | training s | step ms |\n"
+                + "|---|---:|---:|---:|---:|---:|\n");
+        for (Result r : results) {
+            out.append(String.format(Locale.ROOT, "| %s | %d | %.4f ± %.4f | %.4f | %.0f | %.0f |%n",
+                    name(Permutation.of(r.permutation()), r.coupling().equals("affine"), r.seed()), r.steps(),
+                    r.dequantizedBitsPerDim(), r.dequantizedStandardError(), r.testBitsPerDim(), r.trainSeconds(), 1000 * r.stepSeconds()));
         }
         return out.toString();
+    }
+
+    /** The eval step nearest a third of the runs' steps that every run's curve has (0 when none has one). */
+    private static long earlyStep(List<Result> results, java.util.function.Function<Result, List<double[]>> curve) {
+        long steps = results.stream().mapToLong(Result::steps).min().orElse(0);
+        java.util.Set<Double> common = null;
+        for (Result r : results) {
+            java.util.Set<Double> these = new java.util.HashSet<>();
+            curve.apply(r).forEach(p -> these.add(p[0]));
+            if (common == null) {
+                common = these;
+            } else {
+                common.retainAll(these);
+            }
+        }
+        return common == null ? 0 : common.stream().mapToLong(Double::longValue)
+                .boxed().min(java.util.Comparator.comparingLong(s -> Math.abs(3 * s - steps))).orElse(0L);
+    }
+
+    private static java.util.Optional<Result> find(List<Result> results, String permutation, String coupling, long seed) {
+        return results.stream().filter(b -> b.permutation().equals(permutation) && b.coupling().equals(coupling) && b.seed() == seed)
+                .findFirst();
+    }
+
+    private static String signed(List<Double> values) {
+        return String.join(" ", values.stream().map(v -> String.format(Locale.ROOT, "%+.4f", v)).toList());
     }
 
     private static String meanSd(double[] x, String format) {
@@ -152,6 +200,6 @@ public final class Ablation {
             return String.format(Locale.ROOT, format, mean);
         }
         double sd = Math.sqrt(java.util.Arrays.stream(x).map(v -> (v - mean) * (v - mean)).sum() / (x.length - 1));
-        return String.format(Locale.ROOT, format + " ± " + format, mean, sd);
+        return String.format(Locale.ROOT, format + " ± " + format.replace("+", ""), mean, sd);
     }
 }

@@ -76,9 +76,14 @@ public final class Plots {
         ChartUtils.saveChartAsPNG(out.toFile(), chart, 900, 500);
     }
 
+    /** Distinct on white and to most colour-blind readers (Okabe and Ito's palette, yellow left out). */
+    private static final Color[] CURVE_COLOURS = {new Color(0, 114, 178), new Color(213, 94, 0), new Color(0, 158, 115),
+        new Color(204, 121, 167), new Color(86, 180, 233), new Color(230, 159, 0), Color.BLACK};
+
     /**
      * Test bits/dim curves, one line per variant: at each eval point the mean over the variant's runs (seeds), against
-     * {@code x}: 0 the step, 1 the training seconds (each run's eval points are (step, seconds, bits/dim)).
+     * {@code x}: 0 the step, 1 the training seconds (each run's eval points are (step, seconds, bits/dim)); a variant named
+     * "a / b" gets a's colour and b's dash.
      */
     public static void curves(java.util.Map<String, List<List<double[]>>> runsByVariant, int x, String title, Path out)
             throws IOException {
@@ -103,9 +108,17 @@ public final class Plots {
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+        // "a / b" labels: a picks the colour and b the dash, so each variable reads off one visual channel.
         XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, true);
+        java.util.Map<String, Integer> colours = new java.util.LinkedHashMap<>();
+        java.util.Map<String, Integer> dashes = new java.util.LinkedHashMap<>();
         for (int i = 0; i < data.getSeriesCount(); i++) {
-            r.setSeriesStroke(i, new BasicStroke(1.8f));
+            String[] parts = data.getSeriesKey(i).toString().split(" / ", 2);
+            int colour = colours.computeIfAbsent(parts[0], k -> colours.size());
+            int dash = parts.length < 2 ? 0 : dashes.computeIfAbsent(parts[1], k -> dashes.size());
+            r.setSeriesPaint(i, CURVE_COLOURS[colour % CURVE_COLOURS.length]);
+            r.setSeriesStroke(i, dash == 0 ? new BasicStroke(1.8f)
+                    : new BasicStroke(1.8f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {7f, 4f}, 0f));
         }
         plot.setRenderer(r);
         ((org.jfree.chart.axis.NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
