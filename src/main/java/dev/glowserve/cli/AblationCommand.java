@@ -107,9 +107,9 @@ public final class AblationCommand implements Callable<Integer> {
         Map<Ablation.Result, List<double[]>> curveOf = new java.util.IdentityHashMap<>();
         Map<String, List<List<double[]>>> curves = new LinkedHashMap<>();
         for (Ablation.Result r : results) {
-            List<double[]> curve = Ablation.curve(out.resolve(Ablation.name(Permutation.of(r.permutation()), r.coupling().equals("affine"), r.seed())));
+            List<double[]> curve = Ablation.curve(out.resolve(r.name()));
             curveOf.put(r, curve);
-            curves.computeIfAbsent(r.permutation() + " / " + r.coupling(), k -> new ArrayList<>()).add(curve);
+            curves.computeIfAbsent(r.variant(), k -> new ArrayList<>()).add(curve);
         }
         String table = Ablation.table(results, curveOf::get);
         System.out.print(table);

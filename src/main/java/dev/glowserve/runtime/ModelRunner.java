@@ -17,6 +17,7 @@ import dev.glowserve.flow.InferenceSettings;
 import dev.glowserve.flow.Latents;
 import dev.glowserve.flow.Marginal;
 import dev.glowserve.flow.Tensors;
+import org.apache.commons.math3.stat.StatUtils;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -294,17 +295,11 @@ public final class ModelRunner implements AutoCloseable {
     public record DequantizedScores(double[] perImage) {
 
         public double mean() {
-            return java.util.Arrays.stream(perImage).average().orElse(Double.NaN);
+            return StatUtils.mean(perImage);
         }
 
         public double standardError() {
-            int n = perImage.length;
-            if (n < 2) {
-                return Double.NaN;
-            }
-            double mean = mean();
-            double squares = java.util.Arrays.stream(perImage).map(x -> (x - mean) * (x - mean)).sum();
-            return Math.sqrt(squares / (n - 1) / n);
+            return perImage.length < 2 ? Double.NaN : Math.sqrt(StatUtils.variance(perImage) / perImage.length);
         }
     }
 

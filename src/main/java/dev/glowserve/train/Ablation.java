@@ -7,6 +7,7 @@ import dev.glowserve.data.Quantization;
 import dev.glowserve.flow.Permutation;
 import dev.glowserve.runtime.ModelLoader;
 import dev.glowserve.runtime.ModelRunner;
+import org.apache.commons.math3.stat.StatUtils;
 import tools.jackson.databind.JsonNode;
 
 import java.io.IOException;
@@ -35,7 +36,18 @@ public final class Ablation {
 
     /** One finished run's figures. */
     public record Result(String permutation, String coupling, long seed, long steps, double trainSeconds, double stepSeconds,
-            double testBitsPerDim, double dequantizedBitsPerDim, double dequantizedStandardError, int testImages, int draws) {}
+            double testBitsPerDim, double dequantizedBitsPerDim, double dequantizedStandardError, int testImages, int draws) {
+
+        /** The run's folder under the ablation's output. */
+        public String name() {
+            return Ablation.name(Permutation.of(permutation), coupling.equals("affine"), seed);
+        }
+
+        /** "permutation / coupling": what its seeds are grouped under in the table and the curves. */
+        public String variant() {
+            return permutation + " / " + coupling;
+        }
+    }
 
     private Ablation() {}
 
@@ -124,7 +136,7 @@ public final class Ablation {
     public static String table(List<Result> results, java.util.function.Function<Result, List<double[]>> curve) {
         Map<String, List<Result>> byVariant = new LinkedHashMap<>();
         for (Result r : results) {
-            byVariant.computeIfAbsent(r.permutation() + " / " + r.coupling(), k -> new ArrayList<>()).add(r);
+            byVariant.computeIfAbsent(r.variant(), k -> new ArrayList<>()).add(r);
         }
         long early = earlyStep(results, curve);
         StringBuilder out = new StringBuilder("| permutation / coupling | seeds | dequantised test bits/dim | mid-bin | "
@@ -162,7 +174,7 @@ public final class Ablation {
                 + "|---|---:|---:|---:|---:|---:|\n");
         for (Result r : results) {
             out.append(String.format(Locale.ROOT, "| %s | %d | %.4f ± %.4f | %.4f | %.0f | %.0f |%n",
-                    name(Permutation.of(r.permutation()), r.coupling().equals("affine"), r.seed()), r.steps(),
+                    r.name(), r.steps(),
                     r.dequantizedBitsPerDim(), r.dequantizedStandardError(), r.testBitsPerDim(), r.trainSeconds(), 1000 * r.stepSeconds()));
         }
         return out.toString();
@@ -195,11 +207,11 @@ public final class Ablation {
     }
 
     private static String meanSd(double[] x, String format) {
-        double mean = java.util.Arrays.stream(x).average().orElse(Double.NaN);
+        double mean = StatUtils.mean(x);
         if (x.length < 2) {
             return String.format(Locale.ROOT, format, mean);
         }
-        double sd = Math.sqrt(java.util.Arrays.stream(x).map(v -> (v - mean) * (v - mean)).sum() / (x.length - 1));
+        double sd = Math.sqrt(StatUtils.variance(x, mean));
         return String.format(Locale.ROOT, format + " ± " + format.replace("+", ""), mean, sd);
     }
 }
